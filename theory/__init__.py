@@ -1,0 +1,28 @@
+"""memsep.theory: the paper's mathematics in float64 numpy/scipy (and sympy in ``symbolic``).
+
+Public API (stable; later claims and outside users rely on these names):
+
+    alpha, sigma, sigma2                       forward OU process (Section 2)
+    GaussianMixture                            P and P_t in closed form
+    EmpiricalDistribution                      Phat and Phat_t (streaming softmax at scale)
+    dsm_loss, dsm_loss_difference,
+    dsm_loss_integrated                        Lhat_t(s), Lhat_t(a) - Lhat_t(b), Lhat(s)
+    fisher_divergence, loss_gap                Fisher(P_t, Q_t), Loss-Gap_t (Proposition 4.1)
+    Estimate, mean_estimate, derive_seed       estimates with uncertainty; seed derivation
+"""
+
+from .dsm import dsm_loss, dsm_loss_difference, dsm_loss_integrated, noise_draws
+from .divergence import fisher_divergence, loss_gap
+from .empirical import EmpiricalDistribution
+from .estimate import Estimate, derive_seed, mean_estimate
+from .forward import alpha, sigma, sigma2
+from .mixture import GaussianMixture
+from .quadrature import GaussianComponents
+
+__all__ = [
+    "alpha", "sigma", "sigma2",
+    "GaussianMixture", "EmpiricalDistribution", "GaussianComponents",
+    "dsm_loss", "dsm_loss_difference", "dsm_loss_integrated", "noise_draws",
+    "fisher_divergence", "loss_gap",
+    "Estimate", "mean_estimate", "derive_seed",
+]

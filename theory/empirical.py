@@ -1,0 +1,241 @@
+"""The empirical distribution of n training points and its noised marginal (Section 2; S1, S2, A1).
+
+    Phat_t = (1/n) sum_i N(alpha_t x_i, sigma_t^2 I)
+    w_i(x) = softmax_i( -||x - alpha_t x_i||^2 / (2 sigma_t^2) )
+    E[X_0 | X_t = x]   = sum_i w_i(x) x_i                       (empirical denoiser)
+    grad log phat_t(x) = (alpha_t E[X_0 | X_t = x] - x) / sigma_t^2   (= -(1/sigma_t^2) sum_i w_i (x - alpha_t x_i))
+    Cov[X_0 | X_t = x] = sum_i w_i (x_i - m)(x_i - m)^T,  m = E[X_0 | X_t = x]
+    grad^2 log phat_t(x) = -I / sigma_t^2 + (alpha_t^2 / sigma_t^4) Cov[X_0 | X_t = x]
+
+(For this law the Hessian is the second derivative of a log-sum-exp of quadratics, which is
+literally the last line; claim A1 checks it against autograd and sympy, not against itself.)
+
+Large-scale evaluation. The points are stored centred (p_i' = x_i - c, c their mean), which
+keeps the expansion below accurate far from the origin. Dropping the per-query constant,
+the softmax logits are
+
+    b_i(x) = (alpha_t / sigma_t^2) (x'.p_i' - (alpha_t / 2) ||p_i'||^2),   x' = x - alpha_t c,
+
+so one pass over chunks of points costs two matrix products per chunk (x' P^T for the logits,
+w P for the weighted sum) with an online (running-max) softmax, as in streaming attention.
+Extra memory is one (m_chunk, n_chunk) logit block plus (m_chunk, d) accumulators, bounded
+by ``memory_budget`` bytes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import as_generator, as_points, as_positive_int, as_time
+from .forward import alpha, sigma2
+from .quadrature import GaussianComponents
+
+__all__ = ["EmpiricalDistribution"]
+
+_LOG_2PI = np.log(2.0 * np.pi)
+
+
+class EmpiricalDistribution:
+    """Phat = (1/n) sum_i delta_{x_i} and its noised marginals Phat_t.
+
+    points: (n, d) finite. dtype: float64 (default, reference precision) or float32 (half the
+    memory, about 3x faster matrix products; logits then carry float32 rounding, relative
+    ~1e-7 * ||x|| ||x_i|| / sigma_t^2). memory_budget: bytes of scratch memory per call.
+    Every method except sample(t=0) and nearest needs t > 0.
+    """
+
+    def __init__(self, points, *, dtype=np.float64, memory_budget: int = 256 * 2**20):
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float64, np.float32):
+            raise ValueError(f"dtype: must be float64 or float32, got {dtype}")
+        self.memory_budget = as_positive_int(memory_budget, "memory_budget", minimum=2**16)
+        pts = as_points(points, "points", dtype=dtype)
+        self.points = pts
+        self.points.setflags(write=False)
+        self.dtype = dtype
+        self.center = pts.mean(axis=0, dtype=np.float64)                          # (d,)
+        self._pc = np.ascontiguousarray(pts - self.center.astype(dtype))          # (n, d) centred
+        self._half_sq = 0.5 * np.einsum("nd,nd->n", self._pc, self._pc)          # (n,) 0.5 ||p_i'||^2
+
+    @property
+    def n(self) -> int:
+        return self.points.shape[0]
+
+    @property
+    def d(self) -> int:
+        return self.points.shape[1]
+
+    def __repr__(self) -> str:
+        return f"EmpiricalDistribution(n={self.n}, d={self.d}, dtype={self.dtype.name})"
+
+    def components(self, t: float) -> GaussianComponents:
+        """Phat_t as n equal-weight components N(alpha_t x_i, sigma_t^2 I) (for quadrature)."""
+        t = as_time(t)
+        return GaussianComponents(np.full(self.n, 1.0 / self.n), alpha(t) * self.points.astype(np.float64),
+                                  scale=float(np.sqrt(sigma2(t))))
+
+    def sample(self, m: int, rng, t: float = 0.0) -> np.ndarray:
+        """m draws from Phat_t: i ~ Uniform{1..n}, then z ~ N(0, I); x = alpha_t x_i + sigma_t z.
+
+        The draw order (all indices, then all normals) matches ``theory.dsm.noise_draws``, so
+        the same seed gives the same points in both.
+        """
+        m = as_positive_int(m, "m")
+        rng = as_generator(rng)
+        t = as_time(t, allow_zero=True)
+        idx = rng.integers(self.n, size=m)
+        if t == 0.0:
+            return self.points[idx].astype(np.float64)
+        z = rng.standard_normal((m, self.d))
+        return alpha(t) * self.points[idx] + np.sqrt(sigma2(t)) * z
+
+    # ---- streaming softmax core -----------------------------------------------------------
+    def _blocks(self, m: int, itemsize: int, per_row_extra: int = 0) -> tuple[int, int]:
+        """(query rows per block, points per chunk) so that scratch memory fits the budget."""
+        budget = self.memory_budget
+        mc = max(1, min(m, 4096, budget // (4 * (self.d * 8 + per_row_extra) + 1)))
+        nc = max(1, min(self.n, (budget // 2) // (2 * mc * itemsize)))
+        return mc, nc
+
+    def _scan(self, xc: np.ndarray, t: float, need_sum: bool):
+        """One pass over the points for centred queries xc (m, d).
+
+        Returns run_max (m,), denom (m,) with sum_i exp(b_i) = denom * exp(run_max), and, with
+        need_sum, acc (m, d) = sum_i exp(b_i - run_max) p_i'.
+        """
+        a, s2 = alpha(t), sigma2(t)
+        m = xc.shape[0]
+        _, nc = self._blocks(m, self.dtype.itemsize)
+        run_max = np.full(m, -np.inf)
+        denom = np.zeros(m)
+        acc = np.zeros((m, self.d)) if need_sum else None
+        buf = np.empty((m, nc), dtype=self.dtype)
+        coef = self.dtype.type(a / s2)
+        half_a = self.dtype.type(a)
+        for j0 in range(0, self.n, nc):
+            p = self._pc[j0:j0 + nc]                                   # (c, d)
+            logits = buf[:, :p.shape[0]]                               # (m, c)
+            np.matmul(xc, p.T, out=logits)
+            logits -= half_a * self._half_sq[j0:j0 + nc]
+            logits *= coef
+            new_max = np.maximum(run_max, logits.max(axis=1))
+            logits -= new_max[:, None].astype(self.dtype)
+            np.exp(logits, out=logits)
+            scale = np.exp(run_max - new_max)
+            denom = denom * scale + logits.sum(axis=1, dtype=np.float64)
+            if need_sum:
+                acc *= scale[:, None]
+                acc += logits @ p
+            run_max = new_max
+        return run_max, denom, acc
+
+    def _queries(self, x, t, allow_zero=False):
+        t = as_time(t, allow_zero=allow_zero)
+        x = as_points(x, "x", d=self.d)
+        return x, t
+
+    def _centred(self, x: np.ndarray, a: float) -> np.ndarray:
+        return np.ascontiguousarray(x - a * self.center, dtype=self.dtype)
+
+    def _denoise_centred(self, x: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """(x' (m, d), E[X_0 | X_t = x] - c (m, d)) in blocks of queries."""
+        a = alpha(t)
+        out = np.empty((x.shape[0], self.d))
+        xc_all = self._centred(x, a)
+        mc, _ = self._blocks(x.shape[0], self.dtype.itemsize)
+        for i0 in range(0, x.shape[0], mc):
+            _, denom, acc = self._scan(xc_all[i0:i0 + mc], t, need_sum=True)
+            out[i0:i0 + mc] = acc / denom[:, None]
+        return xc_all, out
+
+    # ---- public math ----------------------------------------------------------------------
+    def weights(self, x, t: float) -> np.ndarray:
+        """Softmax weights w_i(x): (m, n). Materialises m x n; use score/denoiser at scale."""
+        x, t = self._queries(x, t)
+        a, s2 = alpha(t), sigma2(t)
+        xc = self._centred(x, a).astype(np.float64)
+        logits = (a / s2) * (xc @ self._pc.T.astype(np.float64) - a * self._half_sq.astype(np.float64))
+        logits -= logits.max(axis=1, keepdims=True)
+        w = np.exp(logits)
+        return w / w.sum(axis=1, keepdims=True)
+
+    def logpdf(self, x, t: float) -> np.ndarray:
+        """log phat_t(x) = log (1/n) sum_i N(x; alpha_t x_i, sigma_t^2 I): (m,)."""
+        x, t = self._queries(x, t)
+        a, s2 = alpha(t), sigma2(t)
+        xc = self._centred(x, a)
+        out = np.empty(x.shape[0])
+        mc, _ = self._blocks(x.shape[0], self.dtype.itemsize)
+        for i0 in range(0, x.shape[0], mc):
+            run_max, denom, _ = self._scan(xc[i0:i0 + mc], t, need_sum=False)
+            out[i0:i0 + mc] = run_max + np.log(denom)
+        sq = np.einsum("md,md->m", xc.astype(np.float64), xc.astype(np.float64))
+        return out - sq / (2 * s2) - np.log(self.n) - 0.5 * self.d * (_LOG_2PI + np.log(s2))
+
+    def denoiser(self, x, t: float) -> np.ndarray:
+        """E[X_0 | X_t = x] = sum_i w_i(x) x_i: (m, d)."""
+        x, t = self._queries(x, t)
+        _, mean_c = self._denoise_centred(x, t)
+        return (mean_c + self.center).astype(self.dtype, copy=False)
+
+    def score(self, x, t: float) -> np.ndarray:
+        """grad log phat_t(x) = (alpha_t E[X_0 | X_t = x] - x) / sigma_t^2: (m, d)."""
+        x, t = self._queries(x, t)
+        a, s2 = alpha(t), sigma2(t)
+        xc, mean_c = self._denoise_centred(x, t)
+        return ((a * mean_c - xc) / s2).astype(self.dtype, copy=False)
+
+    def posterior_cov(self, x, t: float) -> np.ndarray:
+        """Cov[X_0 | X_t = x] = sum_i w_i (x_i - m)(x_i - m)^T: (m, d, d), centred form."""
+        x, t = self._queries(x, t)
+        pc = self._pc.astype(np.float64)
+        out = np.empty((x.shape[0], self.d, self.d))
+        rows = max(1, self.memory_budget // (8 * (self.n * (self.d + 2) + self.d * self.d)))
+        for i0 in range(0, x.shape[0], rows):
+            w = self.weights(x[i0:i0 + rows], t)                           # (b, n)
+            mean = w @ pc                                                  # (b, d)
+            dev = pc[None, :, :] - mean[:, None, :]                        # (b, n, d)
+            cov = np.einsum("bn,bni,bnj->bij", w, dev, dev)
+            out[i0:i0 + rows] = 0.5 * (cov + np.swapaxes(cov, 1, 2))
+        return out
+
+    def hessian(self, x, t: float) -> np.ndarray:
+        """grad^2 log phat_t(x) = -I/sigma_t^2 + (alpha_t^2/sigma_t^4) Cov[X_0 | X_t = x]: (m, d, d)."""
+        t = as_time(t)
+        a, s2 = alpha(t), sigma2(t)
+        return (a * a / (s2 * s2)) * self.posterior_cov(x, t) - np.eye(self.d)[None] / s2
+
+    def nearest(self, x, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
+        """Indices (m, k) and Euclidean distances (m, k) of the k nearest points, nearest first.
+
+        Candidates are found with the expanded squared distance in chunks; the returned
+        distances are recomputed exactly as ||x - x_i|| and the k sorted by them (equal distances by index).
+        """
+        k = as_positive_int(k, "k")
+        if k > self.n:
+            raise ValueError(f"k: must be <= n = {self.n}, got {k}")
+        x = as_points(x, "x", d=self.d)
+        xc = np.ascontiguousarray(x - self.center).astype(np.float64)
+        pc = self._pc.astype(np.float64)
+        half = self._half_sq.astype(np.float64)
+        m = x.shape[0]
+        mc, nc = self._blocks(m, 8)
+        best_idx = np.empty((m, k), dtype=np.int64)
+        for i0 in range(0, m, mc):
+            q = xc[i0:i0 + mc]
+            cand_d = np.empty((q.shape[0], 0))
+            cand_i = np.empty((q.shape[0], 0), dtype=np.int64)
+            for j0 in range(0, self.n, nc):
+                dist = half[j0:j0 + nc] - q @ pc[j0:j0 + nc].T               # 0.5||p||^2 - x.p (+ const)
+                cand_d = np.concatenate([cand_d, dist], axis=1)
+                cand_i = np.concatenate([cand_i, np.broadcast_to(np.arange(j0, j0 + dist.shape[1]), dist.shape)], axis=1)
+                if cand_d.shape[1] > k:
+                    keep = np.argpartition(cand_d, k - 1, axis=1)[:, :k]
+                    cand_d = np.take_along_axis(cand_d, keep, axis=1)
+                    cand_i = np.take_along_axis(cand_i, keep, axis=1)
+            best_idx[i0:i0 + mc] = cand_i
+        exact = np.linalg.norm(x[:, None, :] - self.points[best_idx].astype(np.float64), axis=2)   # (m, k)
+        order = np.lexsort((best_idx, exact), axis=1)
+        idx = np.take_along_axis(best_idx, order, axis=1)
+        dist = np.take_along_axis(exact, order, axis=1)
+        return idx, dist
