@@ -31,7 +31,7 @@ from .estimate import Estimate, quadrature_estimate
 __all__ = ["GaussianComponents", "gauss_hermite", "expectation"]
 
 # Default order schedules per dimension: (first order, largest order).
-ORDERS = {1: (32, 4096), 2: (16, 512)}
+ORDERS = {1: (32, 4096), 2: (16, 1024)}
 _PRUNE = 1e-30  # nodes whose weight is below _PRUNE * max weight are skipped (contribute < 1e-30 relative)
 
 

@@ -1,0 +1,62 @@
+"""Hypothesis strategies for valid inputs of the paper's objects (importable by tests and fuzzers).
+
+Examples are drawn as small parameters plus a seed, and arrays are built from the seed with
+``verify.generators``; so shrinking reduces K, d, n and the seed, not array entries.
+
+    mixtures(d=..., K=...)        GaussianMixture: weights sum to one, ||mu|| bounded,
+                                  SPD covariances with condition number <= cond_max
+    datasets(mixture, n=...)      (n, d) samples of a mixture
+    mixture_and_data(...)         (mixture, data) pairs
+    times(lo, hi)                 t log-uniform in [lo, hi]
+    seeds()                       non-negative ints for numpy/torch generators
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+
+from .generators import random_mixture
+
+__all__ = ["seeds", "times", "mixtures", "datasets", "mixture_and_data"]
+
+
+def _as_strategy(value):
+    return value if isinstance(value, st.SearchStrategy) else st.just(value)
+
+
+def seeds() -> st.SearchStrategy[int]:
+    return st.integers(min_value=0, max_value=2**32 - 1)
+
+
+def times(lo: float = 1e-3, hi: float = 10.0) -> st.SearchStrategy[float]:
+    """t with log t uniform-ish on [log lo, log hi] (Hypothesis also tries the end points)."""
+    if not (0 < lo < hi):
+        raise ValueError(f"lo, hi: must satisfy 0 < lo < hi, got {lo}, {hi}")
+    return st.floats(min_value=np.log(lo), max_value=np.log(hi), allow_nan=False).map(
+        lambda u: float(min(hi, max(lo, np.exp(u)))))
+
+
+@st.composite
+def mixtures(draw, d=st.integers(1, 3), K=st.integers(1, 4), *, mean_scale: float = 2.0, v_min: float = 0.2,
+             cond_max: float = 10.0, isotropic=st.booleans()):
+    """A valid GaussianMixture; d, K and isotropic may be ints/bools or strategies."""
+    dd = draw(_as_strategy(d))
+    kk = draw(_as_strategy(K))
+    iso = draw(_as_strategy(isotropic))
+    seed = draw(seeds())
+    return random_mixture(np.random.default_rng(seed), kk, dd, mean_scale=mean_scale, v_min=v_min,
+                          cond_max=cond_max, isotropic=iso)
+
+
+@st.composite
+def datasets(draw, mixture, n=st.integers(2, 32)):
+    """(n, d) i.i.d. samples of ``mixture``."""
+    nn = draw(_as_strategy(n))
+    return mixture.sample(nn, np.random.default_rng(draw(seeds())))
+
+
+@st.composite
+def mixture_and_data(draw, d=st.integers(1, 3), K=st.integers(1, 4), n=st.integers(2, 32), **kw):
+    mix = draw(mixtures(d=d, K=K, **kw))
+    return mix, draw(datasets(mix, n=n))
