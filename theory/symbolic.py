@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import sympy as sp
 
 __all__ = ["Derivation", "s1_decomposition", "gaussian_score_hessian", "empirical_hessian_identity"]
@@ -126,8 +127,8 @@ def gaussian_score_hessian(d: int = 1) -> Derivation:
         residual=residual,
         holds=residual == sp.zeros(d, d),
         extra={"score": score, "hessian": hess,
-               "score_fn": lambda x, m, S, a, s: [float(v) for v in f_score(*unpack(x, m, S), a, s)],
-               "hessian_fn": lambda x, m, S, a, s: [[float(v) for v in row] for row in f_hess(*unpack(x, m, S), a, s).tolist()]},
+               "score_fn": lambda x, m, S, a, s: np.asarray(f_score(*unpack(x, m, S), a, s), dtype=float).reshape(d),
+               "hessian_fn": lambda x, m, S, a, s: np.asarray(f_hess(*unpack(x, m, S), a, s), dtype=float).reshape(d, d)},
     )
 
 
@@ -150,4 +151,4 @@ def empirical_hessian_identity(n: int = 3) -> Derivation:
     residual = sp.cancel(sp.together(sp.expand(hess - (-1 / sigma_ ** 2 + alpha_ ** 2 / sigma_ ** 4 * var))))
     return Derivation(statement="(log phat_t)'' = -1/sigma^2 + alpha^2/sigma^4 Var_w[x_i]",
                       residual=residual, holds=bool(facts and residual == 0),
-                      extra={"n": n, "kernel_facts_hold": facts})
+                      extra={"n": n, "kernel_facts_hold": facts, "hessian": hess, "symbols": (xs, P)})

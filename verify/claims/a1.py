@@ -169,7 +169,7 @@ def check(ctx: Context):
     S = np.array([[1.3, 0.4], [0.4, 0.7]])
     g = GaussianMixture([1.0], [[0.3, -0.2]], S[None])
     xq = np.array([[0.5, 1.5]])
-    h_sym = np.array(sym_g.extra["hessian_fn"](xq[0], [0.3, -0.2], S, alpha(0.2), np.sqrt(sigma2(0.2))))
+    h_sym = sym_g.extra["hessian_fn"](xq[0], [0.3, -0.2], S, alpha(0.2), np.sqrt(sigma2(0.2)))
     sym_num = float(np.abs(h_sym - g.hessian(xq, 0.2)[0]).max() / np.abs(h_sym).max())
 
     f.check("mixture Hessian: closed form and identity vs autograd", worst["mixture"] <= cfg.rtol,

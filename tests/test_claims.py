@@ -1,0 +1,66 @@
+"""The test suite is itself a verification run: every registered claim's check runs at the
+``ci`` size and must be CONFIRMED. Later claims join by registering. Negative controls show
+that the decision rules of the checks do fail when the identity they test is false."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from theory import EmpiricalDistribution, GaussianMixture, dsm_loss_difference, fisher_divergence, loss_gap
+from verify.claims._identity import mc_case, quad_case
+from verify.registry import REGISTRY, claim_ids
+from verify.runner import run_claim
+from verify.stats import bonferroni_z
+
+
+@pytest.mark.parametrize("claim_id", claim_ids())
+def test_claim_is_confirmed_at_ci_size(claim_id, tmp_path):
+    rec = run_claim(REGISTRY[claim_id], "ci", seed=0, out=tmp_path)
+    res = rec["result"]
+    failed = [f"{a['name']}: {a['detail']}" for a in res["assertions"] if not a["passed"]]
+    assert res["verdict"] == "CONFIRMED", f"{claim_id} {res['verdict']}: {res['headline']}\n" + "\n".join(failed) + (
+        rec["error"] or "")
+    assert (tmp_path / "results" / f"{claim_id}.json").is_file()
+    for fig in res["figures"]:
+        assert (tmp_path / fig).stat().st_size > 1000
+
+
+def test_every_claim_has_three_profiles():
+    for cid in claim_ids():
+        assert set(REGISTRY[cid].configs) == {"ci", "quick", "full"}
+
+
+# ---- negative controls: the decision rules reject a false identity --------------------------
+
+@pytest.fixture
+def setting():
+    rng = np.random.default_rng(7)
+    mix = GaussianMixture.isotropic([0.5, 0.5], [[-1.0, 0.0], [1.5, 0.5]], [0.3, 0.6])
+    data = mix.sample(6, rng)
+    return mix, data, EmpiricalDistribution(data)
+
+
+def test_quadrature_rule_rejects_a_wrong_right_hand_side(setting):
+    mix, data, emp = setting
+    t = 0.1
+    lhs = lambda **kw: loss_gap(data, mix, t, **kw)                        # noqa: E731
+    wrong = lambda **kw: fisher_divergence(emp, mix, 1.1 * t, **kw)        # noqa: E731  (wrong time)
+    case = quad_case({"t": t}, lhs, wrong, rtol=1e-11)
+    assert not case.passed(1e-8)
+    good = quad_case({"t": t}, lhs, lambda **kw: fisher_divergence(emp, mix, t, **kw), rtol=1e-11)
+    assert good.passed(1e-8)
+
+
+def test_monte_carlo_rule_rejects_a_score_that_is_not_the_minimiser(setting):
+    # If the "empirical score" in the DSM difference is replaced by a slightly wrong score, the
+    # paired residual no longer has mean zero and the z-test must notice at this sample size.
+    mix, data, emp = setting
+    t = 0.1
+    wrong_e = lambda x, t_: emp.score(x, t_) * 1.05                        # noqa: E731
+    lhs = lambda **kw: dsm_loss_difference(data, mix.score, wrong_e, t, **kw)   # noqa: E731
+    rhs = lambda **kw: fisher_divergence(emp, mix, t, **kw)                    # noqa: E731
+    case = mc_case({"t": t}, lhs, rhs, n_draws=20000, seed=3)
+    assert not case.identity_ok(bonferroni_z(1e-3, 1))
+    ok = mc_case({"t": t}, lambda **kw: loss_gap(data, mix, t, **kw), rhs, n_draws=20000, seed=3)
+    assert ok.identity_ok(bonferroni_z(1e-3, 1))
