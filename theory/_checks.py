@@ -27,10 +27,14 @@ __all__ = [
 def as_array(value, name: str, *, ndim: int | None = None, dtype=np.float64) -> np.ndarray:
     """Return ``value`` as a finite contiguous array of ``dtype``, or raise ValueError."""
     try:
+        if np.iscomplexobj(value):
+            raise ValueError(f"{name}: must be real, got a complex array")
         arr = np.asarray(value, dtype=dtype)
         if arr.ndim:
             arr = np.ascontiguousarray(arr)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, AttributeError) as exc:
+        if str(exc).startswith(f"{name}: "):
+            raise
         raise ValueError(f"{name}: must be an array of real numbers ({exc})") from None
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name}: must have {ndim} dimension(s), got shape {arr.shape}")
@@ -109,11 +113,14 @@ def as_weights(value, name: str = "weights", *, rtol: float = 1e-10) -> np.ndarr
     return w / total
 
 
-def as_spd_matrices(value, name: str, *, k: int, d: int, rtol: float = 1e-10) -> np.ndarray:
+def as_spd_matrices(value, name: str, *, k: int, d: int, rtol: float = 1e-10,
+                    max_cond_inv: float = 1e-12) -> np.ndarray:
     """Return (k, d, d) covariances that are symmetric (within rtol) and positive definite.
 
     Symmetry is checked as max|C - C^T| <= rtol * max|C|; the returned matrices are exactly
-    symmetrised. Positive definiteness is checked by a Cholesky factorisation.
+    symmetrised. Positive definiteness is checked on the eigenvalues, and a condition number
+    above 1 / max_cond_inv (1e12) is rejected as numerically singular: a rounded rank-one
+    matrix passes Cholesky but gives log-densities of order 1e16.
     """
     c = as_array(value, name, ndim=3)
     if c.shape != (k, d, d):
@@ -124,13 +131,12 @@ def as_spd_matrices(value, name: str, *, k: int, d: int, rtol: float = 1e-10) ->
         raise ValueError(f"{name}: must be symmetric, got max |C - C^T| = {asym:.3g}")
     c = 0.5 * (c + np.swapaxes(c, 1, 2))
     for j in range(k):
-        try:
-            np.linalg.cholesky(c[j])
-        except np.linalg.LinAlgError:
-            lam = np.linalg.eigvalsh(c[j]).min()
-            raise ValueError(
-                f"{name}: must be positive definite, component {j} has smallest eigenvalue {lam:.3g}"
-            ) from None
+        lam = np.linalg.eigvalsh(c[j])
+        if lam[0] <= 0:
+            raise ValueError(f"{name}: must be positive definite, component {j} has smallest eigenvalue {lam[0]:.3g}")
+        if lam[0] < max_cond_inv * lam[-1]:
+            raise ValueError(f"{name}: must be numerically positive definite (condition number <= {1 / max_cond_inv:.0e}), "
+                             f"component {j} has condition number {lam[-1] / lam[0]:.3g}")
     return c
 
 

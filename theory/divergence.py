@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import as_points, as_positive_int, as_probability, as_time
-from .dsm import MC_CHUNK, dsm_loss_difference, evaluate_score, resolve_method
+from . import dsm as _dsm
+from .dsm import as_seed, dsm_loss_difference, evaluate_score, resolve_method
 from .empirical import EmpiricalDistribution
 from .estimate import Estimate, mean_estimate
 from .quadrature import expectation
@@ -41,6 +42,8 @@ def fisher_divergence(p, q, t: float, *, method: str = "auto", n_draws: int = 20
     if not (hasattr(p, "components") and hasattr(p, "sample") and hasattr(p, "score")):
         raise ValueError(f"p: must be a GaussianMixture or EmpiricalDistribution, got {type(p).__name__}")
     s_q = _score_of(q, "q")
+    if hasattr(q, "d") and q.d != p.d:
+        raise ValueError(f"q: must have dimension d = {p.d} to match p, got d = {q.d}")
     t = as_time(t)
     n_draws = as_positive_int(n_draws, "n_draws", minimum=2)
     level = as_probability(level, "level")
@@ -52,11 +55,10 @@ def fisher_divergence(p, q, t: float, *, method: str = "auto", n_draws: int = 20
 
     if resolve_method(method, p.d, comps.weights.size) == "quadrature":
         return expectation(comps, lambda x, z, k: term(x), rtol=rtol)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed: must be a non-negative int for method='mc', got {seed!r}")
+    seed = as_seed(seed)
     x = p.sample(n_draws, np.random.default_rng(int(seed)), t)
-    vals = np.concatenate([term(x[c0:c0 + MC_CHUNK]) for c0 in range(0, n_draws, MC_CHUNK)])
-    return mean_estimate(vals, level=level, seed=int(seed), keep_samples=keep_samples)
+    vals = np.concatenate([term(x[c0:c0 + _dsm.MC_CHUNK]) for c0 in range(0, n_draws, _dsm.MC_CHUNK)])
+    return mean_estimate(vals, level=level, seed=seed, keep_samples=keep_samples)
 
 
 def loss_gap(data, true_dist, t: float, **kwargs) -> Estimate:
@@ -66,5 +68,7 @@ def loss_gap(data, true_dist, t: float, **kwargs) -> Estimate:
     """
     data = as_points(data, "data")
     s_true = _score_of(true_dist, "true_dist")
+    if hasattr(true_dist, "d") and true_dist.d != data.shape[1]:
+        raise ValueError(f"true_dist: must have dimension d = {data.shape[1]} to match data, got d = {true_dist.d}")
     emp = EmpiricalDistribution(data)
     return dsm_loss_difference(data, s_true, emp.score, t, **kwargs)

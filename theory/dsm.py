@@ -30,7 +30,7 @@ from .estimate import Estimate, _z, derive_seed, mean_estimate
 from .forward import alpha, sigma2
 from .quadrature import GaussianComponents, expectation
 
-__all__ = ["noise_draws", "dsm_loss", "dsm_loss_difference", "dsm_loss_integrated", "resolve_method",
+__all__ = ["as_seed", "noise_draws", "dsm_loss", "dsm_loss_difference", "dsm_loss_integrated", "resolve_method",
            "evaluate_score"]
 
 AUTO_QUADRATURE_MAX_COMPONENTS = 256
@@ -52,12 +52,25 @@ def resolve_method(method: str, d: int, n_components: int) -> str:
 
 def evaluate_score(score: Score, x: np.ndarray, t: float, name: str = "score") -> np.ndarray:
     """Call a score s(x, t) on (m, d) points; check it returns a finite (m, d) array."""
-    out = np.asarray(score(x, t), dtype=np.float64)
+    raw = score(x, t)
+    if np.iscomplexobj(raw):
+        raise ValueError(f"{name}: must return real values, got a complex array")
+    try:
+        out = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: must return an array of real numbers ({exc})") from None
     if out.shape != x.shape:
         raise ValueError(f"{name}: must return an array of shape {x.shape} for x of that shape, got {out.shape}")
     if not np.all(np.isfinite(out)):
         raise FloatingPointError(f"{name}: returned NaN or inf at t = {t:g}")
     return out
+
+
+def as_seed(seed) -> int:
+    """A Monte-Carlo seed: a non-negative int."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed: must be a non-negative int, got {seed!r}")
+    return int(seed)
 
 
 def noise_draws(n: int, d: int, n_draws: int, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -77,21 +90,20 @@ def _common(data, t, n_draws, level):
 
 
 def _dsm_terms(data: np.ndarray, t: float, term: Callable, *, method: str, n_draws: int, seed: int,
-               level: float, rtol: float, keep_samples: bool) -> Estimate:
+               level: float, rtol: float, keep_samples: bool, atol: float = 0.0) -> Estimate:
     """E over (i, z) of term(x, A) with x = alpha_t x_i + sigma_t z, A = -z / sigma_t."""
     a, s = alpha(t), float(np.sqrt(sigma2(t)))
     method = resolve_method(method, data.shape[1], data.shape[0])
     if method == "quadrature":
         comps = GaussianComponents(np.full(data.shape[0], 1.0 / data.shape[0]), a * data, scale=s)
-        return expectation(comps, lambda x, z, k: term(x, -z / s), rtol=rtol)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed: must be a non-negative int for method='mc', got {seed!r}")
+        return expectation(comps, lambda x, z, k: term(x, -z / s), rtol=rtol, atol=atol)
+    seed = as_seed(seed)
     idx, z = noise_draws(data.shape[0], data.shape[1], n_draws, seed)
     vals = np.empty(n_draws)
     for c0 in range(0, n_draws, MC_CHUNK):
         sl = slice(c0, c0 + MC_CHUNK)
         vals[sl] = term(a * data[idx[sl]] + s * z[sl], -z[sl] / s)
-    return mean_estimate(vals, level=level, seed=int(seed), keep_samples=keep_samples)
+    return mean_estimate(vals, level=level, seed=seed, keep_samples=keep_samples)
 
 
 def dsm_loss(data, score: Score, t: float, *, method: str = "auto", n_draws: int = 20000, seed: int = 0,
@@ -106,8 +118,13 @@ def dsm_loss(data, score: Score, t: float, *, method: str = "auto", n_draws: int
         r = target - evaluate_score(score, x, t)
         return np.einsum("md,md->m", r, r)
 
+    # Quadrature rounding floor: a score equal to the target up to its float64 rounding,
+    # |ds| ~ 100 eps (||x|| + 1) / sigma_t^2 per coordinate, leaves ||A - s||^2 ~ d |ds|^2 of noise
+    # (the n = 1 empirical score is such a case); the rules cannot resolve below that.
+    s2 = sigma2(t)
+    atol = data.shape[1] * (100 * np.finfo(float).eps * (np.abs(data).max() + 1.0 + 10 * np.sqrt(s2)) / s2) ** 2
     return _dsm_terms(data, t, term, method=method, n_draws=n_draws, seed=seed, level=level, rtol=rtol,
-                      keep_samples=keep_samples)
+                      keep_samples=keep_samples, atol=atol)
 
 
 def dsm_loss_difference(data, score_a: Score, score_b: Score, t: float, *, method: str = "auto",
@@ -144,6 +161,7 @@ def dsm_loss_integrated(data, score: Score, t0: float, T: float, *, n_times: int
         raise ValueError(f"T: must be > t0 = {t0}, got {T}")
     n_times = as_positive_int(n_times, "n_times", minimum=2)
     level = as_probability(level, "level")
+    seed = as_seed(seed)
 
     def rule(m):
         u, w = roots_legendre(m)

@@ -45,11 +45,15 @@ class EmpiricalDistribution:
     points: (n, d) finite. dtype: float64 (default, reference precision) or float32 (half the
     memory, about 3x faster matrix products; logits then carry float32 rounding, relative
     ~1e-7 * ||x|| ||x_i|| / sigma_t^2). memory_budget: bytes of scratch memory per call.
-    Every method except sample(t=0) and nearest needs t > 0.
+    Every method except sample(t=0) and nearest needs t > 0. score and denoiser return the
+    distribution's dtype; logpdf, weights, posterior_cov and hessian are always float64.
     """
 
     def __init__(self, points, *, dtype=np.float64, memory_budget: int = 256 * 2**20):
-        dtype = np.dtype(dtype)
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise ValueError(f"dtype: must be float64 or float32, got {dtype!r}") from None
         if dtype not in (np.float64, np.float32):
             raise ValueError(f"dtype: must be float64 or float32, got {dtype}")
         self.memory_budget = as_positive_int(memory_budget, "memory_budget", minimum=2**16)
@@ -214,34 +218,46 @@ class EmpiricalDistribution:
     def nearest(self, x, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
         """Indices (m, k) and Euclidean distances (m, k) of the k nearest points, nearest first.
 
-        Candidates are found with the expanded squared distance in chunks; the returned
-        distances are recomputed exactly as ||x - x_i|| and the k sorted by them (equal distances by index).
+        Exact ties are broken by index (lower first), whatever the chunking. Two passes over
+        the points in chunks: the first finds, per query, the k-th smallest squared distance in
+        the expanded form ||x'||^2 - 2 x'.p' + ||p'||^2; the second keeps every point within a
+        rounding margin of it, recomputes those distances exactly as ||x - x_i||, and takes the
+        first k by (distance, index).
         """
         k = as_positive_int(k, "k")
         if k > self.n:
             raise ValueError(f"k: must be <= n = {self.n}, got {k}")
         x = as_points(x, "x", d=self.d)
-        xc = np.ascontiguousarray(x - self.center).astype(np.float64)
+        xc = np.ascontiguousarray(x - self.center)
         pc = self._pc.astype(np.float64)
-        half = self._half_sq.astype(np.float64)
+        sq_p = 2.0 * self._half_sq.astype(np.float64)                       # ||p'||^2 (n,)
+        sq_x = np.einsum("md,md->m", xc, xc)                                # ||x'||^2 (m,)
         m = x.shape[0]
         mc, nc = self._blocks(m, 8)
-        best_idx = np.empty((m, k), dtype=np.int64)
+        idx_out = np.empty((m, k), dtype=np.int64)
+        dist_out = np.empty((m, k))
         for i0 in range(0, m, mc):
-            q = xc[i0:i0 + mc]
-            cand_d = np.empty((q.shape[0], 0))
-            cand_i = np.empty((q.shape[0], 0), dtype=np.int64)
-            for j0 in range(0, self.n, nc):
-                dist = half[j0:j0 + nc] - q @ pc[j0:j0 + nc].T               # 0.5||p||^2 - x.p (+ const)
-                cand_d = np.concatenate([cand_d, dist], axis=1)
-                cand_i = np.concatenate([cand_i, np.broadcast_to(np.arange(j0, j0 + dist.shape[1]), dist.shape)], axis=1)
-                if cand_d.shape[1] > k:
-                    keep = np.argpartition(cand_d, k - 1, axis=1)[:, :k]
-                    cand_d = np.take_along_axis(cand_d, keep, axis=1)
-                    cand_i = np.take_along_axis(cand_i, keep, axis=1)
-            best_idx[i0:i0 + mc] = cand_i
-        exact = np.linalg.norm(x[:, None, :] - self.points[best_idx].astype(np.float64), axis=2)   # (m, k)
-        order = np.lexsort((best_idx, exact), axis=1)
-        idx = np.take_along_axis(best_idx, order, axis=1)
-        dist = np.take_along_axis(exact, order, axis=1)
-        return idx, dist
+            q, sq_q = xc[i0:i0 + mc], sq_x[i0:i0 + mc]
+            best = np.full((q.shape[0], 0), np.inf)
+            for j0 in range(0, self.n, nc):                                 # pass 1: k-th smallest value
+                dist = sq_q[:, None] - 2.0 * (q @ pc[j0:j0 + nc].T) + sq_p[j0:j0 + nc]
+                best = np.concatenate([best, dist], axis=1)
+                if best.shape[1] > k:
+                    best = np.partition(best, k - 1, axis=1)[:, :k]
+            # Rounding margin of the expanded form: a few ulps of the terms it adds.
+            thr = best.max(axis=1) + 1e-10 * (sq_q + sq_p.max()) + 1e-300
+            rows, cols = [], []
+            for j0 in range(0, self.n, nc):                                 # pass 2: candidates
+                dist = sq_q[:, None] - 2.0 * (q @ pc[j0:j0 + nc].T) + sq_p[j0:j0 + nc]
+                r, c = np.nonzero(dist <= thr[:, None])
+                rows.append(r)
+                cols.append(c + j0)
+            rows, cols = np.concatenate(rows), np.concatenate(cols)
+            exact = np.linalg.norm(x[i0 + rows] - self.points[cols].astype(np.float64), axis=1)
+            order = np.lexsort((cols, exact, rows))                          # by row, then distance, then index
+            rows, cols, exact = rows[order], cols[order], exact[order]
+            first = np.searchsorted(rows, np.arange(q.shape[0]))            # start of each row's run
+            take = first[:, None] + np.arange(k)[None, :]
+            idx_out[i0:i0 + mc] = cols[take]
+            dist_out[i0:i0 + mc] = exact[take]
+        return idx_out, dist_out

@@ -58,7 +58,11 @@ class GaussianMixture:
     def isotropic(cls, weights, means, variances=1.0) -> "GaussianMixture":
         """Components N(mu_k, v_k I); variances: scalar or (K,), each > 0."""
         mu = as_array(means, "means", ndim=2)
-        v = as_array(np.broadcast_to(as_array(variances, "variances"), (mu.shape[0],)), "variances")
+        v = as_array(variances, "variances")
+        if v.ndim == 0:
+            v = np.full(mu.shape[0], float(v))
+        if v.shape != (mu.shape[0],):
+            raise ValueError(f"variances: must be a scalar or have shape ({mu.shape[0]},) to match means, got {v.shape}")
         if np.any(v <= 0):
             raise ValueError(f"variances: must be > 0, got min {v.min():.6g}")
         return cls(weights, mu, v[:, None, None] * np.eye(mu.shape[1]))
@@ -68,7 +72,7 @@ class GaussianMixture:
         """Components N(mu_k, diag(v_k)); variances: (K, d) or (d,) shared, each > 0."""
         mu = as_array(means, "means", ndim=2)
         v = as_array(variances, "variances")
-        if v.ndim == 1:
+        if v.ndim == 1 and v.shape == (mu.shape[1],):
             v = np.broadcast_to(v, mu.shape)
         if v.shape != mu.shape:
             raise ValueError(f"variances: must have shape {mu.shape} or ({mu.shape[1]},), got {v.shape}")

@@ -30,16 +30,16 @@ def _seed(text: str) -> int:
     try:
         v = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--seed: must be a non-negative integer, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}") from None
     if v < 0:
-        raise argparse.ArgumentTypeError(f"--seed: must be a non-negative integer, got {v}")
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {v}")
     return v
 
 
 def _claims(text: str) -> list[str]:
     ids = [c.strip().upper() for c in text.split(",") if c.strip()]
     if not ids:
-        raise argparse.ArgumentTypeError("--claims: give comma-separated claim ids, e.g. S1,S2")
+        raise argparse.ArgumentTypeError("give comma-separated claim ids, e.g. S1,S2")
     return ids
 
 

@@ -12,17 +12,27 @@ from .registry import _order
 __all__ = ["load_results", "render_report", "write_report"]
 
 _MARK = {"CONFIRMED": "CONFIRMED", "NOT CONFIRMED": "**NOT CONFIRMED**", "ERROR": "**ERROR**"}
+_REQUIRED = ("claim", "profile", "seed", "claim_seed", "config", "result", "runtime_s", "environment")
+_REQUIRED_CLAIM = ("id", "title", "paper_ref", "statement")
+_REQUIRED_RESULT = ("verdict", "headline")
 
 
 def load_results(out_dir: Path) -> list[dict]:
     """All results/<id>.json under out_dir, in paper order; unreadable files raise ValueError."""
+    folder = Path(out_dir) / "results"
+    if not folder.is_dir():
+        raise ValueError(f"out: {out_dir} has no results/ folder (run `memsep run --out {out_dir}` first)")
     results = []
-    for path in sorted((Path(out_dir) / "results").glob("*.json")):
+    for path in sorted(folder.glob("*.json")):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            data["claim"]["id"]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ValueError(f"results: {path} is not a memsep results file ({exc})") from None
+            missing = [k for k in _REQUIRED if k not in data]
+            missing += [f"claim.{k}" for k in _REQUIRED_CLAIM if k not in data["claim"]]
+            missing += [f"result.{k}" for k in _REQUIRED_RESULT if k not in data["result"]]
+        except (ValueError, KeyError, TypeError) as exc:   # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise ValueError(f"results: {path} is not a memsep results file ({type(exc).__name__}: {exc})") from None
+        if missing:
+            raise ValueError(f"results: {path} is not a memsep results file (missing {', '.join(missing)})")
         results.append(data)
     return sorted(results, key=lambda r: _order(r["claim"]["id"]))
 
@@ -38,7 +48,7 @@ def _fmt(v) -> str:
         return f"{v:.4g}"
     if v is None:
         return "-"
-    return str(v).replace("|", "\\|")
+    return " ".join(str(v).split()).replace("|", "\\|")
 
 
 def _table(columns: list[str], rows: list[list]) -> list[str]:
@@ -59,7 +69,7 @@ def _section(r: dict) -> list[str]:
     lines += [f"*Paper:* {c['paper_ref']}. *Profile:* `{r['profile']}`; run seed {r['seed']}, claim seed "
               f"{r['claim_seed']}; runtime {r['runtime_s']:.1f} s.", ""]
     lines += ["> " + c["statement"].replace("\n", "\n> "), ""]
-    lines += [f"**Verdict: {_MARK[res['verdict']]}.** {res['headline']}", ""]
+    lines += [f"**Verdict:** {_MARK[res['verdict']]}. {' '.join(res['headline'].split())}", ""]
     if res.get("method"):
         lines += ["**Method.** " + res["method"], ""]
     if res.get("assertions"):

@@ -135,9 +135,14 @@ def identity_figure(path, quad: list[QuadCase], mc: list[MCCase], *, rtol: float
                   title="quadrature: relative residual")
         ax[1].legend(fontsize=8)
     if mc:
-        ax[2].scatter([c.label["t"] for c in mc], [abs(c.z) for c in mc], s=12, color="C1")
+        floor = [c for c in mc if abs(c.z) > z_crit and c.identity_ok(z_crit)]
+        rest = [c for c in mc if c not in floor]
+        ax[2].scatter([c.label["t"] for c in rest], [abs(c.z) for c in rest], s=12, color="C1", label="z-test")
+        ax[2].scatter([c.label["t"] for c in floor], [abs(c.z) for c in floor], s=12, color="0.6",
+                      label="within the float64 rounding floor")
         ax[2].axhline(z_crit, color="r", ls="--", lw=0.8, label=f"Bonferroni |z| = {z_crit:.2f}")
-        ax[2].set(xscale="log", xlabel="t", ylabel="|mean residual| / se", title="Monte Carlo: paired residual")
+        ax[2].set(xscale="log", yscale="log", xlabel="t", ylabel="|mean residual| / se",
+                  title="Monte Carlo: paired residual")
         ax[2].legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, path)

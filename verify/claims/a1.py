@@ -80,7 +80,7 @@ def _figure(path, gauss_rows, emp_norms, disc, rtol):
         ax[0].plot(ts, norms, "k--", lw=1, label="empirical law, midpoint of closest pair")
     ax[0].set(xscale="log", yscale="log", xlabel="t", ylabel="||Hess log p_t||_2",
               title="A1: Gaussian Hessian norm is bounded in t")
-    ax[0].legend(fontsize=7)
+    ax[0].legend(fontsize=7, loc="lower left")
     for k, (name, pts) in enumerate(disc.items()):
         ts, errs = zip(*pts)
         ax[1].scatter(ts, np.maximum(errs, 1e-18), s=12, color=f"C{k}", label=name)

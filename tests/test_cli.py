@@ -1,0 +1,302 @@
+"""The ``memsep`` command line (verify/cli.py): list, run, report, dry runs and bad input.
+
+Contract (cli.py docstring): bad input (unknown claim, bad flag, bad value) prints ONE line to
+stderr and exits 2; ``run`` exits 0 when every claim is CONFIRMED and 1 otherwise, writing
+results/<id>.json, figures/ and REPORT.md; ``report`` rebuilds REPORT.md from the JSON only.
+
+Only A1 at profile ci is run for real here (about 5 s); S1/S2 are exercised elsewhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from theory import derive_seed
+from verify.claims.a1 import CONFIGS as A1_CONFIGS
+from verify.cli import main
+from verify.registry import PROFILES, REGISTRY, Findings, claim_ids, register
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def memsep(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``python -m verify ARGS`` in a fresh interpreter (what a user's shell sees)."""
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONWARNINGS="ignore")
+    return subprocess.run([sys.executable, "-m", "verify", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def one_error_line(stderr: str) -> str:
+    """Assert stderr is exactly one 'memsep: error: ...' line without a traceback; return it."""
+    lines = stderr.splitlines()
+    assert len(lines) == 1, f"expected one stderr line, got {len(lines)}:\n{stderr}"
+    assert lines[0].startswith("memsep: error: "), lines[0]
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+def files_under(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) if folder.exists() else []
+
+
+@pytest.fixture(scope="module")
+def a1_run(tmp_path_factory):
+    """`memsep run --claims A1 --profile ci --out OUT` once, in a subprocess: (completed process, OUT)."""
+    cwd = tmp_path_factory.mktemp("a1_cwd")
+    out = tmp_path_factory.mktemp("a1_run") / "out"
+    proc = memsep("run", "--claims", "A1", "--profile", "ci", "--out", str(out), "--no-progress", cwd=cwd)
+    return proc, out
+
+
+# ---- list ----------------------------------------------------------------------------------------
+def test_list_prints_registered_claims_in_paper_order(capsys):
+    assert main(["list"]) == 0
+    captured = capsys.readouterr()
+    ids = [line.split()[0] for line in captured.out.splitlines()]
+    assert ids == claim_ids()                                       # every registered claim, paper order
+    assert {"S1", "S2", "A1"} <= set(ids) and ids.index("S1") < ids.index("S2") < ids.index("A1")
+    assert captured.err == ""
+    assert all("[" in line and line.rstrip().endswith("]") for line in captured.out.splitlines())
+
+
+def test_python_m_verify_list_matches_main(capsys, tmp_path):
+    assert main(["list"]) == 0
+    in_process = capsys.readouterr().out
+    proc = memsep("list", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == in_process
+    assert proc.stderr == ""
+
+
+# ---- run A1 (ci) -------------------------------------------------------------------------------
+def test_run_a1_exits_zero_and_reports_progress(a1_run):
+    proc, out = a1_run
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "[A1] CONFIRMED in " in proc.stdout
+    assert proc.stdout.rstrip().endswith(f"wrote {out / 'REPORT.md'}")
+
+
+def test_run_a1_writes_results_json(a1_run):
+    _, out = a1_run
+    rec = json.loads((out / "results" / "A1.json").read_text(encoding="utf-8"))
+    assert rec["claim"]["id"] == "A1"
+    assert (rec["profile"], rec["seed"], rec["error"]) == ("ci", 0, None)
+    assert rec["claim_seed"] == derive_seed(0, "A1")
+    assert rec["result"]["verdict"] == "CONFIRMED"
+    assert rec["result"]["assertions"] and all(a["passed"] for a in rec["result"]["assertions"])
+    assert 0 < rec["runtime_s"] < 300
+    assert rec["config"] == json.loads(json.dumps(dataclasses.asdict(A1_CONFIGS["ci"])))
+    assert {"python", "packages", "git_commit"} <= set(rec["environment"])
+
+
+def test_run_a1_writes_figure(a1_run):
+    _, out = a1_run
+    png = out / "figures" / "A1_hessian.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png.stat().st_size > 1000
+    rec = json.loads((out / "results" / "A1.json").read_text(encoding="utf-8"))
+    assert rec["result"]["figures"] == ["figures/A1_hessian.png"]
+
+
+def test_run_a1_writes_report_with_a1_section(a1_run):
+    _, out = a1_run
+    text = (out / "REPORT.md").read_text(encoding="utf-8")
+    title = REGISTRY["A1"].title
+    assert text.startswith("# memsep verification report")
+    assert f"## A1 {title}" in text
+    assert "**Verdict:** CONFIRMED." in text
+    assert "| [A1](#a1-" in text                                   # summary row linking to the section
+    assert "![A1 figure](figures/A1_hessian.png)" in text
+    assert "## S1 " not in text and "## S2 " not in text            # only what was run
+
+
+def test_run_leaves_only_the_expected_files(a1_run):
+    _, out = a1_run
+    assert files_under(out) == ["REPORT.md", "figures", "figures/A1_hessian.png", "results", "results/A1.json"]
+
+
+# ---- report ------------------------------------------------------------------------------------
+def test_report_rebuilds_the_same_report_from_json_only(a1_run, tmp_path, capsys):
+    _, out = a1_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    original = (copy / "REPORT.md").read_text(encoding="utf-8")
+    (copy / "REPORT.md").unlink()
+    shutil.rmtree(copy / "figures")                                # the report needs the JSON only
+    assert main(["report", "--out", str(copy)]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {copy / 'REPORT.md'}"
+    assert (copy / "REPORT.md").read_text(encoding="utf-8") == original
+
+
+CORRUPT = [
+    pytest.param(b'{"claim": {"id": "S1"', id="truncated-json"),
+    pytest.param(b"", id="empty-file"),
+    pytest.param(b"[1, 2]", id="json-list"),
+    pytest.param(b'{"result": {}}', id="json-without-claim"),
+    # A non-UTF-8 file: the one-line error names the file.
+    pytest.param(b"\xff\xfe\x00garbage", id="not-utf8"),
+    # Missing fields are reported by load_results (one line, exit 2), not as a KeyError later.
+    pytest.param(b'{"claim": {"id": "S1"}}', id="json-missing-fields"),
+]
+
+
+def _folder_with_bad_results(a1_out: Path, folder: Path, content: bytes) -> Path:
+    """A copy of the A1 run plus results/S1.json holding ``content`` and a previous REPORT.md."""
+    shutil.copytree(a1_out, folder)
+    (folder / "REPORT.md").write_text("previous report\n", encoding="utf-8")
+    (folder / "results" / "S1.json").write_bytes(content)
+    return folder
+
+
+@pytest.mark.parametrize("content", CORRUPT)
+def test_report_on_corrupt_results_exits_2_with_one_line(a1_run, tmp_path, capsys, content):
+    folder = _folder_with_bad_results(a1_run[1], tmp_path / "out", content)
+    assert main(["report", "--out", str(folder)]) == 2
+    captured = capsys.readouterr()
+    assert "S1.json" in one_error_line(captured.err)                 # names the bad file
+    assert captured.out == ""
+    assert (folder / "REPORT.md").read_text(encoding="utf-8") == "previous report\n"
+
+
+def test_report_on_corrupt_results_in_a_subprocess(a1_run, tmp_path):
+    folder = _folder_with_bad_results(a1_run[1], tmp_path / "out", b'{"claim": ')
+    proc = memsep("report", "--out", str(folder), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "S1.json" in one_error_line(proc.stderr)
+    assert (folder / "REPORT.md").read_text(encoding="utf-8") == "previous report\n"
+
+
+# ---- unknown claims ------------------------------------------------------------------------------
+def test_unknown_claim_exits_2_with_one_line_naming_it(tmp_path):
+    out = tmp_path / "out"
+    proc = memsep("run", "--claims", "Z9", "--profile", "ci", "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 2
+    line = one_error_line(proc.stderr)
+    assert "Z9" in line and "A1" in line                            # names it and the known ones
+    assert proc.stdout == ""
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("argv", [
+    pytest.param(["run", "--claims", "Z9"], id="run"),
+    pytest.param(["run", "--claims", "A1,Z9"], id="run-known-and-unknown"),
+    pytest.param(["run", "--claims", "Z9", "--dry-run"], id="dry-run"),
+])
+def test_unknown_claim_in_process(argv, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main([*argv, "--profile", "ci", "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert "Z9" in one_error_line(captured.err)
+    assert captured.out == ""
+    assert not out.exists()                                         # validated before any work
+
+
+# ---- bad flags and values ----------------------------------------------------------------------
+BAD_ARGS = [
+    pytest.param(["run", "--bogus"], "--bogus", id="unknown-flag"),
+    pytest.param(["run", "--profile", "huge"], "huge", id="bad-profile"),
+    pytest.param(["run", "--seed", "-1"], "--seed", id="negative-seed"),
+    pytest.param(["run", "--seed=-3"], "--seed", id="negative-seed-equals"),
+    pytest.param(["run", "--seed", "1.5"], "1.5", id="non-integer-seed"),
+    pytest.param(["run", "--seed", "abc"], "abc", id="word-seed"),
+    pytest.param(["run", "--seed"], "--seed", id="seed-without-value"),
+    pytest.param(["run", "--claims", ","], "--claims", id="empty-claims"),
+    pytest.param(["report", "--profile", "ci"], "--profile", id="report-unknown-flag"),
+    pytest.param(["frobnicate"], "frobnicate", id="unknown-command"),
+    pytest.param([], "command", id="no-command"),
+]
+
+
+@pytest.mark.parametrize("argv, token", BAD_ARGS)
+def test_bad_arguments_exit_2_with_one_line(argv, token, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    captured = capsys.readouterr()
+    assert token in one_error_line(captured.err)
+    assert captured.out == ""
+
+
+@pytest.mark.parametrize("argv, token", [
+    pytest.param(["run", "--profile", "huge"], "huge", id="bad-profile"),
+    pytest.param(["run", "--seed", "-1"], "--seed", id="negative-seed"),
+])
+def test_bad_arguments_in_a_subprocess(argv, token, tmp_path):
+    proc = memsep(*argv, "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert token in one_error_line(proc.stderr)
+    assert proc.stdout == ""
+    assert files_under(tmp_path) == []
+
+
+# ---- dry run -----------------------------------------------------------------------------------
+def test_dry_run_prints_resolved_config_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    assert main(["run", "--claims", "a1", "--profile", "ci", "--seed", "7", "--out", str(out), "--dry-run"]) == 0
+    captured = capsys.readouterr()
+    cfg = json.loads(captured.out)
+    assert (cfg["profile"], cfg["seed"], cfg["out"]) == ("ci", 7, str(out))
+    assert list(cfg["claims"]) == ["A1"]                            # ids upper-cased
+    assert cfg["claims"]["A1"]["claim_seed"] == derive_seed(7, "A1")
+    assert cfg["claims"]["A1"]["config"] == json.loads(json.dumps(dataclasses.asdict(A1_CONFIGS["ci"])))
+    assert captured.err == ""
+    assert files_under(tmp_path) == []
+
+
+def test_dry_run_defaults_cover_all_claims(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--dry-run"]) == 0
+    cfg = json.loads(capsys.readouterr().out)
+    assert (cfg["profile"], cfg["seed"], cfg["out"]) == ("quick", 0, ".")
+    assert list(cfg["claims"]) == claim_ids() and {"S1", "S2", "A1"} <= set(cfg["claims"])
+    assert files_under(tmp_path) == []
+
+
+# ---- exit status 1 when a claim is not confirmed -------------------------------------------------
+@pytest.fixture
+def temporary_claims():
+    """Register throw-away claims; remove them from REGISTRY afterwards."""
+    added = []
+
+    def add(claim_id, check):
+        register(claim_id, title=f"temporary {claim_id}", paper_ref="test", statement="test claim",
+                 configs={p: {"size": i} for i, p in enumerate(PROFILES)})(check)
+        added.append(claim_id)
+
+    yield add
+    for claim_id in added:
+        REGISTRY.pop(claim_id, None)
+
+
+def _failing_check(ctx):
+    f = Findings()
+    f.check("always fails", False, "on purpose")
+    return f.result("fails on purpose", "none")
+
+
+def _raising_check(ctx):
+    raise RuntimeError("boom from the check")
+
+
+@pytest.mark.parametrize("check, mark", [
+    pytest.param(_failing_check, "**NOT CONFIRMED**", id="not-confirmed"),
+    pytest.param(_raising_check, "**ERROR**", id="error"),
+])
+def test_run_exits_1_when_a_claim_is_not_confirmed(temporary_claims, tmp_path, capsys, check, mark):
+    temporary_claims("X7", check)
+    out = tmp_path / "out"
+    assert main(["run", "--claims", "x7", "--profile", "ci", "--out", str(out), "--no-progress"]) == 1
+    assert capsys.readouterr().err == ""
+    report = (out / "REPORT.md").read_text(encoding="utf-8")
+    assert mark in report and "## X7 temporary X7" in report
+    assert json.loads((out / "results" / "X7.json").read_text(encoding="utf-8"))["config"] == {"size": 0}
