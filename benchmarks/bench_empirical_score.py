@@ -37,14 +37,18 @@ def best_time(fn, repeats: int) -> float:
     return best
 
 
+def time_matmul(x: np.ndarray, points: np.ndarray, repeats: int) -> float:
+    """Best time of one (m x d) @ (d x n) product into a preallocated output (freed on return)."""
+    out = np.empty((x.shape[0], points.shape[0]), dtype=x.dtype)
+    return best_time(lambda: np.matmul(x, points.T, out=out), repeats)
+
+
 def run(m: int, n: int, d: int, dtype: str, repeats: int, t: float, budget: int, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     points = rng.standard_normal((n, d), dtype=np.float32 if dtype == "float32" else np.float64)
     x = rng.standard_normal((m, d)).astype(dtype)
     emp = EmpiricalDistribution(points, dtype=dtype, memory_budget=budget)
-    out = np.empty((m, n), dtype=dtype)
-    t_matmul = best_time(lambda: np.matmul(x, points.T, out=out), repeats)
-    del out
+    t_matmul = time_matmul(x, points, repeats)
     t_score = best_time(lambda: emp.score(x, t), repeats)
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]

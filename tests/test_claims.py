@@ -64,3 +64,11 @@ def test_monte_carlo_rule_rejects_a_score_that_is_not_the_minimiser(setting):
     assert not case.identity_ok(bonferroni_z(1e-3, 1))
     ok = mc_case({"t": t}, lambda **kw: loss_gap(data, mix, t, **kw), rhs, n_draws=20000, seed=3)
     assert ok.identity_ok(bonferroni_z(1e-3, 1))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("claim_id", claim_ids())
+def test_claim_is_confirmed_at_quick_size(claim_id, tmp_path):
+    """The quick profile (what `memsep run` does by default), selected with `pytest -m slow`."""
+    rec = run_claim(REGISTRY[claim_id], "quick", seed=0, out=tmp_path)
+    assert rec["result"]["verdict"] == "CONFIRMED", rec["result"]["headline"] + (rec["error"] or "")

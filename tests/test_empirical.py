@@ -279,15 +279,15 @@ def test_query_shape_validation():
 @pytest.mark.parametrize("d", [4, 64], ids=["d4-point-chunks", "d64-point-and-query-chunks"])
 @pytest.mark.parametrize("t", [0.01, 0.1, 1.0])
 def test_chunking_invariance(d, t):
-    """memory_budget = 2**16 (the minimum) splits n = 3000 points into chunks of 40 (d = 4) or 66 (d = 64)
-    and, for d = 64, the m = 50 queries into blocks of 31; the default budget takes everything in one
-    block. The online softmax only reorders sums, so results agree to ~1e-13 relative."""
+    """memory_budget = 2**16 (the minimum) splits n = 3000 points into chunks of fewer than 100 (and, for
+    d = 64, the m = 50 queries into several blocks); the default budget uses far larger chunks. The
+    online softmax only reorders sums, so results agree to ~1e-13 relative."""
     rng = np.random.default_rng(17)
     points = rng.standard_normal((3000, d))
     big, small = EmpiricalDistribution(points), EmpiricalDistribution(points, memory_budget=2**16)
     mc, nc = small._blocks(50, 8)
     assert nc < 100 and (d == 4 or mc < 50), f"budget 2**16 no longer forces chunking: blocks {mc, nc}"
-    assert big._blocks(50, 8) == (50, 3000)
+    assert big._blocks(50, 8)[1] >= 10 * nc
     x = _queries(points, t, m=50, seed=1)
     check_close(small.score(x, t), big.score(x, t), 1e-12, f"d={d}, t={t}: score chunked vs not")
     check_close(small.denoiser(x, t), big.denoiser(x, t), 1e-12, f"d={d}, t={t}: denoiser chunked vs not",

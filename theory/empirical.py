@@ -98,11 +98,19 @@ class EmpiricalDistribution:
         return alpha(t) * self.points[idx] + np.sqrt(sigma2(t)) * z
 
     # ---- streaming softmax core -----------------------------------------------------------
-    def _blocks(self, m: int, itemsize: int, per_row_extra: int = 0) -> tuple[int, int]:
-        """(query rows per block, points per chunk) so that scratch memory fits the budget."""
+    def _blocks(self, m: int, itemsize: int) -> tuple[int, int]:
+        """(query rows per block, points per chunk) with scratch memory within the budget.
+
+        The logit block (rows x chunk) is the unit of work. In low dimension the elementwise
+        passes over it dominate, so it is kept near cache size (2^17 entries at d <= 4); the
+        matrix products gain from larger blocks as d grows (2^15 d entries), up to half the
+        memory budget. Chunks hold at most 8192 points (and at most 1/64 of the block, so a
+        small budget still chunks the points); rows fill the block.
+        """
         budget = self.memory_budget
-        mc = max(1, min(m, 4096, budget // (4 * (self.d * 8 + per_row_extra) + 1)))
-        nc = max(1, min(self.n, (budget // 2) // (2 * mc * itemsize)))
+        block = int(min(max(2**17, 2**15 * self.d), budget // (2 * itemsize)))    # logit entries
+        nc = max(1, min(self.n, 8192, block // 64))
+        mc = max(1, min(m, block // nc, budget // (nc * itemsize + 32 * self.d)))
         return mc, nc
 
     def _scan(self, xc: np.ndarray, t: float, need_sum: bool):

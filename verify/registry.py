@@ -83,6 +83,14 @@ class Context:
         """Seed of item ``key`` (independent of how many items exist or their order)."""
         return derive_seed(self.seed, *key)
 
+    def progress_bar(self, iterable, desc: str, total: int | None = None):
+        """tqdm over ``iterable`` when progress is on (memsep run), else the iterable itself."""
+        if not self.progress:
+            return iterable
+        from tqdm.auto import tqdm
+
+        return tqdm(iterable, desc=f"{self.claim_id} {desc}", total=total, leave=False)
+
     def figure_path(self, name: str) -> tuple[Path, str]:
         """(absolute path, path relative to out_dir) for figure ``<claim>_<name>.png``."""
         rel = f"figures/{self.claim_id}_{name}.png"

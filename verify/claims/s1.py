@@ -87,34 +87,32 @@ def check(ctx: Context):
     f = Findings()
 
     quad, mc = [], []
-    for d in cfg.quad_dims:
-        for n in cfg.quad_n:
-            for j in range(cfg.quad_sets):
-                seed = ctx.seed_for("quad", d, n, j)
-                rng = np.random.default_rng(seed)
-                mix = random_mixture(rng, cfg.K, d)
-                data = mix.sample(n, rng)
-                emp = EmpiricalDistribution(data)
-                scores = make_scores(mix, emp, seed, cfg.scores)
-                for t in cfg.quad_times:
-                    for name, s in scores.items():
-                        lhs, rhs = sides(data, emp, s, t)
-                        quad.append(quad_case(dict(d=d, n=n, set=j, t=t, score=name), lhs, rhs, rtol=1e-3 * cfg.rtol))
+    quad_grid = [(d, n, j) for d in cfg.quad_dims for n in cfg.quad_n for j in range(cfg.quad_sets)]
+    for d, n, j in ctx.progress_bar(quad_grid, "quadrature data sets"):
+        seed = ctx.seed_for("quad", d, n, j)
+        rng = np.random.default_rng(seed)
+        mix = random_mixture(rng, cfg.K, d)
+        data = mix.sample(n, rng)
+        emp = EmpiricalDistribution(data)
+        scores = make_scores(mix, emp, seed, cfg.scores)
+        for t in cfg.quad_times:
+            for name, s in scores.items():
+                lhs, rhs = sides(data, emp, s, t)
+                quad.append(quad_case(dict(d=d, n=n, set=j, t=t, score=name), lhs, rhs, rtol=1e-3 * cfg.rtol))
     mc_seeds = {}
-    for d in cfg.mc_dims:
-        for n in cfg.mc_n:
-            seed = ctx.seed_for("mc", d, n)
-            mc_seeds[f"mc d={d} n={n}"] = seed
-            rng = np.random.default_rng(seed)
-            mix = random_mixture(rng, cfg.K, d)
-            data = mix.sample(n, rng)
-            emp = EmpiricalDistribution(data)
-            scores = make_scores(mix, emp, seed, [s for s in cfg.scores if s != "zero"])
-            for k, t in enumerate(cfg.mc_times):
-                for name, s in scores.items():
-                    lhs, rhs = sides(data, emp, s, t)
-                    mc.append(mc_case(dict(d=d, n=n, t=t, score=name), lhs, rhs, cfg.mc_draws,
-                                      seed=ctx.seed_for("mc-draws", d, n, k, name)))
+    for d, n in ctx.progress_bar([(d, n) for d in cfg.mc_dims for n in cfg.mc_n], "Monte-Carlo data sets"):
+        seed = ctx.seed_for("mc", d, n)
+        mc_seeds[f"mc d={d} n={n}"] = seed
+        rng = np.random.default_rng(seed)
+        mix = random_mixture(rng, cfg.K, d)
+        data = mix.sample(n, rng)
+        emp = EmpiricalDistribution(data)
+        scores = make_scores(mix, emp, seed, [s for s in cfg.scores if s != "zero"])
+        for k, t in enumerate(cfg.mc_times):
+            for name, s in scores.items():
+                lhs, rhs = sides(data, emp, s, t)
+                mc.append(mc_case(dict(d=d, n=n, t=t, score=name), lhs, rhs, cfg.mc_draws,
+                                  seed=ctx.seed_for("mc-draws", d, n, k, name)))
     z_crit = bonferroni_z(cfg.family_alpha, max(1, len(mc)))
 
     # ---- assertions -------------------------------------------------------------------
@@ -154,7 +152,7 @@ def check(ctx: Context):
                 "of the per-node terms is ~1e-15 relative")
     f.tolerance("Monte-Carlo |z| of the paired residual", f"{z_crit:.3f}",
                 f"Bonferroni over {len(mc)} two-sided tests at family-wise false-failure rate {cfg.family_alpha:g} "
-                "(normal approximation of the residual mean), plus a float64 rounding floor {ROUND_RTOL:g} x RHS "
+                f"(normal approximation of the residual mean), plus a float64 rounding floor {ROUND_RTOL:g} x RHS "
                 "(see verify/claims/_identity.py)")
 
     path, rel = ctx.figure_path("identity")

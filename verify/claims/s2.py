@@ -96,7 +96,7 @@ def check(ctx: Context):
     f = Findings()
     times_ok = all(t <= cfg.T for t in cfg.quad_times + cfg.mc_times)
     quad, mc, reverse = [], [], {}
-    for d, n in cfg.quad_cases:
+    for d, n in ctx.progress_bar(cfg.quad_cases, "quadrature data sets"):
         seed = ctx.seed_for("quad", d, n)
         rng = np.random.default_rng(seed)
         mix = random_mixture(rng, cfg.K, d)
@@ -105,7 +105,7 @@ def check(ctx: Context):
         for t in cfg.quad_times:
             lhs, rhs = sides(data, mix, emp, t)
             quad.append(quad_case(dict(d=d, n=n, t=t), lhs, rhs, rtol=1e-3 * cfg.rtol))
-    for d, n in cfg.mc_cases:
+    for d, n in ctx.progress_bar(cfg.mc_cases, "Monte-Carlo data sets"):
         seed = ctx.seed_for("mc", d, n)
         rng = np.random.default_rng(seed)
         mix = random_mixture(rng, cfg.K, d)
