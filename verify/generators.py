@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory import GaussianMixture
+from theory import EmpiricalDistribution, GaussianMixture
 
-__all__ = ["random_spd", "random_mixture"]
+__all__ = ["random_spd", "random_mixture", "random_problem"]
 
 
 def random_spd(rng: np.random.Generator, d: int, *, v_min: float = 0.2, cond_max: float = 10.0) -> np.ndarray:
@@ -38,3 +38,11 @@ def random_mixture(rng: np.random.Generator, K: int, d: int, *, mean_scale: floa
         return GaussianMixture.isotropic(w, mu, v)
     covs = np.stack([random_spd(rng, d, v_min=v_min, cond_max=cond_max) for _ in range(K)])
     return GaussianMixture(w, mu, covs)
+
+
+def random_problem(seed: int, K: int, d: int, n: int, **kw) -> tuple[GaussianMixture, np.ndarray, EmpiricalDistribution]:
+    """(mixture, data (n, d) drawn from it, their EmpiricalDistribution), all from one seed."""
+    rng = np.random.default_rng(seed)
+    mix = random_mixture(rng, K, d, **kw)
+    data = mix.sample(n, rng)
+    return mix, data, EmpiricalDistribution(data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_write_text", "atomic_write_json", "save_figure", "to_jsonable"]
+__all__ = ["atomic_write_text", "atomic_write_json", "save_figure", "figure", "to_jsonable"]
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -67,3 +68,20 @@ def save_figure(fig, path: Path) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def figure(path: Path, ncols: int, size: tuple[float, float]):
+    """``with figure(path, 3, (15, 4.3)) as ax:`` draw on the axes; saved atomically and closed on exit."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, ncols, figsize=size)
+    try:
+        yield ax
+        fig.tight_layout()
+        save_figure(fig, path)
+    finally:
+        plt.close(fig)

@@ -29,6 +29,7 @@ import numpy as np
 
 from theory import Estimate
 
+from ..io import figure
 from ..stats import zero_mean_z
 
 ROUND_RTOL = 1e-10
@@ -107,43 +108,33 @@ def mc_detail(mc: list[MCCase], z_crit: float) -> str:
 def identity_figure(path, quad: list[QuadCase], mc: list[MCCase], *, rtol: float, z_crit: float, lhs_name: str,
                     rhs_name: str, title: str):
     """Three panels: LHS against RHS; quadrature relative residual by t; Monte-Carlo |z| by t."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..io import save_figure
-
-    fig, ax = plt.subplots(1, 3, figsize=(15, 4.3))
-    tiny = 1e-300
-    if quad:
-        ax[0].scatter([max(c.rhs.value, tiny) for c in quad], [max(c.lhs.value, tiny) for c in quad], s=14,
-                      label="quadrature (d <= 2)", color="C0")
-    if mc:
-        ax[0].errorbar([max(c.rhs.value, tiny) for c in mc], [max(c.lhs.value, tiny) for c in mc],
-                       yerr=[1.96 * c.lhs.stderr for c in mc], fmt="x", color="C1", label="Monte Carlo (95% CI)")
-    vals = [c.rhs.value for c in quad + mc if c.rhs.value > 0]
-    if vals:
-        lo, hi = min(vals), max(vals)
-        ax[0].plot([lo, hi], [lo, hi], "k--", lw=0.8, label="y = x")
-    ax[0].set(xscale="log", yscale="log", xlabel=rhs_name, ylabel=lhs_name, title=title)
-    ax[0].legend(fontsize=8)
-    if quad:
-        ax[1].scatter([c.label["t"] for c in quad], [max(c.rel_residual, 1e-18) for c in quad], s=12, color="C0")
-        ax[1].axhline(rtol, color="r", ls="--", lw=0.8, label=f"tolerance {rtol:g}")
-        ax[1].set(xscale="log", yscale="log", xlabel="t", ylabel="|LHS - RHS| / RHS",
-                  title="quadrature: relative residual")
-        ax[1].legend(fontsize=8)
-    if mc:
-        floor = [c for c in mc if abs(c.z) > z_crit and c.identity_ok(z_crit)]
-        rest = [c for c in mc if c not in floor]
-        ax[2].scatter([c.label["t"] for c in rest], [abs(c.z) for c in rest], s=12, color="C1", label="z-test")
-        ax[2].scatter([c.label["t"] for c in floor], [abs(c.z) for c in floor], s=12, color="0.6",
-                      label="within the float64 rounding floor")
-        ax[2].axhline(z_crit, color="r", ls="--", lw=0.8, label=f"Bonferroni |z| = {z_crit:.2f}")
-        ax[2].set(xscale="log", yscale="log", xlabel="t", ylabel="|mean residual| / se",
-                  title="Monte Carlo: paired residual")
-        ax[2].legend(fontsize=8)
-    fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
+    with figure(path, 3, (15, 4.3)) as ax:
+        tiny = 1e-300
+        if quad:
+            ax[0].scatter([max(c.rhs.value, tiny) for c in quad], [max(c.lhs.value, tiny) for c in quad], s=14,
+                          label="quadrature (d <= 2)", color="C0")
+        if mc:
+            ax[0].errorbar([max(c.rhs.value, tiny) for c in mc], [max(c.lhs.value, tiny) for c in mc],
+                           yerr=[1.96 * c.lhs.stderr for c in mc], fmt="x", color="C1", label="Monte Carlo (95% CI)")
+        vals = [c.rhs.value for c in quad + mc if c.rhs.value > 0]
+        if vals:
+            lo, hi = min(vals), max(vals)
+            ax[0].plot([lo, hi], [lo, hi], "k--", lw=0.8, label="y = x")
+        ax[0].set(xscale="log", yscale="log", xlabel=rhs_name, ylabel=lhs_name, title=title)
+        ax[0].legend(fontsize=8)
+        if quad:
+            ax[1].scatter([c.label["t"] for c in quad], [max(c.rel_residual, 1e-18) for c in quad], s=12, color="C0")
+            ax[1].axhline(rtol, color="r", ls="--", lw=0.8, label=f"tolerance {rtol:g}")
+            ax[1].set(xscale="log", yscale="log", xlabel="t", ylabel="|LHS - RHS| / RHS",
+                      title="quadrature: relative residual")
+            ax[1].legend(fontsize=8)
+        if mc:
+            floor = [c for c in mc if abs(c.z) > z_crit and c.identity_ok(z_crit)]
+            rest = [c for c in mc if c not in floor]
+            ax[2].scatter([c.label["t"] for c in rest], [abs(c.z) for c in rest], s=12, color="C1", label="z-test")
+            ax[2].scatter([c.label["t"] for c in floor], [abs(c.z) for c in floor], s=12, color="0.6",
+                          label="within the float64 rounding floor")
+            ax[2].axhline(z_crit, color="r", ls="--", lw=0.8, label=f"Bonferroni |z| = {z_crit:.2f}")
+            ax[2].set(xscale="log", yscale="log", xlabel="t", ylabel="|mean residual| / se",
+                      title="Monte Carlo: paired residual")
+            ax[2].legend(fontsize=8)

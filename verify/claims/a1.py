@@ -20,6 +20,7 @@ from theory import symbolic
 
 from ..autograd_ref import autograd_hessian, autograd_score, empirical_logpdf_fn, mixture_logpdf_fn
 from ..generators import random_mixture, random_spd
+from ..io import figure
 from ..registry import Context, Findings, register
 
 
@@ -64,33 +65,23 @@ def _queries(rng, centres: np.ndarray, t: float, m: int) -> np.ndarray:
 
 
 def _figure(path, gauss_rows, emp_norms, disc, rtol):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..io import save_figure
-
-    fig, ax = plt.subplots(1, 2, figsize=(11, 4.2))
-    for k, (label, ts, formula, measured) in enumerate(gauss_rows):
-        ax[0].plot(ts, formula, "-", color=f"C{k}", lw=1, label=f"{label}: 1/(sigma^2 + alpha^2 lambda_min)")
-        ax[0].plot(ts[::max(1, len(ts) // 25)], measured[::max(1, len(ts) // 25)], "o", color=f"C{k}", ms=3)
-    if emp_norms:
-        ts, norms = zip(*emp_norms)
-        ax[0].plot(ts, norms, "k--", lw=1, label="empirical law, midpoint of closest pair")
-    ax[0].set(xscale="log", yscale="log", xlabel="t", ylabel="||Hess log p_t||_2",
-              title="A1: Gaussian Hessian norm is bounded in t")
-    ax[0].legend(fontsize=7, loc="lower left")
-    for k, (name, pts) in enumerate(disc.items()):
-        ts, errs = zip(*pts)
-        ax[1].scatter(ts, np.maximum(errs, 1e-18), s=12, color=f"C{k}", label=name)
-    ax[1].axhline(rtol, color="r", ls="--", lw=0.8, label=f"tolerance {rtol:g}")
-    ax[1].set(xscale="log", yscale="log", xlabel="t", ylabel="relative Frobenius error",
-              title="Hessian routes vs torch float64 autograd")
-    ax[1].legend(fontsize=7)
-    fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
+    with figure(path, 2, (11, 4.2)) as ax:
+        for k, (label, ts, formula, measured) in enumerate(gauss_rows):
+            ax[0].plot(ts, formula, "-", color=f"C{k}", lw=1, label=f"{label}: 1/(sigma^2 + alpha^2 lambda_min)")
+            ax[0].plot(ts[::max(1, len(ts) // 25)], measured[::max(1, len(ts) // 25)], "o", color=f"C{k}", ms=3)
+        if emp_norms:
+            ts, norms = zip(*emp_norms)
+            ax[0].plot(ts, norms, "k--", lw=1, label="empirical law, midpoint of closest pair")
+        ax[0].set(xscale="log", yscale="log", xlabel="t", ylabel="||Hess log p_t||_2",
+                  title="A1: Gaussian Hessian norm is bounded in t")
+        ax[0].legend(fontsize=7, loc="lower left")
+        for k, (name, pts) in enumerate(disc.items()):
+            ts, errs = zip(*pts)
+            ax[1].scatter(ts, np.maximum(errs, 1e-18), s=12, color=f"C{k}", label=name)
+        ax[1].axhline(rtol, color="r", ls="--", lw=0.8, label=f"tolerance {rtol:g}")
+        ax[1].set(xscale="log", yscale="log", xlabel="t", ylabel="relative Frobenius error",
+                  title="Hessian routes vs torch float64 autograd")
+        ax[1].legend(fontsize=7)
 
 
 @register("A1", title="Hessian identity (Lemma C.1) and the bounded Gaussian Hessian",

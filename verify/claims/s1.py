@@ -18,7 +18,7 @@ import torch
 from empirical import ScoreMLP, as_numpy_score
 from theory import EmpiricalDistribution, dsm_loss_difference, fisher_divergence
 
-from ..generators import random_mixture
+from ..generators import random_problem
 from ..registry import Context, Findings, register
 from ..stats import bonferroni_z
 from ._identity import ROUND_RTOL, identity_figure, mc_case, mc_detail, quad_case
@@ -90,10 +90,7 @@ def check(ctx: Context):
     quad_grid = [(d, n, j) for d in cfg.quad_dims for n in cfg.quad_n for j in range(cfg.quad_sets)]
     for d, n, j in ctx.progress_bar(quad_grid, "quadrature data sets"):
         seed = ctx.seed_for("quad", d, n, j)
-        rng = np.random.default_rng(seed)
-        mix = random_mixture(rng, cfg.K, d)
-        data = mix.sample(n, rng)
-        emp = EmpiricalDistribution(data)
+        mix, data, emp = random_problem(seed, cfg.K, d, n)
         scores = make_scores(mix, emp, seed, cfg.scores)
         for t in cfg.quad_times:
             for name, s in scores.items():
@@ -103,10 +100,7 @@ def check(ctx: Context):
     for d, n in ctx.progress_bar([(d, n) for d in cfg.mc_dims for n in cfg.mc_n], "Monte-Carlo data sets"):
         seed = ctx.seed_for("mc", d, n)
         mc_seeds[f"mc d={d} n={n}"] = seed
-        rng = np.random.default_rng(seed)
-        mix = random_mixture(rng, cfg.K, d)
-        data = mix.sample(n, rng)
-        emp = EmpiricalDistribution(data)
+        mix, data, emp = random_problem(seed, cfg.K, d, n)
         scores = make_scores(mix, emp, seed, [s for s in cfg.scores if s != "zero"])
         for k, t in enumerate(cfg.mc_times):
             for name, s in scores.items():

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 
 from theory import EmpiricalDistribution, fisher_divergence, loss_gap
 
-from ..generators import random_mixture
+from ..generators import random_problem
+from ..io import figure
 from ..registry import Context, Findings, register
 from ..stats import bonferroni_z
 from ._identity import ROUND_RTOL, identity_figure, mc_case, mc_detail, quad_case
@@ -56,33 +56,23 @@ def sides(data, mix, emp: EmpiricalDistribution, t: float):
 
 
 def _gap_figure(path, quad, mc, reverse, title):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..io import save_figure
-
-    fig, ax = plt.subplots(1, 2, figsize=(11, 4.2))
-    for c_list, a, kind in ((quad, ax[0], "quadrature"), (mc, ax[1], "Monte Carlo")):
-        if not c_list:
-            continue
-        d = max(c.label["d"] for c in c_list)
-        for i, n in enumerate(sorted({c.label["n"] for c in c_list if c.label["d"] == d})):
-            cs = sorted([c for c in c_list if c.label["d"] == d and c.label["n"] == n], key=lambda c: c.label["t"])
-            t = [c.label["t"] for c in cs]
-            a.errorbar(t, [c.lhs.value for c in cs], yerr=[c.lhs.halfwidth for c in cs], fmt="o-", ms=4,
-                       color=f"C{i}", label=f"Loss-Gap, n = {n}")
-            a.plot(t, [c.rhs.value for c in cs], "x", color="k", ms=7)
-            rv = [reverse.get((d, n, tt)) for tt in t]
-            if kind == "Monte Carlo" and all(v is not None for v in rv):
-                a.plot(t, [v.value for v in rv], ":", color=f"C{i}", label=f"Fisher(P_t, Phat_t), n = {n}")
-        a.plot([], [], "x", color="k", label="Fisher(Phat_t, P_t)")
-        a.set(xscale="log", yscale="log", xlabel="t", ylabel="value", title=f"{title}: d = {d} ({kind})")
-        a.legend(fontsize=7)
-    fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
+    with figure(path, 2, (11, 4.2)) as ax:
+        for c_list, a, kind in ((quad, ax[0], "quadrature"), (mc, ax[1], "Monte Carlo")):
+            if not c_list:
+                continue
+            d = max(c.label["d"] for c in c_list)
+            for i, n in enumerate(sorted({c.label["n"] for c in c_list if c.label["d"] == d})):
+                cs = sorted([c for c in c_list if c.label["d"] == d and c.label["n"] == n], key=lambda c: c.label["t"])
+                t = [c.label["t"] for c in cs]
+                a.errorbar(t, [c.lhs.value for c in cs], yerr=[c.lhs.halfwidth for c in cs], fmt="o-", ms=4,
+                           color=f"C{i}", label=f"Loss-Gap, n = {n}")
+                a.plot(t, [c.rhs.value for c in cs], "x", color="k", ms=7)
+                rv = [reverse.get((d, n, tt)) for tt in t]
+                if kind == "Monte Carlo" and all(v is not None for v in rv):
+                    a.plot(t, [v.value for v in rv], ":", color=f"C{i}", label=f"Fisher(P_t, Phat_t), n = {n}")
+            a.plot([], [], "x", color="k", label="Fisher(Phat_t, P_t)")
+            a.set(xscale="log", yscale="log", xlabel="t", ylabel="value", title=f"{title}: d = {d} ({kind})")
+            a.legend(fontsize=7)
 
 
 @register("S2", title="Loss-Gap = Fisher divergence under the empirical law (Proposition 4.1)",
@@ -98,19 +88,13 @@ def check(ctx: Context):
     quad, mc, reverse = [], [], {}
     for d, n in ctx.progress_bar(cfg.quad_cases, "quadrature data sets"):
         seed = ctx.seed_for("quad", d, n)
-        rng = np.random.default_rng(seed)
-        mix = random_mixture(rng, cfg.K, d)
-        data = mix.sample(n, rng)
-        emp = EmpiricalDistribution(data)
+        mix, data, emp = random_problem(seed, cfg.K, d, n)
         for t in cfg.quad_times:
             lhs, rhs = sides(data, mix, emp, t)
             quad.append(quad_case(dict(d=d, n=n, t=t), lhs, rhs, rtol=1e-3 * cfg.rtol))
     for d, n in ctx.progress_bar(cfg.mc_cases, "Monte-Carlo data sets"):
         seed = ctx.seed_for("mc", d, n)
-        rng = np.random.default_rng(seed)
-        mix = random_mixture(rng, cfg.K, d)
-        data = mix.sample(n, rng)
-        emp = EmpiricalDistribution(data)
+        mix, data, emp = random_problem(seed, cfg.K, d, n)
         for k, t in enumerate(cfg.mc_times):
             lhs, rhs = sides(data, mix, emp, t)
             mc.append(mc_case(dict(d=d, n=n, t=t), lhs, rhs, cfg.mc_draws, seed=ctx.seed_for("mc-draws", d, n, k)))
