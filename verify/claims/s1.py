@@ -26,8 +26,7 @@ from ._identity import ROUND_RTOL, identity_figure, mc_case, mc_detail, quad_cas
 
 @dataclass(frozen=True)
 class S1Config:
-    quad_dims: tuple[int, ...] = (1, 2)
-    quad_n: tuple[int, ...] = (2, 8)
+    quad_cases: tuple[tuple[int, int], ...] = ((1, 2), (1, 8), (2, 2), (2, 8))   # (d, n)
     quad_sets: int = 2                     # random (mixture, data set) pairs per (d, n)
     quad_times: tuple[float, ...] = (1e-3, 1e-2, 0.1, 1.0, 10.0)
     mc_dims: tuple[int, ...] = (4, 16, 64)
@@ -41,12 +40,13 @@ class S1Config:
 
 
 CONFIGS = {
-    "ci": S1Config(quad_n=(2, 6), quad_sets=1, quad_times=(1e-3, 0.1, 10.0), mc_dims=(4, 16), mc_n=(10, 200),
-                   mc_times=(1e-3, 1.0), mc_draws=4000),
+    "ci": S1Config(quad_cases=((1, 2), (1, 6), (2, 2), (2, 6)), quad_sets=1, quad_times=(1e-3, 0.1, 10.0),
+                   mc_dims=(4, 16), mc_n=(10, 200), mc_times=(1e-3, 1.0), mc_draws=4000),
     "quick": S1Config(),
-    "full": S1Config(quad_n=(2, 5, 12, 40), quad_sets=4, quad_times=(1e-3, 3e-3, 1e-2, 0.1, 0.5, 1.0, 3.0, 10.0),
+    "full": S1Config(quad_cases=((1, 2), (1, 5), (1, 12), (1, 40), (2, 2), (2, 5), (2, 12)), quad_sets=3,
+                     quad_times=(1e-3, 3e-3, 1e-2, 0.1, 0.5, 1.0, 3.0, 10.0),
                      mc_dims=(1, 4, 16, 32, 64), mc_n=(2, 10, 1000, 10000), mc_times=(1e-3, 1e-2, 0.1, 1.0, 10.0),
-                     mc_draws=100000),
+                     mc_draws=50000),
 }
 
 
@@ -87,7 +87,7 @@ def check(ctx: Context):
     f = Findings()
 
     quad, mc = [], []
-    quad_grid = [(d, n, j) for d in cfg.quad_dims for n in cfg.quad_n for j in range(cfg.quad_sets)]
+    quad_grid = [(d, n, j) for d, n in cfg.quad_cases for j in range(cfg.quad_sets)]
     for d, n, j in ctx.progress_bar(quad_grid, "quadrature data sets"):
         seed = ctx.seed_for("quad", d, n, j)
         mix, data, emp = random_problem(seed, cfg.K, d, n)

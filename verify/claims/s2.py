@@ -42,10 +42,10 @@ CONFIGS = {
                    mc_cases=((2, 2), (2, 300), (16, 2), (16, 300)), mc_times=(1e-3, 0.1, 10.0), mc_draws=4000,
                    reverse_draws=1000),
     "quick": S2Config(),
-    "full": S2Config(T=20.0, quad_cases=((1, 2), (1, 16), (1, 128), (1, 256), (2, 2), (2, 8), (2, 24), (2, 64)),
+    "full": S2Config(T=20.0, quad_cases=((1, 2), (1, 16), (1, 128), (1, 256), (2, 2), (2, 8), (2, 24), (2, 32)),
                      quad_times=(1e-3, 3e-3, 1e-2, 0.1, 0.5, 1.0, 3.0, 10.0, 20.0),
                      mc_cases=tuple((d, n) for d in (1, 2, 8, 16, 32, 64) for n in (2, 10, 100, 1000, 10000)),
-                     mc_times=(1e-3, 1e-2, 0.1, 0.5, 1.0, 3.0, 10.0, 20.0), mc_draws=100000, reverse_draws=20000),
+                     mc_times=(1e-3, 1e-2, 0.1, 0.5, 1.0, 3.0, 10.0, 20.0), mc_draws=50000, reverse_draws=10000),
 }
 
 
