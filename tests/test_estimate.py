@@ -58,7 +58,7 @@ def test_mean_estimate_known_numbers():
     assert est.value == 2.5
     assert est.stderr == pytest.approx(se, rel=1e-15)
     assert est.ci_high == pytest.approx(2.5 + 1.959963984540054 * se, rel=1e-15)
-    assert f"{est}" == f"{2.5:.4g} +- {1.959963984540054 * se:.2g}"
+    assert f"{est}" == f"{2.5:.4g} +- {1.959963984540054 * se:.2g} (mc)"
 
 
 def test_mean_estimate_rejects_bad_input():

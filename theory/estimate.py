@@ -56,7 +56,10 @@ class Estimate:
 
     def __format__(self, spec: str) -> str:
         spec = spec or ".4g"
-        return f"{self.value:{spec}} +- {self.halfwidth:.2g}"
+        return f"{self.value:{spec}} +- {self.halfwidth:.2g} ({self.method})"
+
+    def __str__(self) -> str:
+        return format(self)
 
 
 def _z(level: float) -> float:
