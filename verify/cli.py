@@ -3,16 +3,19 @@
     memsep run    [--claims S1,S2] [--profile quick|full|ci] [--seed N] [--out DIR] [--dry-run]
     memsep report [--out DIR]
     memsep list
+    memsep fuzz   CLAIM [--examples N] [--seed S] [--time-budget SEC] [--out DIR] [--no-progress]
 
 Bad input (unknown claim, bad flag, bad value) prints one line to stderr and exits 2.
 Exit status of ``run``: 0 when every claim is CONFIRMED, 1 otherwise (the report is written
-either way).
+either way). Exit status of ``fuzz``: 0 when no counterexample was found, 1 when one was
+(results/fuzz/<claim>.json is written either way).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -33,6 +36,26 @@ def _seed(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}") from None
     if v < 0:
         raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {v}")
+    return v
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {v}")
+    return v
+
+
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text}")
     return v
 
 
@@ -60,7 +83,46 @@ def build_parser() -> argparse.ArgumentParser:
                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     rep.add_argument("--out", type=Path, default=Path("."), help="folder holding results/ (REPORT.md goes there)")
     sub.add_parser("list", help="print the registered claims")
+    fz = sub.add_parser("fuzz", help="hunt for counterexamples to a claim's property with Hypothesis",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    fz.add_argument("claim", type=str.upper, help="claim id with a fuzz spec (S1, S2, A1, ...)")
+    fz.add_argument("--examples", type=_positive_int, default=200, help="distinct examples to try")
+    fz.add_argument("--seed", type=_seed, default=0, help="campaign seed; each chunk of examples derives its own")
+    fz.add_argument("--time-budget", type=_seconds, default=600.0,
+                    help="seconds for the search; shrinking the result may take up to a quarter more")
+    fz.add_argument("--out", type=Path, default=Path("."),
+                    help="folder for results/fuzz/<claim>.json and the example database .hypothesis/fuzz/<claim>")
+    fz.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
+
+
+def _example_line(rec: dict | None) -> str:
+    if not rec or rec.get("example") is None:
+        return "-"
+    err = f"; error: {rec['error']}" if rec.get("error") else ""
+    return f"{json.dumps(rec['example'], sort_keys=True)} (margin {_margin(rec['margin'])}{err})"
+
+
+def _margin(m) -> str:
+    return f"{m:.10g}" if isinstance(m, float) else str(m)
+
+
+def _fuzz(args) -> int:
+    from .fuzz import get_fuzz_spec, run_fuzz
+
+    spec = get_fuzz_spec(args.claim)  # validate before any work
+    print(f"[{args.claim}] fuzz: {spec.property} (up to {args.examples} examples, {args.time_budget:g} s, "
+          f"seed {args.seed})")
+    rec = run_fuzz(args.claim, args.examples, args.seed, args.time_budget, args.out, progress=not args.no_progress)
+    print(f"[{args.claim}] {rec['examples_run']} examples in {rec['search_s']:.1f} s (stopped: {rec['stop_reason']}), "
+          f"{rec['elapsed_s']:.1f} s with shrinking ({rec['shrink_examples']} more examples); "
+          f"min margin {_margin(rec['min_margin'])}; "
+          f"{'COUNTEREXAMPLE FOUND' if rec['counterexample'] else 'no counterexample'}")
+    print(f"worst example:  {_example_line(rec['worst_example'])}")
+    shrunk = rec["shrunk_example"]
+    print(f"shrunk example: {_example_line(shrunk)}" + (f" [{shrunk['note']}]" if shrunk.get("note") else ""))
+    print(f"wrote {args.out / 'results' / 'fuzz' / (args.claim + '.json')}")
+    return 1 if rec["counterexample"] else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
 
             print(f"wrote {write_report(args.out)}")
             return 0
+        if args.command == "fuzz":
+            return _fuzz(args)
         from .runner import resolved_config, run_claims
 
         if args.dry_run:
@@ -90,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"memsep: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("memsep: interrupted; finished claims are saved in results/", file=sys.stderr)
+        print("memsep: interrupted; " + ("no campaign record was written" if args.command == "fuzz" else
+                                         "finished claims are saved in results/"), file=sys.stderr)
         return 130
 
 

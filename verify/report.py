@@ -1,4 +1,9 @@
-"""REPORT.md, generated only from ``results/*.json`` (never typed by hand), written atomically."""
+"""REPORT.md, generated only from ``results/*.json`` (never typed by hand), written atomically.
+
+Claim results are ``results/<id>.json`` (``memsep run``); fuzz campaigns are
+``results/fuzz/<id>.json`` (``memsep fuzz``, the latest campaign per claim), shown in a
+"Fuzz campaigns" section after the claims and pointed to from each claim's section.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,15 @@ from pathlib import Path
 from .io import atomic_write_text
 from .registry import _order
 
-__all__ = ["load_results", "render_report", "write_report"]
+__all__ = ["load_results", "load_campaigns", "render_report", "write_report"]
 
 _MARK = {"CONFIRMED": "CONFIRMED", "NOT CONFIRMED": "**NOT CONFIRMED**", "ERROR": "**ERROR**"}
 _REQUIRED = ("claim", "profile", "seed", "claim_seed", "config", "result", "runtime_s", "environment")
 _REQUIRED_CLAIM = ("id", "title", "paper_ref", "statement")
 _REQUIRED_RESULT = ("verdict", "headline")
+_REQUIRED_FUZZ = ("claim", "property", "seed", "examples_requested", "examples_run", "elapsed_s", "time_budget_s",
+                  "stopped_on_time", "stop_reason", "min_margin", "counterexample", "worst_example", "shrunk_example",
+                  "hypothesis_version", "environment")
 
 
 def load_results(out_dir: Path) -> list[dict]:
@@ -35,6 +43,26 @@ def load_results(out_dir: Path) -> list[dict]:
             raise ValueError(f"results: {path} is not a memsep results file (missing {', '.join(missing)})")
         results.append(data)
     return sorted(results, key=lambda r: _order(r["claim"]["id"]))
+
+
+def load_campaigns(out_dir: Path) -> list[dict]:
+    """All results/fuzz/<id>.json under out_dir (none when the folder is absent), in paper order."""
+    folder = Path(out_dir) / "results" / "fuzz"
+    if not folder.is_dir():
+        return []
+    campaigns = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            missing = [k for k in _REQUIRED_FUZZ if k not in data]
+            missing += [] if "claim" not in data or "id" in data["claim"] else ["claim.id"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"results: {path} is not a memsep fuzz campaign file "
+                             f"({type(exc).__name__}: {exc})") from None
+        if missing:
+            raise ValueError(f"results: {path} is not a memsep fuzz campaign file (missing {', '.join(missing)})")
+        campaigns.append(data)
+    return sorted(campaigns, key=lambda c: _order(c["claim"]["id"]))
 
 
 def _fmt(v) -> str:
@@ -62,7 +90,57 @@ def _anchor(claim: dict) -> str:
     return re.sub(r"[^a-z0-9 -]", "", text).replace(" ", "-")
 
 
-def _section(r: dict) -> list[str]:
+def _margin(m) -> str:
+    """Margins near 1 as '1 - 6.3e-05' (error / tolerance), others to 4 digits; '-inf' etc. as stored."""
+    if not isinstance(m, (int, float)) or isinstance(m, bool):
+        return _fmt(m)
+    return f"1 - {1 - m:.2g}" if 0.99 <= m < 1 else f"{m:.4g}"
+
+
+def _example(rec: dict | None) -> str:
+    if not rec or rec.get("example") is None:
+        return "-"
+    text = f"`{json.dumps(rec['example'], sort_keys=True)}` (margin {_margin(rec.get('margin'))})"
+    return text + (f"; error: {' '.join(str(rec['error']).split())}" if rec.get("error") else "")
+
+
+def _fuzz_anchor(claim_id: str) -> str:
+    return f"#{claim_id.lower()}-fuzz-campaign"
+
+
+def _fuzz_pointer(fz: dict) -> str:
+    return (f"*Fuzz:* latest campaign ([details]({_fuzz_anchor(fz['claim']['id'])})): {fz['examples_run']} "
+            f"examples, seed {fz['seed']}, min margin {_margin(fz['min_margin'])}, "
+            f"{'**counterexample found**' if fz['counterexample'] else 'no counterexample'}.")
+
+
+def _fuzz_section(campaigns: list[dict]) -> list[str]:
+    lines = ["## Fuzz campaigns", "",
+             "The latest `memsep fuzz CLAIM` campaign per claim (from `results/fuzz/*.json`). Hypothesis searches "
+             "for examples with a small margin: margin >= 0 means the property held for the example, < 0 is a "
+             "counterexample (margins are normalised to the tolerance, e.g. 1 - error / tolerance; '1 - x' means "
+             "the error was x times the tolerance).", ""]
+    rows = [[f"[{fz['claim']['id']}]({_fuzz_anchor(fz['claim']['id'])})", fz["examples_run"],
+             f"{fz['elapsed_s']:.1f} s", fz["seed"], _margin(fz["min_margin"]),
+             "**yes**" if fz["counterexample"] else "no"] for fz in campaigns]
+    lines += _table(["claim", "examples", "time", "seed", "min margin", "counterexample"], rows) + [""]
+    for fz in campaigns:
+        shrunk = fz["shrunk_example"] or {}
+        how = f" ({shrunk['method']})" if shrunk.get("method") else ""
+        note = f" *{shrunk['note']}*" if shrunk.get("note") else ""
+        lines += [f"### {fz['claim']['id']} fuzz campaign", "", f"*Property:* {fz['property']}", ""]
+        more = f" (+ {fz['shrink_examples']} while shrinking)" if fz.get("shrink_examples") else ""
+        lines += [f"- Examples: {fz['examples_run']} of {fz['examples_requested']} requested{more}, "
+                  f"{fz['elapsed_s']:.1f} s in all (time budget {fz['time_budget_s']:g} s; stopped: "
+                  f"{fz['stop_reason']}); seed {fz['seed']}; Hypothesis {fz['hypothesis_version']}.",
+                  f"- Min margin: {_margin(fz['min_margin'])}. Counterexample: "
+                  f"{'**yes**' if fz['counterexample'] else 'no'}.",
+                  f"- Worst example: {_example(fz['worst_example'])}.",
+                  f"- Shrunk example{how}: {_example(shrunk)}.{note}", ""]
+    return lines
+
+
+def _section(r: dict, fuzz: dict | None = None) -> list[str]:
     c = r["claim"]
     res = r["result"]
     lines = [f"## {c['id']} {c['title']}", ""]
@@ -70,6 +148,8 @@ def _section(r: dict) -> list[str]:
               f"{r['claim_seed']}; runtime {r['runtime_s']:.1f} s.", ""]
     lines += ["> " + c["statement"].replace("\n", "\n> "), ""]
     lines += [f"**Verdict:** {_MARK[res['verdict']]}. {' '.join(res['headline'].split())}", ""]
+    if fuzz is not None:
+        lines += [_fuzz_pointer(fuzz), ""]
     if res.get("method"):
         lines += ["**Method.** " + res["method"], ""]
     if res.get("assertions"):
@@ -96,25 +176,32 @@ def _section(r: dict) -> list[str]:
     return lines
 
 
-def render_report(results: list[dict]) -> str:
-    """The whole REPORT.md text for a list of results dicts (as written by the runner)."""
+def render_report(results: list[dict], campaigns: list[dict] | None = None) -> str:
+    """The whole REPORT.md text for results dicts (as written by the runner) and fuzz campaign records."""
+    campaigns = campaigns or []
     lines = ["# memsep verification report", "",
              "Generated by `memsep report` from `results/*.json`; do not edit by hand. Paper: "
              "\"Provable Separations between Memorization and Generalization in Diffusion Models\" "
              "(Ye, Zhu, Tao, Chen, 2025; arXiv 2511.03202). Claim ids as in `shared/spec/PAPER.md`.", ""]
     if not results:
-        return "\n".join(lines + ["No results yet: run `memsep run`.", ""])
-    profiles = sorted({r["profile"] for r in results})
-    seeds = sorted({r["seed"] for r in results})
-    lines += [f"Profile(s): {', '.join(profiles)}. Run seed(s): {', '.join(map(str, seeds))}.", ""]
-    lines += ["## Summary", ""]
-    rows = [[f"[{r['claim']['id']}](#{_anchor(r['claim'])})", r["claim"]["title"], _MARK[r["result"]["verdict"]],
-             r["result"]["headline"], f"{r['runtime_s']:.1f} s", r["profile"]] for r in results]
-    lines += _table(["claim", "title", "verdict", "headline", "runtime", "profile"], rows) + [""]
+        lines += ["No results yet: run `memsep run`.", ""]
+        if not campaigns:
+            return "\n".join(lines)
+    else:
+        profiles = sorted({r["profile"] for r in results})
+        seeds = sorted({r["seed"] for r in results})
+        lines += [f"Profile(s): {', '.join(profiles)}. Run seed(s): {', '.join(map(str, seeds))}.", ""]
+        lines += ["## Summary", ""]
+        rows = [[f"[{r['claim']['id']}](#{_anchor(r['claim'])})", r["claim"]["title"], _MARK[r["result"]["verdict"]],
+                 r["result"]["headline"], f"{r['runtime_s']:.1f} s", r["profile"]] for r in results]
+        lines += _table(["claim", "title", "verdict", "headline", "runtime", "profile"], rows) + [""]
+    fuzz_of = {fz["claim"]["id"]: fz for fz in campaigns}
     for r in results:
-        lines += _section(r)
+        lines += _section(r, fuzz_of.get(r["claim"]["id"]))
+    if campaigns:
+        lines += _fuzz_section(campaigns)
     lines += ["## Environment", ""]
-    envs = {json.dumps(r["environment"], sort_keys=True): r["environment"] for r in results}
+    envs = {json.dumps(r["environment"], sort_keys=True): r["environment"] for r in results + campaigns}
     for env in envs.values():
         pk = env.get("packages", {})
         dev = env.get("device", {})
@@ -123,14 +210,17 @@ def render_report(results: list[dict]) -> str:
                 ["git commit", f"{env.get('git_commit')}{' (uncommitted changes)' if env.get('git_dirty') else ''}"]]
         rows += [[k, v] for k, v in pk.items()]
         claims = [r["claim"]["id"] for r in results if r["environment"] == env]
-        lines += [f"Claims {', '.join(claims)}:", ""] + _table(["item", "value"], rows) + [""]
+        fuzzed = [fz["claim"]["id"] for fz in campaigns if fz["environment"] == env]
+        label = "; ".join(([f"Claims {', '.join(claims)}"] if claims else []) +
+                          ([f"{'fuzz' if claims else 'Fuzz'} campaigns {', '.join(fuzzed)}"] if fuzzed else []))
+        lines += [f"{label}:", ""] + _table(["item", "value"], rows) + [""]
     return "\n".join(lines)
 
 
 def write_report(out_dir: Path) -> Path:
-    """Render REPORT.md from out_dir/results and replace out_dir/REPORT.md atomically."""
+    """Render REPORT.md from out_dir/results (and results/fuzz) and replace out_dir/REPORT.md atomically."""
     out_dir = Path(out_dir)
-    text = render_report(load_results(out_dir))
+    text = render_report(load_results(out_dir), load_campaigns(out_dir))
     path = out_dir / "REPORT.md"
     atomic_write_text(path, text)
     return path

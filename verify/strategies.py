@@ -9,6 +9,12 @@ Examples are drawn as small parameters plus a seed, and arrays are built from th
     mixture_and_data(...)         (mixture, data) pairs
     times(lo, hi)                 t log-uniform in [lo, hi]
     seeds()                       non-negative ints for numpy/torch generators
+    problem_cases(...)            {'d', 'K', 'n', 'seed', 't', ...}: random_problem(seed, K, d, n) at time t
+    hessian_cases(...)            {'law', 'd', 'K' or 'n', 'seed', 't', 'queries'}: a mixture or an
+                                  empirical law, a time and a number of query points
+
+The ``*_cases`` strategies return dicts of plain values (what ``memsep fuzz`` records and
+shrinks); the objects are built from them with ``verify.generators`` where they are used.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from hypothesis import strategies as st
 
 from .generators import random_mixture
 
-__all__ = ["seeds", "times", "mixtures", "datasets", "mixture_and_data"]
+__all__ = ["seeds", "times", "mixtures", "datasets", "mixture_and_data", "problem_cases", "hessian_cases"]
 
 
 def _as_strategy(value):
@@ -60,3 +66,35 @@ def datasets(draw, mixture, n=st.integers(2, 32)):
 def mixture_and_data(draw, d=st.integers(1, 3), K=st.integers(1, 4), n=st.integers(2, 32), **kw):
     mix = draw(mixtures(d=d, K=K, **kw))
     return mix, draw(datasets(mix, n=n))
+
+
+@st.composite
+def problem_cases(draw, d=st.integers(1, 2), K=st.integers(1, 4), n=st.integers(1, 12), t=times(1e-3, 10.0),
+                  **extra) -> dict:
+    """{'d', 'K', 'n', 'seed', 't', **extra}: build with ``random_problem(seed, K, d, n)``.
+
+    ``extra`` maps more keys to values or strategies (e.g. ``score=st.sampled_from(names)``),
+    drawn last, in the order given.
+    """
+    case = {"d": draw(_as_strategy(d)), "K": draw(_as_strategy(K)), "n": draw(_as_strategy(n)),
+            "seed": draw(seeds()), "t": draw(_as_strategy(t))}
+    case.update({k: draw(_as_strategy(v)) for k, v in extra.items()})
+    return case
+
+
+@st.composite
+def hessian_cases(draw, d=st.integers(1, 6), K=st.integers(1, 4), n=st.integers(1, 20), t=times(1e-3, 20.0),
+                  queries=st.integers(1, 8), law=st.sampled_from(("mixture", "empirical"))) -> dict:
+    """{'law', 'd', 'K' (mixture) or 'n' (empirical), 'seed', 't', 'queries'}.
+
+    law "mixture": ``random_mixture(rng, K, d)``; law "empirical": the n points of
+    ``random_problem(seed, 3, d, n)``. ``queries`` is the number of query points.
+    """
+    which = draw(_as_strategy(law))
+    case = {"law": which, "d": draw(_as_strategy(d))}
+    if which == "mixture":
+        case["K"] = draw(_as_strategy(K))
+    else:
+        case["n"] = draw(_as_strategy(n))
+    case.update(seed=draw(seeds()), t=draw(_as_strategy(t)), queries=draw(_as_strategy(queries)))
+    return case

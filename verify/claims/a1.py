@@ -14,14 +14,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from hypothesis import strategies as st
 
-from theory import EmpiricalDistribution, GaussianMixture, alpha, sigma2
+from theory import EmpiricalDistribution, GaussianMixture, alpha, derive_seed, sigma2
 from theory import symbolic
 
 from ..autograd_ref import autograd_hessian, autograd_score, empirical_logpdf_fn, mixture_logpdf_fn
-from ..generators import random_mixture, random_spd
+from ..fuzz import FuzzSpec, register_fuzz
+from ..generators import random_mixture, random_problem, random_spd
 from ..io import figure
 from ..registry import Context, Findings, register
+from ..strategies import hessian_cases, times
 
 
 @dataclass(frozen=True)
@@ -204,3 +207,37 @@ def check(ctx: Context):
               "spectral norm of the closed-form Hessian against 1/(sigma_t^2 + alpha_t^2 lambda_min) on a "
               "log grid of t; sympy proofs from theory.symbolic.")
     return f.result(headline, method)
+
+
+# ---- fuzz spec: `memsep fuzz A1` (verify/fuzz.py) ---------------------------------------------
+FUZZ_RTOL = A1Config.rtol                  # the check's tolerance
+
+
+def fuzz_margin(case: dict) -> float:
+    """1 - (max relative Frobenius error of the Hessian routes vs torch autograd) / 1e-8 for one case.
+
+    Mixture: closed form and identity through posterior_cov; empirical law: emp.hessian (the
+    identity). Query points as in the check (``_queries``), from their own seed.
+    """
+    d, t, seed = case["d"], case["t"], case["seed"]
+    q_rng = np.random.default_rng(derive_seed(seed, "queries"))
+    if case["law"] == "mixture":
+        mix = random_mixture(np.random.default_rng(seed), case["K"], d)
+        x = _queries(q_rng, mix.means, t, case["queries"])
+        h_ad = autograd_hessian(mixture_logpdf_fn(mix, t), x)
+        h_id = -np.eye(d)[None] / sigma2(t) + alpha(t) ** 2 / sigma2(t) ** 2 * mix.posterior_cov(x, t)
+        err = max(rel_err(mix.hessian(x, t), h_ad), rel_err(h_id, h_ad))
+    else:
+        _, data, emp = random_problem(seed, 3, d, case["n"])
+        x = _queries(q_rng, data, t, case["queries"])
+        err = rel_err(emp.hessian(x, t), autograd_hessian(empirical_logpdf_fn(data, t), x))
+    return 1.0 - err / FUZZ_RTOL
+
+
+register_fuzz("A1", FuzzSpec(
+    strategy=hessian_cases(d=st.integers(1, 6), K=st.integers(1, 4), n=st.integers(1, 20), t=times(1e-3, 20.0),
+                           queries=st.integers(1, 8)),
+    margin=fuzz_margin, describe=dict,
+    property="Hessian of log p_t (closed form, identity through Cov[X_0 | X_t]) and of log phat_t equal torch "
+             "autograd to relative Frobenius 1e-8, for a random mixture (K <= 4) or empirical law (n <= 20), "
+             "d <= 6, t in [1e-3, 20]"))

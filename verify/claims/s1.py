@@ -14,13 +14,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from hypothesis import strategies as st
 
 from empirical import ScoreMLP, as_numpy_score
 from theory import EmpiricalDistribution, dsm_loss_difference, fisher_divergence
 
+from ..fuzz import FuzzSpec, identity_margin, register_fuzz
 from ..generators import random_problem
 from ..registry import Context, Findings, register
 from ..stats import bonferroni_z
+from ..strategies import problem_cases, times
 from ._identity import ROUND_RTOL, identity_figure, mc_case, mc_detail, quad_case
 
 
@@ -163,3 +166,25 @@ def check(ctx: Context):
               "over the noise per data point. Larger d: both sides from the same Monte-Carlo draws; the per-draw "
               "residual 2(e - s).(A - e) must have mean zero.")
     return f.result(headline, method)
+
+
+# ---- fuzz spec: `memsep fuzz S1` (verify/fuzz.py) ---------------------------------------------
+FUZZ_RTOL = S1Config.rtol                  # the check's tolerance
+FUZZ_QUAD_RTOL = 1e-3 * S1Config.rtol      # the check's quadrature rule tolerance
+
+
+def fuzz_margin(case: dict) -> float:
+    """1 - |LHS - RHS| / (1e-8 RHS + quadrature error estimates) for one (problem, t, score) case."""
+    mix, data, emp = random_problem(case["seed"], case["K"], case["d"], case["n"])
+    s = make_scores(mix, emp, case["seed"], [case["score"]])[case["score"]]
+    lhs, rhs = sides(data, emp, s, case["t"])
+    return identity_margin(lhs(method="quadrature", rtol=FUZZ_QUAD_RTOL), rhs(method="quadrature", rtol=FUZZ_QUAD_RTOL),
+                           FUZZ_RTOL)
+
+
+register_fuzz("S1", FuzzSpec(
+    strategy=problem_cases(d=st.integers(1, 2), K=st.integers(1, 4), n=st.integers(1, 12), t=times(1e-3, 10.0),
+                           score=st.sampled_from(S1Config.scores)),
+    margin=fuzz_margin, describe=dict,
+    property="Lhat_t(s) - Lhat_t(e) = E_{Phat_t}||s - e||^2 (quadrature, d <= 2, relative 1e-8 plus the quadrature "
+             "error estimates) for a random mixture, data set (n <= 12), t in [1e-3, 10] and a score of make_scores"))

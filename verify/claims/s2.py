@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hypothesis import strategies as st
 
 from theory import EmpiricalDistribution, fisher_divergence, loss_gap
 
+from ..fuzz import FuzzSpec, identity_margin, register_fuzz
 from ..generators import random_problem
 from ..io import figure
 from ..registry import Context, Findings, register
 from ..stats import bonferroni_z
+from ..strategies import problem_cases, times
 from ._identity import ROUND_RTOL, identity_figure, mc_case, mc_detail, quad_case
 
 
@@ -152,3 +155,23 @@ def check(ctx: Context):
               "theory.fisher_divergence. d <= 2: adaptive Gauss-Hermite quadrature. Any d: the two estimators share "
               "their draws (same seed), and the per-draw residual must have mean zero.")
     return f.result(headline, method)
+
+
+# ---- fuzz spec: `memsep fuzz S2` (verify/fuzz.py) ---------------------------------------------
+FUZZ_RTOL = S2Config.rtol                  # the check's tolerance
+FUZZ_QUAD_RTOL = 1e-3 * S2Config.rtol      # the check's quadrature rule tolerance
+
+
+def fuzz_margin(case: dict) -> float:
+    """1 - |Loss-Gap - Fisher| / (1e-8 Fisher + quadrature error estimates) for one (problem, t) case."""
+    mix, data, emp = random_problem(case["seed"], case["K"], case["d"], case["n"])
+    lhs, rhs = sides(data, mix, emp, case["t"])
+    return identity_margin(lhs(method="quadrature", rtol=FUZZ_QUAD_RTOL), rhs(method="quadrature", rtol=FUZZ_QUAD_RTOL),
+                           FUZZ_RTOL)
+
+
+register_fuzz("S2", FuzzSpec(
+    strategy=problem_cases(d=st.integers(1, 2), K=st.integers(1, 4), n=st.integers(1, 12), t=times(1e-3, 10.0)),
+    margin=fuzz_margin, describe=dict,
+    property="Loss-Gap_t = Fisher(Phat_t, P_t) (quadrature, d <= 2, relative 1e-8 plus the quadrature error "
+             "estimates) for a random mixture, data set (n <= 12) and t in [1e-3, 10]"))
