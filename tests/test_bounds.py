@@ -48,7 +48,7 @@ def _inside():
     rng = np.random.default_rng(0)
     d = 32
     mix = GaussianMixture.isotropic(np.full(8, 1 / 8), 2 * rng.standard_normal((8, d)), 1.0)
-    return mix, 1000, 0.05
+    return mix, 1000, 0.01
 
 
 def test_figure3_setting_is_inside_the_regime():

@@ -15,7 +15,7 @@ Public API (stable; later claims and outside users rely on these names):
     loss_gap_curve, integrated_gap             E_D[Loss-Gap_t] over data sets, and its integral in t
 """
 
-from .bounds import RegimeConstants, bound_form, leading_order_gap, regime_check, regime_check_dist, regime_times
+from .bounds import RegimeConstants, bound_form, concentration_ratio, leading_order_gap, regime_check, regime_check_dist, regime_times
 from .dsm import dsm_loss, dsm_loss_difference, dsm_loss_integrated, noise_draws
 from .divergence import fisher_divergence, loss_gap
 from .empirical import EmpiricalDistribution
@@ -32,6 +32,6 @@ __all__ = [
     "dsm_loss", "dsm_loss_difference", "dsm_loss_integrated", "noise_draws",
     "fisher_divergence", "loss_gap",
     "Estimate", "mean_estimate", "derive_seed",
-    "bound_form", "leading_order_gap", "regime_check", "regime_check_dist", "regime_times", "RegimeConstants",
+    "bound_form", "concentration_ratio", "leading_order_gap", "regime_check", "regime_check_dist", "regime_times", "RegimeConstants",
     "loss_gap_curve", "integrated_gap",
 ]

@@ -46,3 +46,40 @@ def random_problem(seed: int, K: int, d: int, n: int, **kw) -> tuple[GaussianMix
     mix = random_mixture(rng, K, d, **kw)
     data = mix.sample(n, rng)
     return mix, data, EmpiricalDistribution(data)
+
+
+def regime_mixture(case: dict, constants=None):
+    """The mixture of a Theorem 4.3 regime case (see verify.strategies.regime_cases).
+
+    case: {'family': 'gaussian' | 'uniform', 'K', 'd', 'v_lo', 'v_hi', 'seed', ...}. Means are
+    drawn one at a time from N(0, 4 I_d) and kept when at least 1.05 c1 sqrt(d) from the
+    earlier ones and within 0.95 c2 sqrt(d) of the origin (so the regime's separation and
+    norm conditions hold). The shared covariance has eigenvalues log-uniform in
+    [v_lo, v_hi]: Q diag(lam) Q^T with Q Haar (gaussian family) or diag(lam) (uniform family:
+    mu_k + diag(lam)^(1/2) xi, xi uniform on [-sqrt 3, sqrt 3]^d).
+    """
+    from theory import RegimeConstants, UniformBoxMixture
+
+    c = constants or RegimeConstants()
+    rng = np.random.default_rng(case["seed"])
+    K, d = case["K"], case["d"]
+    sep, rmax = 1.05 * c.c1 * np.sqrt(d), 0.95 * c.c2 * np.sqrt(d)
+    means = []
+    for _ in range(K):
+        for _attempt in range(100_000):
+            m = 2.0 * rng.standard_normal(d)
+            if np.linalg.norm(m) <= rmax and all(np.linalg.norm(m - p) >= sep for p in means):
+                break
+        else:
+            raise RuntimeError(f"case: could not place {K} separated means in d = {d}")
+        means.append(m)
+    means = np.array(means)
+    lam = np.exp(rng.uniform(np.log(case["v_lo"]), np.log(case["v_hi"]), size=d))
+    w = np.full(K, 1.0 / K)
+    if case["family"] == "uniform":
+        return UniformBoxMixture(means, lam, weights=w)
+    q, r = np.linalg.qr(rng.standard_normal((d, d)))
+    q *= np.sign(np.diag(r))
+    S = (q * lam) @ q.T
+    S = 0.5 * (S + S.T)
+    return GaussianMixture(w, means, np.broadcast_to(S, (K, d, d)))

@@ -98,3 +98,29 @@ def hessian_cases(draw, d=st.integers(1, 6), K=st.integers(1, 4), n=st.integers(
         case["n"] = draw(_as_strategy(n))
     case.update(seed=draw(seeds()), t=draw(_as_strategy(t)), queries=draw(_as_strategy(queries)))
     return case
+
+
+@st.composite
+def regime_cases(draw, d=st.integers(4, 128), K=st.integers(2, 16), families=("gaussian", "uniform"),
+                 n_max: int = 10_000, constants=None) -> dict:
+    """A configuration inside Theorem 4.3's regime (theory.bounds), as plain parameters and a seed.
+
+    {'family', 'K', 'd', 'n', 'v_lo', 'v_hi', 't', 'seed'}: n log-uniform in [10, min(e^(c4 d), n_max)],
+    covariance eigenvalues in [v_lo, v_hi] within [c7, c3], t log-uniform in [max(t0, 1e-4), t1].
+    Build the mixture with ``verify.generators.regime_mixture(case)``.
+    """
+    from theory import RegimeConstants, regime_times
+
+    c = constants or RegimeConstants()
+    dd = draw(_as_strategy(d))
+    case = {"family": draw(st.sampled_from(families)), "K": draw(_as_strategy(K)), "d": dd}
+    n_hi = int(min(np.exp(c.c4 * dd), n_max))
+    case["n"] = int(round(np.exp(draw(st.floats(np.log(10), np.log(n_hi))))))
+    lo = np.log(max(c.c7, 1e-3))
+    hi = np.log(c.c3)
+    a, b = sorted(draw(st.floats(lo, hi)) for _ in range(2))
+    case["v_lo"], case["v_hi"] = float(np.exp(a)), float(np.exp(b))
+    t0, t1 = regime_times(dd, c)
+    case["t"] = float(np.exp(draw(st.floats(np.log(max(t0, 1e-4)), np.log(t1)))))
+    case["seed"] = draw(seeds())
+    return case
