@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory import Estimate, GaussianMixture
+from theory import Estimate, GaussianMixture, UniformBoxMixture
 from theory.bounds import (RegimeConstants, bound_form, concentration_ratio, leading_order_gap, regime_check_dist,
                            regime_times)
 from theory.gap import loss_gap_curve
@@ -43,6 +43,7 @@ class S3Config:
     grid_dims: tuple[int, ...] = (8, 32, 128)
     grid_times: tuple[float, ...] = (1e-3, 1e-2, 0.05, 0.1, 0.5, 1.0, 2.0)
     grid_n: int = 1000
+    grid_uniform_dims: tuple[int, ...] = (32,)   # the uniform-box family on the same grid (G_t is its Gaussian surrogate)
     g_rtol: float = 0.1                 # "G_t holds" where |measured / G_t - 1| <= g_rtol (informative)
     dir_t: float = 0.01                 # inside the regime (t <= t1(d) ~ 1/d) for d <= 99
     dir_d: int = 32
@@ -63,12 +64,12 @@ class S3Config:
 
 
 CONFIGS = {
-    "ci": S3Config(n_datasets=3, n_draws=300, grid_dims=(8, 32), grid_times=(1e-3, 0.05, 0.5), var_scales=(0.25, 1.0, 4.0),
+    "ci": S3Config(n_datasets=3, n_draws=300, grid_dims=(8, 32), grid_uniform_dims=(8,), grid_times=(1e-3, 0.05, 0.5), var_scales=(0.25, 1.0, 4.0),
                    dir_dims=(8, 32), n_high=(100, 1000), n_low=(100, 1000), eps_family=(1.0, 0.01),
                    rho_c6=(0.25, 1.0), rho_dims=(4, 10),
                    fuzz_examples=6, fuzz_time_budget=60.0),
     "quick": S3Config(),
-    "full": S3Config(n_datasets=16, n_draws=3000, grid_dims=(4, 8, 16, 32, 64, 128),
+    "full": S3Config(n_datasets=16, n_draws=3000, grid_dims=(4, 8, 16, 32, 64, 128), grid_uniform_dims=(8, 32, 128),
                      grid_times=(1e-4, 1e-3, 1e-2, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0),
                      n_high=(100, 300, 1000, 3000, 10000), n_low=(100, 300, 1000, 3000, 10000),
                      eps_family=(1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001), fuzz_examples=1000, fuzz_time_budget=3600.0),
@@ -98,9 +99,12 @@ def check(ctx: Context):
 
     # ---- leading-order grid (informative) and decreasing in t ---------------------------------
     grid = {}
-    for d in ctx.progress_bar(cfg.grid_dims, "G_t grid"):
+    families = [("gaussian", d) for d in cfg.grid_dims] + [("uniform", d) for d in cfg.grid_uniform_dims]
+    for fam, d in ctx.progress_bar(families, "G_t grid"):
         mix = figure3_mixture(ctx.seed_for("mixture", d), d, cfg.K, cfg.mean_scale)
-        grid[d] = (mix, _curve(ctx, cfg, mix, cfg.grid_n, cfg.grid_times, ("grid", d)))
+        if fam == "uniform":
+            mix = UniformBoxMixture(mix.means, 1.0)
+        grid[(fam, d)] = (mix, _curve(ctx, cfg, mix, cfg.grid_n, cfg.grid_times, ("grid", fam, d)))
     # ---- directions ------------------------------------------------------------------------
     base = figure3_mixture(ctx.seed_for("mixture", cfg.dir_d), cfg.dir_d, cfg.K, cfg.mean_scale)
     var_curves = [_curve(ctx, cfg, _iso(base, v), cfg.grid_n, [cfg.dir_t], ("variance",)) for v in cfg.var_scales]
@@ -110,16 +114,16 @@ def check(ctx: Context):
     low = figure3_mixture(ctx.seed_for("mixture", cfg.low_d), cfg.low_d, cfg.K, cfg.mean_scale)
     low_curves = [_curve(ctx, cfg, low, n, [cfg.low_t], ("n-low", n)) for n in cfg.n_low]
 
-    n_tests = sum(len(cfg.grid_times) - 1 for _ in cfg.grid_dims) + (len(cfg.var_scales) - 1) + \
+    n_tests = (len(cfg.grid_dims) + len(cfg.grid_uniform_dims)) * (len(cfg.grid_times) - 1) + (len(cfg.var_scales) - 1) + \
         (len(cfg.dir_dims) - 1) + 2
     z_crit = bonferroni_z(cfg.family_alpha, n_tests)
 
     dec_fail, dec_total = [], 0
-    for d, (_, c) in grid.items():
+    for (fam, d), (_, c) in grid.items():
         for t1, t2, z, ok in decreasing_tests(c, z_crit):
             dec_total += 1
             if not ok:
-                dec_fail.append(f"d={d}: t={t1:g} -> {t2:g} (z={z:.2f})")
+                dec_fail.append(f"{fam} d={d}: t={t1:g} -> {t2:g} (z={z:.2f})")
     f.check("direction: the gap decreases as t grows", not dec_fail,
             f"{dec_total - len(dec_fail)}/{dec_total} consecutive steps significantly decreasing (per-data-set "
             f"log-ratio, z > {z_crit:.2f})" + (f"; not significant: {'; '.join(dec_fail)}" if dec_fail else ""))
@@ -161,22 +165,23 @@ def check(ctx: Context):
 
     # ---- tables -------------------------------------------------------------------------------
     g_rows, stops = [], {}
-    for d, (mix, c) in grid.items():
+    for (fam, d), (mix, c) in grid.items():
         for j, e in enumerate(c.estimates()):
             t = float(c.ts[j])
             G = leading_order_gap(t, mix.covs)
             B = bound_form(t, mix.covs)
             rel = e.value / G - 1
             reg = regime_check_dist(mix, cfg.grid_n, t, const)
-            if abs(rel) > cfg.g_rtol and d not in stops:
-                stops[d] = t
-            g_rows.append([d, t, e.value, e.stderr, G, rel, e.value / B, reg.summary()])
+            if abs(rel) > cfg.g_rtol and (fam, d) not in stops:
+                stops[(fam, d)] = t
+            g_rows.append([fam, d, t, e.value, e.stderr, G, rel, e.value / B, reg.summary()])
     f.table("Leading-order prediction G_t (derived here, not in the paper) against the measured E_D[Loss-Gap_t]",
-            ["d", "t", "E_D gap", "se", "G_t", "gap / G_t - 1", "R = gap / B_t", "regime"], g_rows,
-            note=f"K = {cfg.K}, mu_k ~ N(0, {cfg.mean_scale ** 2:g} I), Sigma = I, n = {cfg.grid_n}; {cfg.n_datasets} data "
-                 f"sets x {cfg.n_draws} draws. G_t holds to {cfg.g_rtol:.0%} up to t = " +
-                 ", ".join(f"{max([t for t in cfg.grid_times if t < stops.get(d, np.inf)], default=0):g} (d = {d})"
-                           for d in cfg.grid_dims) + "; past that the weights no longer sit on one sample.")
+            ["family", "d", "t", "E_D gap", "se", "G_t", "gap / G_t - 1", "R = gap / B_t", "regime"], g_rows,
+            note=f"K = {cfg.K}, mu_k ~ N(0, {cfg.mean_scale ** 2:g} I), Sigma = I (uniform family: unit-variance box, for "
+                 f"which G_t is the Gaussian surrogate), n = {cfg.grid_n}; {cfg.n_datasets} data sets x {cfg.n_draws} "
+                 f"draws. G_t holds to {cfg.g_rtol:.0%} up to t = " +
+                 ", ".join(f"{max([t for t in cfg.grid_times if t < stops.get(k, np.inf)], default=0):g} ({k[0]}, d = {k[1]})"
+                           for k in grid) + "; past that the weights no longer sit on one sample.")
 
     out_rows = []
     d_hi = cfg.dir_d
@@ -214,11 +219,11 @@ def check(ctx: Context):
 
     path, rel = ctx.figure_path("ratio")
     with figure(path, 2, (11, 4.2)) as ax:
-        for i, (d, (mix, c)) in enumerate(grid.items()):
+        for i, ((fam, d), (mix, c)) in enumerate(grid.items()):
             es = c.estimates()
             t0, t1 = regime_times(d, const)
             ax[0].plot(c.ts, [e.value / bound_form(float(t), mix.covs) for e, t in zip(es, c.ts)], "o-", color=f"C{i}",
-                       label=f"d = {d}")
+                       label=f"{fam}, d = {d}")
             ax[0].plot(c.ts, [leading_order_gap(float(t), mix.covs) / bound_form(float(t), mix.covs) for t in c.ts],
                        "--", color=f"C{i}", lw=0.8)
             ax[0].axvline(t1, color=f"C{i}", ls=":", lw=0.8)
