@@ -42,7 +42,9 @@ def environment() -> dict:
             versions[name] = None
     root = Path(__file__).resolve().parent.parent
     commit = _git(["rev-parse", "HEAD"], root)
-    status = _git(["status", "--porcelain", "--untracked-files=no"], root)
+    # Dirty = tracked sources changed; the run's own outputs (results/, figures/, REPORT.md) do not count.
+    status = _git(["status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results",
+                   ":(exclude)figures", ":(exclude)REPORT.md"], root)
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
