@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_generator, as_points, as_positive_int, as_time
+from ._checks import as_generator, as_points, as_positive_int, as_time, as_weights
 from .forward import alpha, sigma2
 from .quadrature import GaussianComponents
 
@@ -42,14 +42,15 @@ _EXP_FLOOR = {"d": -600.0, "f": -60.0}
 class EmpiricalDistribution:
     """Phat = (1/n) sum_i delta_{x_i} and its noised marginals Phat_t.
 
-    points: (n, d) finite. dtype: float64 (default, reference precision) or float32 (half the
+    points: (n, d) finite. weights: optional probabilities pi (n,) (default 1/n; zero-weight
+    points are dropped), for a law with multiplicities (see :meth:`deduplicated`). dtype: float64 (default, reference precision) or float32 (half the
     memory, about 3x faster matrix products; logits then carry float32 rounding, relative
     ~1e-7 * ||x|| ||x_i|| / sigma_t^2). memory_budget: bytes of scratch memory per call.
     Every method except sample(t=0) and nearest needs t > 0. score and denoiser return the
     distribution's dtype; logpdf, weights, posterior_cov and hessian are always float64.
     """
 
-    def __init__(self, points, *, dtype=np.float64, memory_budget: int = 256 * 2**20):
+    def __init__(self, points, *, weights=None, dtype=np.float64, memory_budget: int = 256 * 2**20):
         try:
             dtype = np.dtype(dtype)
         except TypeError:
@@ -58,12 +59,41 @@ class EmpiricalDistribution:
             raise ValueError(f"dtype: must be float64 or float32, got {dtype}")
         self.memory_budget = as_positive_int(memory_budget, "memory_budget", minimum=2**16)
         pts = as_points(points, "points", dtype=dtype)
+        if weights is None:
+            self.weights_ = None                                                  # uniform 1/n
+        else:
+            w = as_weights(weights, "weights")
+            if w.size != pts.shape[0]:
+                raise ValueError(f"weights: must have one entry per point (n = {pts.shape[0]}), got {w.size}")
+            keep = w > 0                                                          # zero-weight points drop out
+            pts, w = np.ascontiguousarray(pts[keep]), w[keep]
+            self.weights_ = w
+            self.weights_.setflags(write=False)
         self.points = pts
         self.points.setflags(write=False)
         self.dtype = dtype
         self.center = pts.mean(axis=0, dtype=np.float64)                          # (d,)
         self._pc = np.ascontiguousarray(pts - self.center.astype(dtype))          # (n, d) centred
         self._half_sq = 0.5 * np.einsum("nd,nd->n", self._pc, self._pc)          # (n,) 0.5 ||p_i'||^2
+        # log pi_i enters the logits only for non-uniform weights (uniform: a constant -log n).
+        self._log_w = None if self.weights_ is None else np.log(self.weights_).astype(dtype)
+        self._log_const = -np.log(self.n) if self.weights_ is None else 0.0
+
+    @classmethod
+    def deduplicated(cls, points, **kw) -> "EmpiricalDistribution":
+        """The same law from the distinct rows of ``points`` with multiplicity weights (claim A4).
+
+        (1/n) sum_i delta_{x_i} = sum_j (c_j / n) delta_{u_j} over the distinct points u_j with
+        counts c_j, so every method gives the same values (up to rounding).
+        """
+        pts = as_points(points, "points")
+        uniq, counts = np.unique(pts, axis=0, return_counts=True)
+        return cls(uniq, weights=counts / counts.sum(), **kw)
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """pi_i: (n,) (1/n each unless weights were given)."""
+        return np.full(self.n, 1.0 / self.n) if self.weights_ is None else self.weights_
 
     @property
     def n(self) -> int:
@@ -77,13 +107,13 @@ class EmpiricalDistribution:
         return f"EmpiricalDistribution(n={self.n}, d={self.d}, dtype={self.dtype.name})"
 
     def components(self, t: float) -> GaussianComponents:
-        """Phat_t as n equal-weight components N(alpha_t x_i, sigma_t^2 I) (for quadrature)."""
+        """Phat_t as n components pi_i N(alpha_t x_i, sigma_t^2 I) (for quadrature)."""
         t = as_time(t)
-        return GaussianComponents(np.full(self.n, 1.0 / self.n), alpha(t) * self.points.astype(np.float64),
+        return GaussianComponents(self.probabilities.copy(), alpha(t) * self.points.astype(np.float64),
                                   scale=float(np.sqrt(sigma2(t))))
 
     def sample(self, m: int, rng, t: float = 0.0) -> np.ndarray:
-        """m draws from Phat_t: i ~ Uniform{1..n}, then z ~ N(0, I); x = alpha_t x_i + sigma_t z.
+        """m draws from Phat_t: i ~ pi (uniform: rng.integers), then z ~ N(0, I); x = alpha_t x_i + sigma_t z.
 
         The draw order (all indices, then all normals) matches ``theory.dsm.noise_draws``, so
         the same seed gives the same points in both.
@@ -91,7 +121,7 @@ class EmpiricalDistribution:
         m = as_positive_int(m, "m")
         rng = as_generator(rng)
         t = as_time(t, allow_zero=True)
-        idx = rng.integers(self.n, size=m)
+        idx = rng.integers(self.n, size=m) if self.weights_ is None else rng.choice(self.n, size=m, p=self.weights_)
         if t == 0.0:
             return self.points[idx].astype(np.float64)
         z = rng.standard_normal((m, self.d))
@@ -134,6 +164,8 @@ class EmpiricalDistribution:
             np.matmul(xc, p.T, out=logits)
             logits -= half_a * self._half_sq[j0:j0 + nc]
             logits *= coef
+            if self._log_w is not None:
+                logits += self._log_w[j0:j0 + nc]
             new_max = np.maximum(run_max, logits.max(axis=1))
             logits -= new_max[:, None].astype(self.dtype)
             # Floor far-away terms (see _EXP_FLOOR): avoids the subnormal slow paths.
@@ -173,6 +205,8 @@ class EmpiricalDistribution:
         a, s2 = alpha(t), sigma2(t)
         xc = self._centred(x, a).astype(np.float64)
         logits = (a / s2) * (xc @ self._pc.T.astype(np.float64) - a * self._half_sq.astype(np.float64))
+        if self._log_w is not None:
+            logits += self._log_w.astype(np.float64)
         logits -= logits.max(axis=1, keepdims=True)
         w = np.exp(logits)
         return w / w.sum(axis=1, keepdims=True)
@@ -188,7 +222,7 @@ class EmpiricalDistribution:
             run_max, denom, _ = self._scan(xc[i0:i0 + mc], t, need_sum=False)
             out[i0:i0 + mc] = run_max + np.log(denom)
         sq = np.einsum("md,md->m", xc.astype(np.float64), xc.astype(np.float64))
-        return out - sq / (2 * s2) - np.log(self.n) - 0.5 * self.d * (_LOG_2PI + np.log(s2))
+        return out - sq / (2 * s2) + self._log_const - 0.5 * self.d * (_LOG_2PI + np.log(s2))
 
     def denoiser(self, x, t: float) -> np.ndarray:
         """E[X_0 | X_t = x] = sum_i w_i(x) x_i: (m, d)."""

@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("."), help="folder for REPORT.md, results/ and figures/")
     run.add_argument("--dry-run", action="store_true", help="print the resolved configuration as JSON and exit")
     run.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                     help="torch device for the claims that train networks (auto: cuda when present)")
     rep = sub.add_parser("report", help="rebuild REPORT.md from existing results/*.json",
                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     rep.add_argument("--out", type=Path, default=Path("."), help="folder holding results/ (REPORT.md goes there)")
@@ -145,7 +147,11 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(resolved_config(args.claims, args.profile, args.seed, args.out), indent=1))
             return 0
         get_claims(args.claims)  # validate ids before any work
-        records = run_claims(args.claims, args.profile, args.seed, args.out, progress=not args.no_progress)
+        from .runner import resolve_device
+
+        device = resolve_device(args.device)
+        records = run_claims(args.claims, args.profile, args.seed, args.out, progress=not args.no_progress,
+                             device=device)
         return 0 if all(r["result"]["verdict"] == "CONFIRMED" for r in records) else 1
     except ValueError as exc:
         print(f"memsep: error: {exc}", file=sys.stderr)

@@ -78,6 +78,7 @@ class Context:
     config: Any
     out_dir: Path
     progress: bool = False
+    device: str = "cpu"              # torch device for training ("cpu" or "cuda"), resolved by the runner
 
     def seed_for(self, *key) -> int:
         """Seed of item ``key`` (independent of how many items exist or their order)."""
@@ -90,6 +91,10 @@ class Context:
         from tqdm.auto import tqdm
 
         return tqdm(iterable, desc=f"{self.claim_id} {desc}", total=total, leave=False)
+
+    def sweep_dir(self, name: str) -> Path:
+        """Folder of per-point results of a resumable sweep: out/results/sweeps/<claim>/<profile>/<name>."""
+        return self.out_dir / "results" / "sweeps" / self.claim_id / self.profile / name
 
     def figure_path(self, name: str) -> tuple[Path, str]:
         """(absolute path, path relative to out_dir) for figure ``<claim>_<name>.png``."""

@@ -34,12 +34,26 @@ def resolved_config(ids: list[str] | None, profile: str, seed: int, out: Path) -
                               "config": _config_dict(c.config(profile))} for c in claims}}
 
 
-def run_claim(claim: Claim, profile: str, seed: int, out: Path, *, progress: bool = False) -> dict:
+def resolve_device(device: str) -> str:
+    """'auto' -> 'cuda' when torch sees a GPU, else 'cpu'; 'cuda' without a GPU is an error."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device: must be auto, cpu or cuda, got {device!r}")
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device: cuda was asked for but torch sees no GPU")
+    return device
+
+
+def run_claim(claim: Claim, profile: str, seed: int, out: Path, *, progress: bool = False,
+              device: str = "cpu") -> dict:
     """Run one check (exceptions become an ERROR verdict) and write out/results/<id>.json."""
     out = Path(out)
     cfg = claim.config(profile)
     claim_seed = Context(claim.id, profile, seed, cfg, out).seed_for(claim.id)
-    ctx = Context(claim.id, profile, claim_seed, cfg, out, progress)
+    ctx = Context(claim.id, profile, claim_seed, cfg, out, progress, resolve_device(device))
     t0 = time.perf_counter()
     error = None
     try:
@@ -58,6 +72,7 @@ def run_claim(claim: Claim, profile: str, seed: int, out: Path, *, progress: boo
         "config": _config_dict(cfg),
         "result": result.to_dict(),
         "runtime_s": time.perf_counter() - t0,
+        "device": ctx.device,
         "environment": environment(),
         "error": error,
     }
@@ -66,12 +81,12 @@ def run_claim(claim: Claim, profile: str, seed: int, out: Path, *, progress: boo
 
 
 def run_claims(ids: list[str] | None, profile: str, seed: int, out: Path, *, progress: bool = True,
-               echo=print) -> list[dict]:
+               device: str = "cpu", echo=print) -> list[dict]:
     """Run the claims in paper order, then rebuild out/REPORT.md from all results present."""
     records = []
     for claim in get_claims(ids):
         echo(f"[{claim.id}] {claim.title} (profile {profile}) ...")
-        rec = run_claim(claim, profile, seed, out, progress=progress)
+        rec = run_claim(claim, profile, seed, out, progress=progress, device=device)
         echo(f"[{claim.id}] {rec['result']['verdict']} in {rec['runtime_s']:.1f} s: {rec['result']['headline']}")
         records.append(rec)
     path = write_report(out)

@@ -1,0 +1,48 @@
+"""empirical.sweep: resumable per-point sweeps (kill midway, rerun: finished points are reused)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from empirical.sweep import point_key, run_sweep
+
+
+def test_rerun_reuses_finished_points_and_computes_only_new_ones(tmp_path):
+    calls = []
+
+    def fn(p):
+        calls.append(p["x"])
+        return {"y": p["x"] ** 2}
+
+    run_sweep([{"x": 1}, {"x": 2}], fn, tmp_path / "s")
+    recs = run_sweep([{"x": 1}, {"x": 2}, {"x": 3}], fn, tmp_path / "s")
+    assert calls == [1, 2, 3]
+    assert [r["reused"] for r in recs] == [True, True, False]
+    assert [r["result"]["y"] for r in recs] == [1, 4, 9]
+
+
+def test_a_killed_sweep_keeps_what_finished(tmp_path):
+    def fn(p):
+        if p["x"] == 3:
+            raise KeyboardInterrupt
+        return {"y": p["x"]}
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep([{"x": 1}, {"x": 2}, {"x": 3}], fn, tmp_path)
+    files = sorted(tmp_path.glob("*.json"))
+    assert len(files) == 2 and not list(tmp_path.glob("*.tmp"))
+    recs = run_sweep([{"x": 1}, {"x": 2}], lambda p: pytest.fail("recomputed"), tmp_path)
+    assert all(r["reused"] for r in recs)
+
+
+def test_a_changed_setting_is_a_new_point_and_a_corrupt_file_is_recomputed(tmp_path):
+    assert point_key({"a": 1, "b": 2}) == point_key({"b": 2, "a": 1})
+    assert point_key({"a": 1}) != point_key({"a": 1.5})
+    run_sweep([{"a": 1}], lambda p: {"v": 1}, tmp_path)
+    (tmp_path / f"{point_key({'a': 1})}.json").write_text("{not json")
+    recs = run_sweep([{"a": 1}], lambda p: {"v": 2}, tmp_path)
+    assert recs[0]["result"] == {"v": 2} and not recs[0]["reused"]
+    saved = json.loads((tmp_path / f"{point_key({'a': 1})}.json").read_text())
+    assert saved["point"] == {"a": 1} and saved["seconds"] >= 0
