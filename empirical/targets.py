@@ -171,6 +171,27 @@ class MixtureScoreTarget:
         """The same target on another device and/or dtype."""
         return MixtureScoreTarget(self.mixture, dtype=dtype or self.dtype, device=device or self.device)
 
+    def sample(self, m: int, generator: torch.Generator, t) -> torch.Tensor:
+        """m draws X ~ P_t: k ~ pi, z ~ N(0, I), X = alpha_t mu_k + U_k diag(alpha_t^2 lam_k + sigma_t^2)^1/2 z; (m, d).
+
+        The population law (n = infinity) against which the true target's W* is a reference (A3).
+        Draws run on the generator's device; t is a float or an (m,) tensor.
+        """
+        m = as_positive_int(m, "m")
+        if not isinstance(generator, torch.Generator):
+            raise ValueError(f"generator: must be a torch.Generator, got {type(generator).__name__}")
+        gdev = generator.device
+        pi = torch.tensor(self.mixture.weights, dtype=torch.float64, device=gdev)
+        k = torch.multinomial(pi, m, replacement=True, generator=generator)
+        z = torch.randn((m, self.d), generator=generator, device=gdev, dtype=torch.float64).to(self.device)
+        k = k.to(self.device)
+        a, s2 = alpha_sigma2(t, m, dtype=torch.float64, device=self.device)                    # (m, 1)
+        lam = self.lam.to(torch.float64)[k]                                                   # (m, d)
+        U = self.U.to(torch.float64)[k]                                                       # (m, d, d)
+        y = torch.sqrt(a * a * lam + s2) * z                                                  # (m, d) in the eigenbasis
+        x = a * self.means.to(torch.float64)[k] + torch.einsum("mij,mj->mi", U, y)
+        return x.to(self.dtype)
+
     def __call__(self, x: torch.Tensor, t) -> torch.Tensor:
         """grad log p_t(x) = sum_k r_k g_k: (B, d)."""
         _check_x(x, self.d)

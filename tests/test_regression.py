@@ -244,3 +244,21 @@ def test_single_gaussian_true_score_is_easy():
     data = mix.sample(16, np.random.default_rng(0))
     r = fit_score(MixtureScoreTarget(mix), EmpiricalScoreTarget(data), RegressionConfig(**{**TINY, "steps": 400}))
     assert r.rel_error < 1e-2, r.rel_error
+
+
+def test_mixture_sampler_moments():
+    # P_t draws (the A3 population reference): mean and covariance against GaussianMixture.moments(t).
+    mix = random_mixture(np.random.default_rng(1), 3, 2)
+    t, m = 0.3, 200_000
+    x = MixtureScoreTarget(mix).sample(m, torch.Generator().manual_seed(0), t).numpy()
+    mean, cov = mix.moments(t)
+    sd = np.sqrt(np.diag(cov))
+    # 5-sigma bounds (false-failure rate < 1e-5 per entry): se(mean_i) = sd_i / sqrt(m); se(cov_ij) from the
+    # sample std of the centred products (a mixture's fourth moments are not Gaussian ones).
+    assert np.all(np.abs(x.mean(0) - mean) < 5 * sd / np.sqrt(m)), (x.mean(0), mean)
+    c = x - x.mean(0)
+    prod_se = np.array([[np.std(c[:, i] * c[:, j]) for j in range(2)] for i in range(2)]) / np.sqrt(m)
+    assert np.all(np.abs(np.cov(x.T) - cov) < 5 * prod_se), (np.cov(x.T), cov)
+    times = torch.full((m,), t, dtype=torch.float64)
+    y = MixtureScoreTarget(mix).sample(m, torch.Generator().manual_seed(0), times).numpy()
+    assert np.array_equal(x, y)

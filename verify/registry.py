@@ -92,9 +92,13 @@ class Context:
 
         return tqdm(iterable, desc=f"{self.claim_id} {desc}", total=total, leave=False)
 
-    def sweep_dir(self, name: str) -> Path:
-        """Folder of per-point results of a resumable sweep: out/results/sweeps/<claim>/<profile>/<name>."""
-        return self.out_dir / "results" / "sweeps" / self.claim_id / self.profile / name
+    def sweep_dir(self, name: str, owner: str | None = None) -> Path:
+        """Folder of per-point results of a resumable sweep: out/results/sweeps/<owner>/<profile>/<name>.
+
+        ``owner`` defaults to this claim; claims that share fits (A3 and A4) name a common owner,
+        which is safe because a point's file name is the hash of everything that determines it.
+        """
+        return self.out_dir / "results" / "sweeps" / (owner or self.claim_id) / self.profile / name
 
     def figure_path(self, name: str) -> tuple[Path, str]:
         """(absolute path, path relative to out_dir) for figure ``<claim>_<name>.png``."""
