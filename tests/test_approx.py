@@ -217,3 +217,16 @@ def test_population_point_only_for_the_true_target():
     assert res["distinct"] is None and 0 < res["rel_error"] < 10
     with pytest.raises(ValueError, match=r"^n: "):
         fit_point(s, target="empirical", n=None, rep=0, width=4, t=0.1, seed=0, n_max=16)
+
+
+def test_time_conditioned_point_reports_fixed_time_errors():
+    s = ApproxSetting(d=2, steps=30, batch=64, eval_draws=512)
+    p = fit_point(s, target="empirical", n=8, rep=0, width=8, t=None, t_range=(1e-2, 4.0), seed=0, n_max=16,
+                  eval_times=(0.05, 1.0))
+    assert p["t"] is None and p["weight_power"] == 2.0 and p["eval_times"] == [0.05, 1.0]
+    fixed = fit_point(s, target="empirical", n=8, rep=0, width=8, t=0.05, seed=0, n_max=16)
+    assert "t_range" not in fixed and fixed["train_seed"] != p["train_seed"]
+    res = run_fit(p)
+    assert set(res["rel_error_at"]) == {"0.05", "1.0"} and all(v > 0 for v in res["rel_error_at"].values())
+    with pytest.raises(ValueError, match=r"^t_range: "):
+        fit_point(s, target="empirical", n=8, rep=0, width=8, t=None, seed=0, n_max=16)
