@@ -230,3 +230,28 @@ def test_time_conditioned_point_reports_fixed_time_errors():
     assert set(res["rel_error_at"]) == {"0.05", "1.0"} and all(v > 0 for v in res["rel_error_at"].values())
     with pytest.raises(ValueError, match=r"^t_range: "):
         fit_point(s, target="empirical", n=8, rep=0, width=8, t=None, seed=0, n_max=16)
+
+
+def test_a3_check_resumes_after_a_crash_without_refitting(tmp_path, monkeypatch):
+    # End to end through the registry: a run that dies after 4 fits keeps them; the rerun reads them back.
+    from verify.claims import a3
+    from verify.registry import REGISTRY
+    from verify.runner import run_claim
+
+    real, calls = a3.run_fit, []
+
+    def dying(point, device="cpu"):
+        if len(calls) == 4:
+            raise RuntimeError("simulated crash")
+        calls.append(point)
+        return real(point, device)
+
+    monkeypatch.setattr(a3, "run_fit", dying)
+    rec = run_claim(REGISTRY["A3"], "ci", seed=0, out=tmp_path)
+    assert rec["result"]["verdict"] == "ERROR" and len(calls) == 4
+    monkeypatch.setattr(a3, "run_fit", real)
+    rec = run_claim(REGISTRY["A3"], "ci", seed=0, out=tmp_path)
+    assert rec["result"]["verdict"] == "CONFIRMED"
+    note = next(n for n in rec["result"]["notes"] if "read back" in n)
+    total, reused = (int(v) for v in note.split(" fits, ")[0:1] + note.split(" fits, ")[1].split(" read")[0:1])
+    assert reused == 4 and total > 4, note

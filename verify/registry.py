@@ -79,6 +79,11 @@ class Context:
     out_dir: Path
     progress: bool = False
     device: str = "cpu"              # torch device for training ("cpu" or "cuda"), resolved by the runner
+    run_seed: int | None = None      # the run's seed (--seed); claims sharing an experiment derive from it
+
+    def shared_seed(self, owner: str) -> int:
+        """Seed of an experiment shared by several claims (A3 and A4): the same for each of them in one run."""
+        return derive_seed(self.seed if self.run_seed is None else self.run_seed, "shared", owner)
 
     def seed_for(self, *key) -> int:
         """Seed of item ``key`` (independent of how many items exist or their order)."""

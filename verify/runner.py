@@ -53,7 +53,7 @@ def run_claim(claim: Claim, profile: str, seed: int, out: Path, *, progress: boo
     out = Path(out)
     cfg = claim.config(profile)
     claim_seed = Context(claim.id, profile, seed, cfg, out).seed_for(claim.id)
-    ctx = Context(claim.id, profile, claim_seed, cfg, out, progress, resolve_device(device))
+    ctx = Context(claim.id, profile, claim_seed, cfg, out, progress, resolve_device(device), run_seed=seed)
     t0 = time.perf_counter()
     error = None
     try:

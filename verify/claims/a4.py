@@ -28,7 +28,7 @@ from theory import EmpiricalDistribution
 from ..io import figure
 from ..registry import Context, Findings, register
 from .a3 import CONFIGS as A3_CONFIGS
-from .a3 import A3Config, run_curves, wstar_table
+from .a3 import SWEEP_OWNER, A3Config, run_curves, wstar_table
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ def check(ctx: Context):
                title="A4: width needed with duplicated rows")
         ax.legend(fontsize=7)
     f.figures.append(rel)
-    f.seeds.update({"claim": ctx.seed, "replicates": a3.reps})
+    f.seeds.update({"claim": ctx.seed, "fits (shared with A3)": ctx.shared_seed(SWEEP_OWNER), "replicates": a3.reps})
     headline = (f"identity exact to {max(worst):.1e}; with copies W* follows the distinct count: r = " +
                 ", ".join(f"{r_hat:.2f} (m = {m})" for m, r_hat, _ in rows) + " (0 = n - m, 1 = n)")
     method = ("Exact: theory.EmpiricalDistribution.deduplicated and empirical.EmpiricalScoreTarget against the "
