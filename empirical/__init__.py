@@ -5,6 +5,12 @@
     EmpiricalScoreTarget, MixtureScoreTarget     grad log phat_t and grad log p_t in torch (A3)
     RegressionConfig, FitResult, fit_score,
     evaluate                                     fitting a network to an exact score under Phat_t (A3)
+
+Submodules of the diffusion experiments (A5, A6; imported by name):
+    empirical.diffusion          DSM noise-prediction training, size presets, NoiseScore
+    empirical.sampling           reverse SDE / probability-flow ODE samplers with per-sample seeds
+    empirical.metrics            memorization ratio (1/3 rule, Wilson CI), mean log-likelihood
+    empirical.mixture_diffusion  one resumable point of the Gaussian-mixture experiments
 """
 
 from .mlp import ReLUMLP

@@ -14,13 +14,29 @@ from verify.runner import run_claim
 from verify.stats import bonferroni_z
 
 
+# Documented disagreements with the paper: the sub-checks that fail by design of the measurement, with the
+# finding that explains them (REPORT.md shows the numbers). Every OTHER sub-check of these claims must pass,
+# and these must keep failing: a change that makes one pass is news and should update this table.
+KNOWN_FAILURES = {
+    # The likelihood of the paper's Figure 3b, read as the mean of log p_data(x_gen) (PAPER.md: inferred), cannot
+    # be lowered by memorization: a memorized sample is a copy of a training point, itself a draw from p_data. Weight
+    # decay lowers memorization only by degrading the fit, which lowers the likelihood (measured at ci and quick).
+    "A6": ("a moderate width with weight decay has lower memorization AND higher likelihood",),
+}
+
+
 @pytest.mark.parametrize("claim_id", claim_ids())
 def test_claim_is_confirmed_at_ci_size(claim_id, tmp_path):
     rec = run_claim(REGISTRY[claim_id], "ci", seed=0, out=tmp_path)
     res = rec["result"]
+    known = KNOWN_FAILURES.get(claim_id, ())
     failed = [f"{a['name']}: {a['detail']}" for a in res["assertions"] if not a["passed"]]
-    assert res["verdict"] == "CONFIRMED", f"{claim_id} {res['verdict']}: {res['headline']}\n" + "\n".join(failed) + (
-        rec["error"] or "")
+    unexpected = [f for f in failed if not any(k in f for k in known)]
+    assert res["verdict"] != "ERROR" and not unexpected, (
+        f"{claim_id} {res['verdict']}: {res['headline']}\n" + "\n".join(unexpected) + (rec["error"] or ""))
+    for k in known:
+        assert any(k in f for f in failed), f"{claim_id}: the documented failure {k!r} now passes; update KNOWN_FAILURES"
+    assert res["verdict"] == ("NOT CONFIRMED" if known else "CONFIRMED")
     assert (tmp_path / "results" / f"{claim_id}.json").is_file()
     for fig in res["figures"]:
         assert (tmp_path / fig).stat().st_size > 1000
@@ -71,4 +87,6 @@ def test_monte_carlo_rule_rejects_a_score_that_is_not_the_minimiser(setting):
 def test_claim_is_confirmed_at_quick_size(claim_id, tmp_path):
     """The quick profile (what `memsep run` does by default), selected with `pytest -m slow`."""
     rec = run_claim(REGISTRY[claim_id], "quick", seed=0, out=tmp_path)
-    assert rec["result"]["verdict"] == "CONFIRMED", rec["result"]["headline"] + (rec["error"] or "")
+    failed = [a["name"] for a in rec["result"]["assertions"] if not a["passed"]]
+    assert not [f for f in failed if not any(k in f for k in KNOWN_FAILURES.get(claim_id, ()))], (
+        rec["result"]["headline"] + (rec["error"] or ""))

@@ -1,0 +1,67 @@
+"""Benchmark: the two exact nearest-neighbour methods of empirical.metrics.nearest_two.
+
+Decides ``KDTREE_MAX_DIM`` (the "auto" switch): for each dimension d, the time of the KD-tree
+(scipy cKDTree build + query, k = 2) against the chunked matrix form, on n training points and m
+samples drawn from a K = 8 mixture (the experiments' setting), reported as the ratio
+matrix / KD-tree measured in one run (> 1: the KD-tree is faster).
+
+    python benchmarks/bench_memorization.py                       # n = 4,096, m = 2,048, d = 2..128
+    python benchmarks/bench_memorization.py --n 100000 --m 4096   # the full profile's largest n
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+
+import numpy as np
+
+from empirical.metrics import KDTREE_MAX_DIM, nearest_two
+from empirical.mixture_diffusion import make_dataset, make_mixture
+
+
+def best_time(fn, repeats: int) -> float:
+    fn()
+    best = np.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=4096, help="training points (default 4096)")
+    ap.add_argument("--m", type=int, default=2048, help="samples (default 2048)")
+    ap.add_argument("--dims", default="2,4,8,16,32,64,128", help="comma-separated dimensions")
+    ap.add_argument("--repeats", type=int, default=3, help="best of this many runs (default 3)")
+    ap.add_argument("--json", default=None, help="also write the results to this file")
+    args = ap.parse_args(argv)
+    rows = []
+    for d in (int(v) for v in args.dims.split(",")):
+        mix = make_mixture(d, 8, 2.0, 0)
+        pts = make_dataset(mix, args.n, args.n, 1)
+        xs = mix.sample(args.m, np.random.default_rng(2), t=1e-3)
+        a = nearest_two(xs, pts, method="kdtree")
+        b = nearest_two(xs, pts, method="matrix")
+        assert np.array_equal(a[2], b[2]), "the two methods disagree"
+        tk = best_time(lambda: nearest_two(xs, pts, method="kdtree"), args.repeats)
+        tm = best_time(lambda: nearest_two(xs, pts, method="matrix"), args.repeats)
+        rows.append({"d": d, "kdtree_s": tk, "matrix_s": tm, "matrix_over_kdtree": tm / tk,
+                     "auto": "kdtree" if d <= KDTREE_MAX_DIM else "matrix"})
+        print(f"d = {d:4d}: KD-tree {tk * 1e3:8.1f} ms, matrix {tm * 1e3:8.1f} ms, ratio matrix/KD-tree "
+              f"{tm / tk:6.2f}  (auto: {rows[-1]['auto']})", flush=True)
+    out = {"n": args.n, "m": args.m, "rows": rows, "machine": platform.machine(), "cpus": os.cpu_count(),
+           "numpy": np.__version__}
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(out, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,133 @@
+"""Metrics of generated samples: the memorization ratio (all experiments) and the likelihood (A6).
+
+Memorization (Section 6 of the paper, the criterion of Yoon et al. / Gu et al.): a generated x is
+memorized iff
+
+    ||x - NN1(x)||^2 <= (1/9) ||x - NN2(x)||^2,        NN_k = k-th nearest DISTINCT training point,
+
+i.e. the distance ratio is <= 1/3. Policy, decided here because the paper is silent:
+  - duplicates: the training rows are collapsed to distinct points first. Otherwise a sample
+    near a point stored twice has NN1 = NN2 at the same distance and could never count as
+    memorized (and an exact copy would count only through 0 <= 0).
+  - ties: a sample equidistant from its two nearest distinct points (d1 = d2 > 0) is not memorized.
+  - at least 2 distinct training points are required (NN2 must exist).
+The ratio over m samples is a binomial proportion; its confidence interval is Wilson's score
+interval (good coverage down to 0 or m successes, unlike the Wald interval).
+
+Nearest neighbours: exact, in float64, by a KD-tree (scipy cKDTree, fast in low dimension) or by
+the chunked matrix form ||x||^2 - 2 x.y + ||y||^2 (fast in high dimension), ``method="auto"``
+choosing by dimension (KD-tree up to d = 16; benchmarks/bench_memorization.py measures the crossover). The matrix
+form's cancellation error, ~1e-16 (||x||^2 + ||y||^2), is below any distance the rule separates.
+
+Likelihood (Figure 3b, [inferred] mean of log p_data(x_gen)): the mean of log p(x) over
+generated samples under the true mixture, with its standard error.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+from scipy.spatial import cKDTree
+
+__all__ = ["distinct_points", "nearest_two", "memorization", "wilson_interval", "mean_loglik"]
+
+# "auto": KD-tree up to this dimension, matrix form above. Measured (benchmarks/bench_memorization.py, K = 8
+# mixture data, 2 cores): matrix / KD-tree time 48x at d = 2, 9.5x at 8, 3.5-4.5x at 16, only 1.1-1.4x at 32
+# (a gain that rests on the data being clustered) and 0.2-0.4x at 64 (n = 4,096 and 50,000).
+KDTREE_MAX_DIM = 16
+RATIO = 1.0 / 3.0
+
+
+def _finite_2d(a, name: str) -> np.ndarray:
+    arr = np.asarray(a.detach().cpu().numpy() if hasattr(a, "detach") else a, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ValueError(f"{name}: must have shape (m, d) with m, d >= 1, got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        bad = int((~np.isfinite(arr)).any(1).sum())
+        raise ValueError(f"{name}: must be finite, {bad} row(s) contain NaN or inf")
+    return arr
+
+
+def distinct_points(train) -> np.ndarray:
+    """The distinct rows of ``train`` (n, d), in order of first appearance."""
+    x = _finite_2d(train, "train")
+    _, first = np.unique(x, axis=0, return_index=True)
+    return x[np.sort(first)]
+
+
+def nearest_two(samples, points, *, method: str = "auto", chunk: int = 2048) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(d1^2 (m,), d2^2 (m,), index of NN1 (m,)): squared distances to the two nearest rows of ``points`` (n >= 2)."""
+    x = _finite_2d(samples, "samples")
+    p = _finite_2d(points, "points")
+    if p.shape[0] < 2:
+        raise ValueError(f"points: need at least 2 rows for a second nearest neighbour, got {p.shape[0]}")
+    if x.shape[1] != p.shape[1]:
+        raise ValueError(f"samples, points: dimensions differ ({x.shape[1]} vs {p.shape[1]})")
+    if method == "auto":
+        method = "kdtree" if x.shape[1] <= KDTREE_MAX_DIM else "matrix"
+    if method == "kdtree":
+        dist, idx = cKDTree(p).query(x, k=2)
+        return dist[:, 0] ** 2, dist[:, 1] ** 2, idx[:, 0]
+    if method != "matrix":
+        raise ValueError(f"method: must be 'auto', 'kdtree' or 'matrix', got {method!r}")
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"chunk: must be a positive int, got {chunk!r}")
+    pn = np.einsum("ij,ij->i", p, p)                                          # (n,)
+    d1, d2, i1 = np.empty(x.shape[0]), np.empty(x.shape[0]), np.empty(x.shape[0], dtype=np.int64)
+    for s in range(0, x.shape[0], chunk):
+        xb = x[s:s + chunk]
+        sq = np.einsum("ij,ij->i", xb, xb)[:, None] - 2.0 * (xb @ p.T) + pn[None, :]   # (b, n)
+        np.maximum(sq, 0.0, out=sq)
+        two = np.argpartition(sq, 1, axis=1)[:, :2]                           # (b, 2), unordered
+        v = np.take_along_axis(sq, two, 1)
+        order = np.argsort(v, axis=1, kind="stable")
+        v = np.take_along_axis(v, order, 1)
+        d1[s:s + chunk], d2[s:s + chunk] = v[:, 0], v[:, 1]
+        i1[s:s + chunk] = np.take_along_axis(two, order, 1)[:, 0]
+    return d1, d2, i1
+
+
+def wilson_interval(k: int, m: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion k / m."""
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
+        raise ValueError(f"m: must be a positive int, got {m!r}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= m:
+        raise ValueError(f"k: must be an int in [0, m] = [0, {m}], got {k!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"level: must be in (0, 1), got {level}")
+    z = float(stats.norm.isf((1 - level) / 2))
+    p = k / m
+    den = 1 + z * z / m
+    centre = (p + z * z / (2 * m)) / den
+    half = z * math.sqrt(p * (1 - p) / m + z * z / (4 * m * m)) / den
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def memorization(samples, train, *, ratio: float = RATIO, method: str = "auto", level: float = 0.95) -> dict:
+    """The memorization rule over DISTINCT training points (module doc). Returns
+    {"memorized": bool (m,), "ratio": fraction, "count", "m", "ci": Wilson (lo, hi), "n_distinct",
+    "distance_ratio": d1/d2 (m,), "nn1": index into the distinct points (m,)}."""
+    if not 0 < ratio < 1:
+        raise ValueError(f"ratio: must be in (0, 1), got {ratio}")
+    pts = distinct_points(train)
+    if pts.shape[0] < 2:
+        raise ValueError(f"train: need at least 2 distinct points, got {pts.shape[0]}")
+    d1, d2, i1 = nearest_two(samples, pts, method=method)
+    mem = d1 <= ratio ** 2 * d2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dr = np.sqrt(d1 / d2)
+    k, m = int(mem.sum()), int(mem.size)
+    return {"memorized": mem, "ratio": k / m, "count": k, "m": m, "ci": wilson_interval(k, m, level),
+            "n_distinct": int(pts.shape[0]), "distance_ratio": dr, "nn1": i1}
+
+
+def mean_loglik(samples, mixture) -> tuple[float, float]:
+    """(mean of log p(x_j), its standard error) under ``mixture`` (theory.GaussianMixture) for samples (m, d)."""
+    x = _finite_2d(samples, "samples")
+    if x.shape[1] != mixture.d:
+        raise ValueError(f"samples: dimension {x.shape[1]} differs from the mixture's d = {mixture.d}")
+    lp = mixture.logpdf(x)
+    se = float(lp.std(ddof=1) / math.sqrt(lp.size)) if lp.size > 1 else float("nan")
+    return float(lp.mean()), se
