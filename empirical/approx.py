@@ -38,6 +38,8 @@ import numpy as np
 
 from theory import GaussianMixture, derive_seed
 
+from .mixture_diffusion import make_mixture
+
 __all__ = ["ApproxSetting", "mixture_for", "dataset_for", "fit_point", "run_fit", "width_search", "crossing",
            "censored_crossing", "slope_bootstrap", "TARGETS"]
 
@@ -72,9 +74,7 @@ class ApproxSetting:
 
 def mixture_for(setting: ApproxSetting, mixture_seed: int) -> GaussianMixture:
     """P = (1/K) sum_k N(mu_k, I_d), mu_k ~ N(0, mean_scale^2 I_d) drawn from ``mixture_seed``."""
-    rng = np.random.default_rng(mixture_seed)
-    mu = setting.mean_scale * rng.standard_normal((setting.K, setting.d))
-    return GaussianMixture.isotropic(np.full(setting.K, 1.0 / setting.K), mu, 1.0)
+    return make_mixture(setting.d, setting.K, setting.mean_scale, mixture_seed)
 
 
 def dataset_for(mixture: GaussianMixture, n: int, data_seed: int, n_max: int, dup: int = 0,

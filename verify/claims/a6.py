@@ -220,7 +220,8 @@ def check(ctx: Context):
     big_lo, big_hi = rise[n_lo][0], rise[n_hi][0]
     headline = (f"d = {cfg.d}: {cfg.networks[0]} -> {cfg.networks[-1]} memorizes {rise[n_lo][1]['ratio']:.0%} -> "
                 f"{big_lo['ratio']:.0%} at n = {n_lo} and {rise[n_hi][1]['ratio']:.0%} -> {big_hi['ratio']:.0%} at "
-                f"n = {n_hi}; {sum(a.passed for a in f.assertions)}/{len(f.assertions)} trend checks hold at this scale")
+                f"n = {n_hi}; {sum(a.passed for a in f.assertions)}/{len(f.assertions)} trend checks hold at this scale"
+                + ("" if all(a.passed for a in f.assertions) else f" (paper's scale: `{FULL_COMMAND}`)"))
     method = (f"empirical.mixture_diffusion: depth-3 residual MLPs trained by DSM noise prediction ({s.train.steps} AdamW "
               f"steps, batch {s.train.batch}, lr {s.train.lr:g}, EMA {s.train.ema:g}, t log-uniform on "
               f"[{s.train.t0:g}, {s.train.T:g}]); {s.n_samples} ODE samples ({s.sample_steps} steps) per model; "
