@@ -151,30 +151,32 @@ def draw_times(m: int, t0: float, T: float, law: str, generator: torch.Generator
 
 
 def dsm_noise_loss(model: nn.Module, x0: torch.Tensor, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """Per-row || eps_theta(alpha_t x0 + sigma_t z, t) - z ||^2 for x0, z: (B, d) and t: (B,) (float64 times)."""
-    alpha_t = torch.exp(-0.5 * t).to(x0.dtype)[:, None]                   # (B, 1)
-    sigma_t = torch.sqrt(-torch.expm1(-t)).to(x0.dtype)[:, None]          # (B, 1)
-    x_t = alpha_t * x0 + sigma_t * z                                      # (B, d)
-    return ((model(x_t, t.to(x0.dtype)) - z) ** 2).sum(1)                 # (B,)
+    """Per-row || eps_theta(alpha_t x0 + sigma_t z, t) - z ||^2 for x0, z: (B, *shape) and t: (B,) (float64 times)."""
+    bshape = (-1,) + (1,) * (x0.ndim - 1)
+    alpha_t = torch.exp(-0.5 * t).to(x0.dtype).view(bshape)              # (B, 1, ...)
+    sigma_t = torch.sqrt(-torch.expm1(-t)).to(x0.dtype).view(bshape)     # (B, 1, ...)
+    x_t = alpha_t * x0 + sigma_t * z                                      # (B, *shape)
+    return ((model(x_t, t.to(x0.dtype)) - z) ** 2).flatten(1).sum(1)     # (B,)
 
 
 def train_diffusion(data, cfg: DiffusionConfig | None = None, *, model: nn.Module | None = None,
                     preset: str | None = "mlp-100k", width: int | None = None, depth: int | None = None,
                     progress: bool = False) -> DiffusionResult:
-    """Train eps_theta on ``data`` (n, d) with the DSM noise-prediction loss; see the module doc.
+    """Train eps_theta on ``data`` (n, d), or (n, *shape) with a given ``model`` (a DiT on (n, C, H, W)
+    images), with the DSM noise-prediction loss; see the module doc.
 
     The network is ``model`` if given, else ``make_network(d, preset, width=, depth=)`` initialised
     from ``cfg.seed`` (torch's default init under a seeded generator state).
     """
     cfg = (cfg or DiffusionConfig()).validate()
     x = np.asarray(data, dtype=np.float64)
-    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
-        raise ValueError(f"data: must have shape (n, d) with n, d >= 1, got {x.shape}")
+    if x.ndim < 2 or x.shape[0] < 1 or min(x.shape[1:]) < 1 or (model is None and x.ndim != 2):
+        raise ValueError(f"data: must have shape (n, d) (or (n, *shape) with a given model), got {x.shape}")
     if not np.all(np.isfinite(x)):
         raise ValueError("data: must be finite")
     device = resolve_device(cfg.device)
     dtype = {"float32": torch.float32, "float64": torch.float64}[cfg.dtype]
-    n, d = x.shape
+    n, d = x.shape[0], x.shape[1]
     if model is None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(derive_seed(cfg.seed, "init"))
@@ -200,7 +202,7 @@ def train_diffusion(data, cfg: DiffusionConfig | None = None, *, model: nn.Modul
     for step in steps:
         idx = torch.randint(0, n, (cfg.batch,), generator=gen, device=device)
         t = draw_times(cfg.batch, cfg.t0, cfg.T, cfg.time_law, gen, device)
-        z = torch.randn((cfg.batch, d), generator=gen, device=device, dtype=dtype)
+        z = torch.randn((cfg.batch, *x.shape[1:]), generator=gen, device=device, dtype=dtype)
         loss = dsm_noise_loss(model, x0_all[idx], t, z).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
