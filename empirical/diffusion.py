@@ -30,8 +30,11 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import os
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -159,22 +162,60 @@ def dsm_noise_loss(model: nn.Module, x0: torch.Tensor, t: torch.Tensor, z: torch
     return ((model(x_t, t.to(x0.dtype)) - z) ** 2).flatten(1).sum(1)     # (B,)
 
 
+def _dist() -> tuple[int, int]:
+    """(rank, world size) of torch.distributed when initialised (torchrun), else (0, 1)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    """torch.save to a temporary file in the same folder, then os.replace: never a half-written checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def train_diffusion(data, cfg: DiffusionConfig | None = None, *, model: nn.Module | None = None,
                     preset: str | None = "mlp-100k", width: int | None = None, depth: int | None = None,
-                    progress: bool = False) -> DiffusionResult:
+                    progress: bool = False, checkpoint: str | Path | None = None, checkpoint_every: int = 1000,
+                    resume: bool = False) -> DiffusionResult:
     """Train eps_theta on ``data`` (n, d), or (n, *shape) with a given ``model`` (a DiT on (n, C, H, W)
     images), with the DSM noise-prediction loss; see the module doc.
 
     The network is ``model`` if given, else ``make_network(d, preset, width=, depth=)`` initialised
     from ``cfg.seed`` (torch's default init under a seeded generator state).
+
+    checkpoint: a file written atomically every ``checkpoint_every`` steps and at the end (model, EMA,
+    optimiser, schedule, batch-generator state, loss curve); with ``resume`` an existing checkpoint is
+    loaded and training continues from its step exactly as if it had never stopped (same batches, same
+    numbers). Under torchrun (torch.distributed initialised) every rank draws the same global batch and
+    trains on its 1/world slice, DistributedDataParallel averages the gradients, so the update is the
+    single-process one up to the order of floating-point sums; only rank 0 writes the checkpoint.
     """
     cfg = (cfg or DiffusionConfig()).validate()
+    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every: must be a positive int, got {checkpoint_every!r}")
     x = np.asarray(data, dtype=np.float64)
     if x.ndim < 2 or x.shape[0] < 1 or min(x.shape[1:]) < 1 or (model is None and x.ndim != 2):
         raise ValueError(f"data: must have shape (n, d) (or (n, *shape) with a given model), got {x.shape}")
     if not np.all(np.isfinite(x)):
         raise ValueError("data: must be finite")
+    rank, world = _dist()
+    if cfg.batch % world:
+        raise ValueError(f"batch: must be divisible by the number of processes ({world}), got {cfg.batch}")
     device = resolve_device(cfg.device)
+    if world > 1 and device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
     dtype = {"float32": torch.float32, "float64": torch.float64}[cfg.dtype]
     n, d = x.shape[0], x.shape[1]
     if model is None:
@@ -187,23 +228,50 @@ def train_diffusion(data, cfg: DiffusionConfig | None = None, *, model: nn.Modul
     gen = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "batches"))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: min(1.0, (k + 1) / cfg.warmup) if cfg.warmup else 1.0)
-    params = list(model.parameters())
-    ema_params = list(ema_model.parameters())
     losses: list[tuple[int, float]] = []
     window = torch.zeros((), dtype=torch.float64, device=device)
-    count = 0
-    steps = range(1, cfg.steps + 1)
-    if progress:
+    count, first, seconds = 0, 1, 0.0
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    if resume and ckpt is not None and ckpt.is_file():
+        st = torch.load(ckpt, map_location=device, weights_only=False)
+        if st["config"] != cfg.to_dict() or st["n"] != n:
+            raise ValueError(f"resume: checkpoint {ckpt} was written for another configuration or data set; "
+                             "delete it or change the run directory")
+        model.load_state_dict(st["model"])
+        if cfg.ema > 0:
+            ema_model.load_state_dict(st["ema"])
+        opt.load_state_dict(st["opt"])
+        sched.load_state_dict(st["sched"])
+        gen.set_state(st["gen"].cpu() if device.type == "cpu" else st["gen"])
+        losses, count, first, seconds = [tuple(v) for v in st["losses"]], st["count"], st["step"] + 1, st["seconds"]
+        window.fill_(st["window"])
+    net = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    params = list(model.parameters())
+    ema_params = list(ema_model.parameters())
+    lo, hi = rank * cfg.batch // world, (rank + 1) * cfg.batch // world
+
+    def state(step: int) -> dict:
+        return {"step": step, "model": model.state_dict(), "ema": ema_model.state_dict() if cfg.ema > 0 else None,
+                "opt": opt.state_dict(), "sched": sched.state_dict(), "gen": gen.get_state(), "losses": losses,
+                "window": float(window), "count": count, "seconds": seconds + time.perf_counter() - start,
+                "config": cfg.to_dict(), "n": n}
+
+    steps = range(first, cfg.steps + 1)
+    if progress and rank == 0:
         from tqdm.auto import tqdm
 
-        steps = tqdm(steps, desc="DSM training", leave=False)
+        steps = tqdm(steps, desc="DSM training", leave=False, initial=first - 1, total=cfg.steps)
     start = time.perf_counter()
     model.train()
     for step in steps:
         idx = torch.randint(0, n, (cfg.batch,), generator=gen, device=device)
         t = draw_times(cfg.batch, cfg.t0, cfg.T, cfg.time_law, gen, device)
         z = torch.randn((cfg.batch, *x.shape[1:]), generator=gen, device=device, dtype=dtype)
-        loss = dsm_noise_loss(model, x0_all[idx], t, z).mean()
+        loss = dsm_noise_loss(net, x0_all[idx[lo:hi]], t[lo:hi], z[lo:hi]).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip is not None:
@@ -217,15 +285,24 @@ def train_diffusion(data, cfg: DiffusionConfig | None = None, *, model: nn.Modul
         window += loss.detach().to(torch.float64)
         count += 1
         if step % cfg.log_every == 0 or step == cfg.steps:
+            if world > 1:
+                import torch.distributed as dist
+
+                dist.all_reduce(window)
+                window /= world
             losses.append((step, float(window) / count))
             if not math.isfinite(losses[-1][1]):
                 raise FloatingPointError(f"DSM training diverged at step {step} (loss {losses[-1][1]}); lower lr "
                                          f"(now {cfg.lr}) or set grad_clip")
             window.zero_()
             count = 0
+            if progress and rank == 0 and hasattr(steps, "set_postfix"):
+                steps.set_postfix(loss=f"{losses[-1][1]:.4g}")
+        if ckpt is not None and rank == 0 and (step % checkpoint_every == 0 or step == cfg.steps):
+            _save_checkpoint(ckpt, state(step))
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    seconds = time.perf_counter() - start
+    seconds += time.perf_counter() - start
     model.eval()
     ema_model.eval()
     return DiffusionResult(model=model, ema_model=ema_model, losses=losses, seconds=seconds,

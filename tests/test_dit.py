@@ -196,3 +196,62 @@ def test_cifar_reader_refuses_bad_folders(tmp_path):
         (tmp_path / "junk" / name).write_bytes(b"not a pickle")
     with pytest.raises(ValueError, match="is not a CIFAR-10 batch"):
         load_cifar10(tmp_path / "junk")
+
+
+# ---- checkpoints and data parallelism -------------------------------------------------------------
+
+def test_training_resumes_exactly_from_a_checkpoint(tmp_path, monkeypatch):
+    import empirical.diffusion as diffusion
+
+    data = load_digits()[0][:24]
+    cfg = DiffusionConfig(steps=30, batch=8, log_every=5, seed=2)
+    torch.manual_seed(0)
+    straight = train_diffusion(data, cfg, model=make_dit("dit-mini"))
+    real, calls = diffusion.dsm_noise_loss, []
+
+    def dying(*args):
+        calls.append(1)
+        if len(calls) == 17:                     # dies during step 17: the checkpoint holds step 15
+            raise RuntimeError("simulated crash")
+        return real(*args)
+
+    monkeypatch.setattr(diffusion, "dsm_noise_loss", dying)
+    torch.manual_seed(0)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train_diffusion(data, cfg, model=make_dit("dit-mini"), checkpoint=tmp_path / "ck.pt", checkpoint_every=5)
+    monkeypatch.setattr(diffusion, "dsm_noise_loss", real)
+    assert torch.load(tmp_path / "ck.pt", weights_only=False)["step"] == 15
+    torch.manual_seed(123)                       # a different init: the checkpoint must overwrite it
+    resumed = train_diffusion(data, cfg, model=make_dit("dit-mini"), checkpoint=tmp_path / "ck.pt",
+                              checkpoint_every=5, resume=True)
+    assert resumed.losses == straight.losses
+    for a, b in zip(resumed.ema_model.parameters(), straight.ema_model.parameters()):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="resume: checkpoint .* another configuration"):
+        train_diffusion(data, DiffusionConfig(steps=31, batch=8), model=make_dit("dit-mini"),
+                        checkpoint=tmp_path / "ck.pt", resume=True)
+
+
+def test_two_cpu_processes_train_data_parallel_and_agree(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parent / "scripts" / "ddp_train.py"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[1])}
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
+                          f"--master_port={port}", str(script), str(tmp_path)], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    subprocess.run([sys.executable, str(script), str(tmp_path), "--single"], env=env, check=True, timeout=300)
+    r0, r1, one = (torch.load(tmp_path / f"{n}.pt") for n in ("rank0", "rank1", "single"))
+    for a, b in zip(r0["params"], r1["params"]):
+        assert torch.equal(a, b)                                    # DDP keeps the replicas identical
+    for a, b in zip(r0["params"], one["params"]):                   # and equal to one process, up to sum order
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose([v for _, v in r0["losses"]], [v for _, v in one["losses"]], rtol=1e-4)
