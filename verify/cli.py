@@ -4,6 +4,7 @@
     memsep report [--out DIR]
     memsep list
     memsep fuzz   CLAIM [--examples N] [--seed S] [--time-budget SEC] [--out DIR] [--no-progress]
+    memsep dit    train | prune | sample | evaluate  --run DIR ...   (verify.dit_cli)
 
 Bad input (unknown claim, bad flag, bad value) prints one line to stderr and exits 2.
 Exit status of ``run``: 0 when every claim is CONFIRMED, 1 otherwise (the report is written
@@ -81,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="hide progress bars")
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                      help="torch device for the claims that train networks (auto: cuda when present)")
+    run.add_argument("--data", type=Path, default=None,
+                     help="local folder of a data set that must be downloaded by the user (the cifar-10-batches-py "
+                          "folder for M1-M4's full profile); nothing is fetched")
     rep = sub.add_parser("report", help="rebuild REPORT.md from existing results/*.json",
                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     rep.add_argument("--out", type=Path, default=Path("."), help="folder holding results/ (REPORT.md goes there)")
@@ -95,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     fz.add_argument("--out", type=Path, default=Path("."),
                     help="folder for results/fuzz/<claim>.json and the example database .hypothesis/fuzz/<claim>")
     fz.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    from .dit_cli import add_dit_parser
+
+    add_dit_parser(sub, _Parser, _positive_int, _seed)
     return p
 
 
@@ -141,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "fuzz":
             return _fuzz(args)
+        if args.command == "dit":
+            from .dit_cli import run_dit
+
+            return run_dit(args)
         from .runner import resolved_config, run_claims
 
         if args.dry_run:
@@ -150,8 +161,10 @@ def main(argv: list[str] | None = None) -> int:
         from .runner import resolve_device
 
         device = resolve_device(args.device)
+        if args.data is not None and not args.data.is_dir():
+            raise ValueError(f"data: {args.data} is not a directory")
         records = run_claims(args.claims, args.profile, args.seed, args.out, progress=not args.no_progress,
-                             device=device)
+                             device=device, data=None if args.data is None else str(args.data))
         return 0 if all(r["result"]["verdict"] == "CONFIRMED" for r in records) else 1
     except ValueError as exc:
         print(f"memsep: error: {exc}", file=sys.stderr)

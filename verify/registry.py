@@ -80,6 +80,7 @@ class Context:
     progress: bool = False
     device: str = "cpu"              # torch device for training ("cpu" or "cuda"), resolved by the runner
     run_seed: int | None = None      # the run's seed (--seed); claims sharing an experiment derive from it
+    data_path: str | None = None     # --data: local folder of a user-supplied data set (CIFAR-10)
 
     def shared_seed(self, owner: str) -> int:
         """Seed of an experiment shared by several claims (A3 and A4): the same for each of them in one run."""

@@ -48,12 +48,13 @@ def resolve_device(device: str) -> str:
 
 
 def run_claim(claim: Claim, profile: str, seed: int, out: Path, *, progress: bool = False,
-              device: str = "cpu") -> dict:
+              device: str = "cpu", data: str | None = None) -> dict:
     """Run one check (exceptions become an ERROR verdict) and write out/results/<id>.json."""
     out = Path(out)
     cfg = claim.config(profile)
     claim_seed = Context(claim.id, profile, seed, cfg, out).seed_for(claim.id)
-    ctx = Context(claim.id, profile, claim_seed, cfg, out, progress, resolve_device(device), run_seed=seed)
+    ctx = Context(claim.id, profile, claim_seed, cfg, out, progress, resolve_device(device), run_seed=seed,
+                  data_path=data)
     t0 = time.perf_counter()
     error = None
     try:
@@ -81,12 +82,12 @@ def run_claim(claim: Claim, profile: str, seed: int, out: Path, *, progress: boo
 
 
 def run_claims(ids: list[str] | None, profile: str, seed: int, out: Path, *, progress: bool = True,
-               device: str = "cpu", echo=print) -> list[dict]:
+               device: str = "cpu", echo=print, data: str | None = None) -> list[dict]:
     """Run the claims in paper order, then rebuild out/REPORT.md from all results present."""
     records = []
     for claim in get_claims(ids):
         echo(f"[{claim.id}] {claim.title} (profile {profile}) ...")
-        rec = run_claim(claim, profile, seed, out, progress=progress, device=device)
+        rec = run_claim(claim, profile, seed, out, progress=progress, device=device, data=data)
         echo(f"[{claim.id}] {rec['result']['verdict']} in {rec['runtime_s']:.1f} s: {rec['result']['headline']}")
         records.append(rec)
     path = write_report(out)
