@@ -75,6 +75,16 @@ def run_experiment(ctx: Context, cfg: PruningConfig, *, sweep: bool = False) -> 
     return out
 
 
+def reuse_note(res: dict) -> str:
+    """How many stages this check computed and how many it read back, with the original's training time."""
+    reused = sum(r["reused"] for r in res.values())
+    train = [r["result"]["train_seconds"] for k, r in res.items() if k[0] == "original"]
+    stage_s = sum(r["seconds"] for r in res.values())
+    return (f"{len(res)} stages ({reused} read back from results/sweeps/pruning/, computed once for M1-M4); they took "
+            f"{stage_s:.0f} s when computed, of which {sum(train):.0f} s training the original model(s). The runtime "
+            "above counts only what this check computed.")
+
+
 def mean_sd(values) -> tuple[float, float]:
     v = np.asarray(values, dtype=np.float64)
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from ..registry import Context, Findings, register
-from ._pruning import CONFIGS, FULL_COMMAND, mean_sd, run_experiment
+from ._pruning import CONFIGS, FULL_COMMAND, mean_sd, reuse_note, run_experiment
 
 
 @register("M1", title="Importance-based head pruning (Algorithms 1-2): exact surgery, least-important heads at small t",
@@ -68,6 +68,7 @@ def check(ctx: Context):
     f.tolerance("rationale", "importance < mean of the random prunings",
                 f"a point comparison per original model ({cfg.random_reps} random prunings; their sd is shown)")
     f.seeds.update({"experiment": ctx.shared_seed("pruning"), "seeds": cfg.seeds, "random_reps": cfg.random_reps})
+    f.notes.append(reuse_note(res))
     if any(not a.passed for a in f.assertions):
         f.notes.append(f"Paper's scale: `{FULL_COMMAND}`.")
     s = cfg.setting

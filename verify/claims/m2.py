@@ -20,7 +20,7 @@ import numpy as np
 from empirical.metrics import wilson_interval
 
 from ..registry import Context, Findings, register
-from ._pruning import CONFIGS, FULL_COMMAND, mean_sd, run_experiment
+from ._pruning import CONFIGS, FULL_COMMAND, mean_sd, reuse_note, run_experiment
 
 
 def pooled(results: list[dict]) -> dict:
@@ -91,6 +91,7 @@ def check(ctx: Context):
     f.tolerance("quality", "point comparison with the mean over random prunings",
                 f"as the paper's Table 1 (means); {cfg.random_reps} random prunings per original, sd shown")
     f.seeds.update({"experiment": ctx.shared_seed("pruning"), "seeds": cfg.seeds, "random_reps": cfg.random_reps})
+    f.notes.append(reuse_note(res))
     if any(not a.passed for a in f.assertions):
         f.notes.append(f"Paper's scale: `{FULL_COMMAND}`.")
     headline = (f"memorization {o['ratio']:.0%} original, {i['mem']['ratio']:.0%} importance, {r['mem']['ratio']:.0%} "

@@ -16,7 +16,7 @@ from empirical.prune_experiment import load_data
 
 from ..io import figure
 from ..registry import Context, Findings, register
-from ._pruning import CONFIGS, FULL_COMMAND, run_experiment
+from ._pruning import CONFIGS, FULL_COMMAND, reuse_note, run_experiment
 
 LEVEL = 0.01
 SHOW = 10
@@ -53,6 +53,7 @@ def check(ctx: Context):
                           f"{pval:.3g} (required < {LEVEL:g})")
     f.tolerance("McNemar level", LEVEL, "false-positive rate of the one-sided exact test (declaring a difference when the two models memorize equally often)")
     _figure(ctx, f, cfg, res)
+    f.notes.append(reuse_note(res))
     if any(not a.passed for a in f.assertions):
         f.notes.append(f"Paper's scale: `{FULL_COMMAND}`.")
     f.seeds.update({"experiment": ctx.shared_seed("pruning")})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..io import figure
 from ..registry import Context, Findings, register
-from ._pruning import CONFIGS, FULL_COMMAND, run_experiment
+from ._pruning import CONFIGS, FULL_COMMAND, reuse_note, run_experiment
 from .m2 import pooled
 
 
@@ -61,6 +61,7 @@ def check(ctx: Context):
         axes[1].set(xlabel="pruning ratio eta", ylabel="FD (classifier features)", title="sample quality (lower is better)")
         axes[0].legend(fontsize=8)
     f.figures.append(rel)
+    f.notes.append(reuse_note(res))
     if any(not a.passed for a in f.assertions):
         f.notes.append(f"Paper's scale: `{FULL_COMMAND}`.")
     f.seeds.update({"experiment": ctx.shared_seed("pruning")})
