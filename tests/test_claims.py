@@ -109,3 +109,30 @@ def test_claim_is_confirmed_at_quick_size(claim_id, tmp_path):
     allowed = KNOWN_FAILURES.get(claim_id, ()) + SCALE_LIMITED.get(claim_id, ())
     assert not [f for f in failed if not any(k in f for k in allowed)], (
         rec["result"]["headline"] + (rec["error"] or ""))
+
+
+def test_pruning_stages_recover_when_model_weights_are_missing(pruning_out):
+    # Model weights (.pt) are not kept in git. With only the JSON points and the training checkpoint left, a
+    # pruned stage that must be recomputed rebuilds the original from its checkpoint, bit-identically.
+    import json
+
+    import torch
+
+    from empirical.prune_experiment import load_model, pruned_point, run_stage
+    from empirical.sweep import point_key
+    from verify.claims._pruning import CONFIGS, SWEEP_OWNER
+
+    run_claim(REGISTRY["M1"], "ci", seed=0, out=pruning_out)           # read back when the ci test ran first
+    folder = pruning_out / "results" / "sweeps" / SWEEP_OWNER / "ci" / "stages"
+    originals = [p for p in folder.glob("*.json") if '"stage": "original"' in p.read_text()]
+    assert len(originals) == 1
+    weights = originals[0].with_suffix(".pt")
+    before = load_model(weights).state_dict()
+    weights.unlink()
+    cfg = CONFIGS["ci"]
+    seed = json.loads(originals[0].read_text())["point"]["seed"]
+    res = run_stage(pruned_point(cfg.setting, seed, "random", cfg.eta, 7), folder)
+    after = load_model(weights).state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert res["heads_removed"] == int(cfg.eta * sum(load_model(weights).cfg.heads))
+    assert (folder / f"{point_key(pruned_point(cfg.setting, seed, 'random', cfg.eta, 7))}.pt").is_file()
