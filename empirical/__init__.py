@@ -11,12 +11,16 @@ Submodules of the diffusion experiments (A5, A6; imported by name):
     empirical.sampling           reverse SDE / probability-flow ODE samplers with per-sample seeds
     empirical.metrics            memorization ratio (1/3 rule, Wilson CI), mean log-likelihood
     empirical.mixture_diffusion  one resumable point of the Gaussian-mixture experiments
+    empirical.fileio             atomic writes and loads that never run code (torch-free to import)
 """
 
-from .mlp import ReLUMLP
-from .networks import ScoreMLP, as_numpy_score, default_device
-from .regression import FitResult, RegressionConfig, evaluate, fit_score
-from .targets import EmpiricalScoreTarget, MixtureScoreTarget
+import importlib
+
+# Names -> submodule, imported on first use (PEP 562), so that importing a torch-free submodule such as
+# empirical.fileio (used by `memsep report`) does not import torch.
+_LAZY = {"ReLUMLP": "mlp", "ScoreMLP": "networks", "as_numpy_score": "networks", "default_device": "networks",
+         "FitResult": "regression", "RegressionConfig": "regression", "evaluate": "regression",
+         "fit_score": "regression", "EmpiricalScoreTarget": "targets", "MixtureScoreTarget": "targets"}
 
 __all__ = [
     "ScoreMLP", "as_numpy_score", "default_device",
@@ -24,3 +28,15 @@ __all__ = [
     "EmpiricalScoreTarget", "MixtureScoreTarget",
     "RegressionConfig", "FitResult", "fit_score", "evaluate",
 ]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

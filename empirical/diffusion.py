@@ -31,7 +31,6 @@ import copy
 import dataclasses
 import math
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,11 +41,12 @@ from torch import nn
 
 from theory import derive_seed
 
+from .fileio import save_torch
 from .networks import ScoreMLP
 from .regression import resolve_device
 
 __all__ = ["PRESETS", "make_network", "count_parameters", "DiffusionConfig", "DiffusionResult", "train_diffusion",
-           "NoiseScore", "dsm_noise_loss"]
+           "NoiseScore", "dsm_noise_loss", "load_checkpoint"]
 
 # name -> (width, residual blocks). Parameter count of ScoreMLP(d, W, L, emb 16):
 # (d + 17) W + L (2 W^2 + 2 W) + W d + d, i.e. 6 W^2 + 87 W + 32 at d = 32 and L = 3.
@@ -171,18 +171,30 @@ def _dist() -> tuple[int, int]:
     return 0, 1
 
 
-def _save_checkpoint(path: Path, state: dict) -> None:
-    """torch.save to a temporary file in the same folder, then os.replace: never a half-written checkpoint."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+_CHECKPOINT_KEYS = ("step", "model", "ema", "opt", "sched", "gen", "losses", "window", "count", "seconds", "config",
+                    "n")
+
+
+def load_checkpoint(path: Path, device) -> dict:
+    """A training checkpoint written by ``train_diffusion``, loaded without running code
+    (``empirical.fileio.load_torch``) and checked for the entries and types a resume needs."""
+    from .fileio import BadFileError, load_torch, require_keys
+
+    what = "a memsep training checkpoint"
+    st = require_keys(path, load_torch(path, what, map_location=device), _CHECKPOINT_KEYS, what)
+    checks = {"step": isinstance(st["step"], int) and st["step"] >= 1,
+              "count": isinstance(st["count"], int) and st["count"] >= 0,
+              "n": isinstance(st["n"], int), "config": isinstance(st["config"], dict),
+              "model": isinstance(st["model"], dict), "opt": isinstance(st["opt"], dict),
+              "sched": isinstance(st["sched"], dict), "ema": st["ema"] is None or isinstance(st["ema"], dict),
+              "gen": isinstance(st["gen"], torch.Tensor) and st["gen"].dtype == torch.uint8,
+              "losses": isinstance(st["losses"], list) and all(isinstance(v, (list, tuple)) and len(v) == 2
+                                                                for v in st["losses"]),
+              "window": isinstance(st["window"], float), "seconds": isinstance(st["seconds"], float)}
+    bad = [k for k, ok in checks.items() if not ok]
+    if bad:
+        raise BadFileError(path, f"is not {what} (bad {', '.join(bad)})")
+    return st
 
 
 def train_diffusion(data, cfg: DiffusionConfig | None = None, *, model: nn.Module | None = None,
@@ -233,16 +245,22 @@ def train_diffusion(data, cfg: DiffusionConfig | None = None, *, model: nn.Modul
     count, first, seconds = 0, 1, 0.0
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if resume and ckpt is not None and ckpt.is_file():
-        st = torch.load(ckpt, map_location=device, weights_only=False)
-        if st["config"] != cfg.to_dict() or st["n"] != n:
+        st = load_checkpoint(ckpt, device)
+        if st["config"] != cfg.to_dict() or st["n"] != n or st["step"] > cfg.steps:
             raise ValueError(f"resume: checkpoint {ckpt} was written for another configuration or data set; "
                              "delete it or change the run directory")
-        model.load_state_dict(st["model"])
-        if cfg.ema > 0:
-            ema_model.load_state_dict(st["ema"])
-        opt.load_state_dict(st["opt"])
-        sched.load_state_dict(st["sched"])
-        gen.set_state(st["gen"].cpu() if device.type == "cpu" else st["gen"])
+        try:
+            model.load_state_dict(st["model"])
+            if cfg.ema > 0:
+                ema_model.load_state_dict(st["ema"])
+            opt.load_state_dict(st["opt"])
+            sched.load_state_dict(st["sched"])
+            gen.set_state(st["gen"].cpu() if device.type == "cpu" else st["gen"])
+        except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
+            from .fileio import BadFileError
+
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise BadFileError(ckpt, f"does not fit this model and optimiser ({first[:200]})") from None
         losses, count, first, seconds = [tuple(v) for v in st["losses"]], st["count"], st["step"] + 1, st["seconds"]
         window.fill_(st["window"])
     net = model
@@ -299,7 +317,7 @@ def train_diffusion(data, cfg: DiffusionConfig | None = None, *, model: nn.Modul
             if progress and rank == 0 and hasattr(steps, "set_postfix"):
                 steps.set_postfix(loss=f"{losses[-1][1]:.4g}")
         if ckpt is not None and rank == 0 and (step % checkpoint_every == 0 or step == cfg.steps):
-            _save_checkpoint(ckpt, state(step))
+            save_torch(ckpt, state(step))
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds += time.perf_counter() - start

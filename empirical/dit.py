@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["DiTConfig", "DiT", "DIT_PRESETS", "make_dit"]
+__all__ = ["DiTConfig", "DiT", "DIT_PRESETS", "make_dit", "save_dit", "load_dit"]
 
 
 @dataclass
@@ -199,3 +199,53 @@ class DiT(nn.Module):
         p, g = self.cfg.patch, self.grid
         h = h.reshape(B, g, g, p, p, C).permute(0, 5, 1, 3, 2, 4)                       # (B, C, g, p, g, p)
         return h.reshape(B, C, H, W)
+
+
+# A loaded configuration may describe at most this many position-embedding entries ((H/p)^2 x hidden; DiT-B/2 on
+# 32x32 images has 196,608): a model file from elsewhere must not make the loader allocate gigabytes.
+_MAX_POS_ENTRIES = 2**26
+
+
+def save_dit(path, model: DiT) -> None:
+    """Write ``{"config": DiTConfig as a dict, "state": state_dict}`` atomically (``empirical.fileio``)."""
+    from .fileio import save_torch
+
+    save_torch(path, {"config": model.cfg.to_dict(), "state": model.state_dict()})
+
+
+def load_dit(path) -> DiT:
+    """The DiT in a file written by :func:`save_dit`, in eval mode, on the CPU.
+
+    Loaded without running code (``empirical.fileio.load_torch``, weights only); the configuration is validated and
+    every weight is checked against the shape the configuration implies (built on the meta device, so a
+    bad file costs no memory) and for finiteness. Any failure is a BadFileError naming the file."""
+    from .fileio import BadFileError, load_torch, require_keys
+
+    what = "a memsep DiT model file (config and state)"
+    ck = require_keys(path, load_torch(path, what), ("config", "state"), what)
+    if not isinstance(ck["config"], dict) or not isinstance(ck["state"], dict):
+        raise BadFileError(path, f"is not {what} (config and state must be dicts)")
+    try:
+        cfg = DiTConfig(**ck["config"]).validate()
+    except (TypeError, ValueError) as exc:
+        raise BadFileError(path, f"has an invalid DiT configuration ({exc})") from None
+    if (cfg.image_size // cfg.patch) ** 2 * cfg.hidden > _MAX_POS_ENTRIES:
+        raise BadFileError(path, f"has an implausibly large DiT configuration (image_size {cfg.image_size}, "
+                                 f"patch {cfg.patch}, hidden {cfg.hidden})")
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in DiT(cfg).state_dict().items()}
+    state = ck["state"]
+    problems = [f"{k} missing" for k in expected if k not in state]
+    problems += [f"unexpected {k}" for k in state if k not in expected]
+    problems += [f"{k} is not a float tensor of shape {expected[k]}" for k, v in state.items()
+                 if k in expected and not (isinstance(v, torch.Tensor) and v.is_floating_point()
+                                           and tuple(v.shape) == expected[k])]
+    if problems:
+        more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
+        raise BadFileError(path, f"does not match its DiT configuration ({'; '.join(problems[:3])}{more})")
+    bad = [k for k, v in state.items() if not bool(torch.isfinite(v).all())]
+    if bad:
+        raise BadFileError(path, f"has non-finite weights in {', '.join(bad[:3])}")
+    model = DiT(cfg)
+    model.load_state_dict(state)
+    return model.eval()

@@ -30,6 +30,8 @@ from torch import nn
 
 from theory import derive_seed
 
+from .metrics import unit_scale
+
 
 __all__ = ["precision_recall", "frechet_distance", "frechet_from_stats", "PixelFeatures", "ClassifierFeatures",
            "train_classifier", "TorchScriptFeatures"]
@@ -73,6 +75,7 @@ def precision_recall(real, generated, k: int = 3) -> tuple[float, float]:
         raise ValueError(f"real, generated: feature sizes differ ({r.shape[1]} vs {g.shape[1]})")
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < min(r.shape[0], g.shape[0]):
         raise ValueError(f"k: must be an int in [1, min(m_real, m_generated) - 1], got {k!r}")
+    (r, g), _ = unit_scale(r, g)            # scale-free: exact power-of-two rescaling, no overflow of distances
     precision = float(_covered(g, r, _kth_radius(r, k)).mean())
     recall = float(_covered(r, g, _kth_radius(g, k)).mean())
     return precision, recall
@@ -97,8 +100,14 @@ def frechet_distance(real, generated) -> float:
     a, b = _features(real, "real"), _features(generated, "generated")
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"real, generated: feature sizes differ ({a.shape[1]} vs {b.shape[1]})")
-    return frechet_from_stats(a.mean(0), np.cov(a, rowvar=False).reshape(a.shape[1], a.shape[1]),
-                              b.mean(0), np.cov(b, rowvar=False).reshape(b.shape[1], b.shape[1]))
+    (a, b), k = unit_scale(a, b)            # FD scales as 4^k: computed in scaled units, then scaled back
+    fd = frechet_from_stats(a.mean(0), np.cov(a, rowvar=False).reshape(a.shape[1], a.shape[1]),
+                            b.mean(0), np.cov(b, rowvar=False).reshape(b.shape[1], b.shape[1]))
+    with np.errstate(over="ignore"):
+        fd = float(np.ldexp(fd, 2 * k))
+    if not math.isfinite(fd):
+        raise ValueError(f"real, generated: the Frechet distance overflows float64 (features of magnitude about 2^{k})")
+    return fd
 
 
 class PixelFeatures:
@@ -166,7 +175,14 @@ class TorchScriptFeatures:
         path = Path(path)
         if not path.is_file():
             raise ValueError(f"features: weights file {path} does not exist (nothing is downloaded)")
-        self.net, self.name = torch.jit.load(str(path), map_location="cpu").eval(), f"torchscript:{path.name}"
+        try:    # a TorchScript file is a program the user chose to run (the feature network), not data
+            self.net = torch.jit.load(str(path), map_location="cpu").eval()
+        except (RuntimeError, ValueError, OSError) as exc:
+            from .fileio import BadFileError
+
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise BadFileError(path, f"is not a TorchScript feature network ({first[:200]})") from None
+        self.name = f"torchscript:{path.name}"
 
     def __call__(self, images) -> np.ndarray:
         x = torch.as_tensor(np.asarray(images), dtype=torch.float32)

@@ -18,6 +18,11 @@ Nearest neighbours: exact, in float64, by a KD-tree (scipy cKDTree, fast in low 
 the chunked matrix form ||x||^2 - 2 x.y + ||y||^2 (fast in high dimension), ``method="auto"``
 choosing by dimension (KD-tree up to d = 16; benchmarks/bench_memorization.py measures the crossover). The matrix
 form's cancellation error, ~1e-16 (||x||^2 + ||y||^2), is below any distance the rule separates.
+Both run on the data divided by a common power of two 2^k near its largest magnitude
+(``unit_scale``; exact, so the neighbours and decisions are those of the unscaled data): squared
+distances of finite data then never overflow or underflow to zero. The rule is scale-free, so
+``memorization`` decides in scaled units and works for any finite data; ``nearest_two`` returns
+distances in the data's units and raises when those do not fit in float64 (|x| above ~1e154).
 
 Likelihood (Figure 3b, [inferred] mean of log p_data(x_gen)): the mean of log p(x) over
 generated samples under the true mixture, with its standard error.
@@ -31,7 +36,7 @@ import numpy as np
 from scipy import stats
 from scipy.spatial import cKDTree
 
-__all__ = ["distinct_points", "nearest_two", "memorization", "wilson_interval", "mean_loglik"]
+__all__ = ["distinct_points", "nearest_two", "memorization", "wilson_interval", "mean_loglik", "unit_scale"]
 
 # "auto": KD-tree up to this dimension, matrix form above. Measured (benchmarks/bench_memorization.py, K = 8
 # mixture data, 2 cores): matrix / KD-tree time 48x at d = 2, 9.5x at 8, 3.5-4.5x at 16, only 1.1-1.4x at 32
@@ -57,18 +62,54 @@ def distinct_points(train) -> np.ndarray:
     return x[np.sort(first)]
 
 
+def unit_scale(*arrays: np.ndarray) -> tuple[list[np.ndarray], int]:
+    """([a / 2^k for a in arrays], k) with 2^(k-1) <= max |entry| < 2^k (k = 0 when all are zero).
+
+    Division by a power of two is exact (outside the subnormal range), so distances, neighbours and
+    every scale-free comparison are those of the original arrays, while squared distances of the
+    scaled arrays stay in [0, 4 d] and can neither overflow nor underflow to zero."""
+    big = max((float(np.max(np.abs(a))) if a.size else 0.0) for a in arrays)
+    k = int(np.frexp(big)[1]) if big > 0 else 0
+    return [np.ldexp(a, -k) for a in arrays], k
+
+
+def _nearest_two_unit(x: np.ndarray, p: np.ndarray, method: str, chunk: int,
+                      memory_budget: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """nearest_two on finite (m, d) and (n, d) arrays in units of 2^k: (d1^2 / 4^k, d2^2 / 4^k, NN1 index, k)."""
+    (x, p), k = unit_scale(x, p)
+    return (*_nearest_two_core(x, p, method, chunk, memory_budget), k)
+
+
 def nearest_two(samples, points, *, method: str = "auto", chunk: int = 2048,
                 memory_budget: int = 256 * 2**20) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(d1^2 (m,), d2^2 (m,), index of NN1 (m,)): squared distances to the two nearest rows of ``points`` (n >= 2).
 
     The matrix form takes at most ``chunk`` samples at a time, fewer when the (chunk, n) float64 block would
-    exceed ``memory_budget`` bytes (n = 100,000 points: 335 samples per 256 MiB block)."""
+    exceed ``memory_budget`` bytes (n = 100,000 points: 335 samples per 256 MiB block). Computed on the data
+    scaled by ``unit_scale``; a squared distance too large for float64 (finite data of magnitude above ~1e154)
+    is a ValueError, never an inf (``memorization`` needs no such limit: it decides in scaled units)."""
+    x, p = _checked_pair(samples, points)
+    d1, d2, i1, k = _nearest_two_unit(x, p, method, chunk, memory_budget)
+    with np.errstate(over="ignore"):
+        d1, d2 = np.ldexp(d1, 2 * k), np.ldexp(d2, 2 * k)
+    if not (np.all(np.isfinite(d1)) and np.all(np.isfinite(d2))):
+        raise ValueError(f"samples, points: squared distances overflow float64 (largest |coordinate| about 2^{k}); "
+                         "rescale the data")
+    return d1, d2, i1
+
+
+def _checked_pair(samples, points) -> tuple[np.ndarray, np.ndarray]:
     x = _finite_2d(samples, "samples")
     p = _finite_2d(points, "points")
     if p.shape[0] < 2:
         raise ValueError(f"points: need at least 2 rows for a second nearest neighbour, got {p.shape[0]}")
     if x.shape[1] != p.shape[1]:
         raise ValueError(f"samples, points: dimensions differ ({x.shape[1]} vs {p.shape[1]})")
+    return x, p
+
+
+def _nearest_two_core(x: np.ndarray, p: np.ndarray, method: str, chunk: int,
+                      memory_budget: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if method == "auto":
         method = "kdtree" if x.shape[1] <= KDTREE_MAX_DIM else "matrix"
     if method == "kdtree":
@@ -119,7 +160,8 @@ def memorization(samples, train, *, ratio: float = RATIO, method: str = "auto", 
     pts = distinct_points(train)
     if pts.shape[0] < 2:
         raise ValueError(f"train: need at least 2 distinct points, got {pts.shape[0]}")
-    d1, d2, i1 = nearest_two(samples, pts, method=method)
+    x, pts = _checked_pair(samples, pts)
+    d1, d2, i1, _ = _nearest_two_unit(x, pts, method, 2048, 256 * 2**20)     # scale-free rule: scaled units
     mem = d1 <= ratio ** 2 * d2
     with np.errstate(divide="ignore", invalid="ignore"):
         dr = np.sqrt(d1 / d2)

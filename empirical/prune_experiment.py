@@ -28,14 +28,14 @@ from theory import derive_seed
 
 from .datasets import load_cifar10, load_digits, subset
 from .diffusion import DiffusionConfig, NoiseScore, count_parameters, dsm_noise_loss, train_diffusion
-from .dit import DiT, DiTConfig, make_dit
+from .dit import DiT, load_dit, make_dit, save_dit
 from .image_metrics import PixelFeatures, frechet_distance, precision_recall, train_classifier
 from .metrics import memorization
 from .pruning import draw_importance_times, head_count, importance_scores, prune_heads, random_heads, select_heads
 from .sampling import sample, sample_seeds
 from .sweep import point_key
 
-__all__ = ["PruneSetting", "original_point", "pruned_point", "run_stage", "load_model", "stage_samples"]
+__all__ = ["PruneSetting", "original_point", "pruned_point", "run_stage", "stage_samples"]
 
 
 @dataclass(frozen=True)
@@ -98,19 +98,6 @@ def _setting(d: dict) -> PruneSetting:
     d["finetune"] = DiffusionConfig(**d["finetune"])
     d["small_t"] = tuple(d["small_t"])
     return PruneSetting(**d)
-
-
-def _save_model(path: Path, model: DiT) -> None:
-    from .diffusion import _save_checkpoint
-
-    _save_checkpoint(path, {"config": model.cfg.to_dict(), "state": model.state_dict()})
-
-
-def load_model(path) -> DiT:
-    ck = torch.load(path, map_location="cpu", weights_only=True)
-    m = DiT(DiTConfig(**ck["config"]))
-    m.load_state_dict(ck["state"])
-    return m.eval()
 
 
 def stage_samples(model: DiT, s: PruneSetting, seed: int, device="cpu") -> np.ndarray:
@@ -187,7 +174,7 @@ def run_stage(point: dict, folder: Path, device: str = "cpu", progress: bool = F
         path = folder / f"{point_key(orig)}.pt"
         if not path.is_file():          # weights are not kept in git: retrain (resuming its checkpoint if any)
             run_stage(orig, folder, device, progress)
-        base = load_model(path)
+        base = load_dit(path)
         if point["method"] == "importance":
             imp = importance_scores(base, data, batches=s.importance_batches, batch=s.importance_batch,
                                     t0=s.train.t0, T=s.train.T, time_map=s.time_map, seed=derive_seed(seed, "imp"))
@@ -212,6 +199,6 @@ def run_stage(point: dict, folder: Path, device: str = "cpu", progress: bool = F
             pruned = res.ema_model.cpu()
             out["finetune_losses"] = res.losses
         model = pruned
-    _save_model(folder / f"{point_key(point)}.pt", model)
+    save_dit(folder / f"{point_key(point)}.pt", model)
     out.update(_evaluate(model, s, seed, data, ref, labels, device))
     return out

@@ -7,7 +7,8 @@ training settings); ``fn(point) -> dict`` does it. Each finished point is writte
 to ``folder/<key>.json`` with its point, result, wall seconds and the package versions; a rerun
 reads the files whose point matches and computes only the missing ones. The key is a hash of
 the canonical JSON of the point, so changing any setting makes a new point instead of reusing
-a stale result.
+a stale result. A file at a point's name that is not that point's record is reported
+(BadFileError) rather than recomputed over.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import json
 import time
 from pathlib import Path
 from typing import Callable
+
+from .fileio import BadFileError, atomic_write_json, read_json, require_keys
 
 __all__ = ["point_key", "run_sweep"]
 
@@ -28,11 +31,18 @@ def point_key(point: dict) -> str:
 
 
 def _load(path: Path, point: dict) -> dict | None:
-    try:
-        rec = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    """The finished record of ``point`` at ``path``; None when there is none yet. A file that is there but is
+    not this point's record (corrupt, edited, from elsewhere) is a BadFileError: it is reported, not silently
+    recomputed over."""
+    if not path.exists():
         return None
-    return rec if rec.get("point") == json.loads(json.dumps(point)) and "result" in rec else None
+    what = "a memsep sweep point record"
+    rec = require_keys(path, read_json(path, what), ("point", "result"), what)
+    if rec["point"] != json.loads(json.dumps(point)):
+        raise BadFileError(path, "holds another point than its name says (delete it to recompute this point)")
+    if not isinstance(rec["result"], dict) or not isinstance(rec.get("seconds", 0.0), (int, float)):
+        raise BadFileError(path, f"is not {what} (result must be an object; delete it to recompute this point)")
+    return rec
 
 
 def run_sweep(points: list[dict], fn: Callable[[dict], dict], folder: Path, *, desc: str = "sweep",
@@ -42,7 +52,6 @@ def run_sweep(points: list[dict], fn: Callable[[dict], dict], folder: Path, *, d
     Each record: {"point", "result", "seconds", "reused"}; "reused" is True for points read back.
     """
     from verify.env import environment
-    from verify.io import atomic_write_json
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

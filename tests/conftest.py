@@ -22,6 +22,26 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture
+def temporary_claims():
+    """``add(claim_id, check, configs=None)`` registers a throw-away claim (configs: one per profile, by default
+    {"profile_size": i}); all are removed from the registry afterwards."""
+    from verify.registry import PROFILES, REGISTRY, claim_ids, register
+
+    claim_ids()                                        # make sure the real claims are registered first
+    added = []
+
+    def add(claim_id, check, configs=None):
+        register(claim_id, title=f"temporary {claim_id}", paper_ref="test", statement="test claim",
+                 configs=configs or {p: {"profile_size": i} for i, p in enumerate(PROFILES)})(check)
+        added.append(claim_id)
+        return REGISTRY[claim_id]
+
+    yield add
+    for claim_id in added:
+        REGISTRY.pop(claim_id, None)
+
+
+@pytest.fixture
 def rng():
     """A fresh seeded generator per test (no global RNG)."""
     return np.random.default_rng(1234)

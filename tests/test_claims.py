@@ -118,7 +118,8 @@ def test_pruning_stages_recover_when_model_weights_are_missing(pruning_out):
 
     import torch
 
-    from empirical.prune_experiment import load_model, pruned_point, run_stage
+    from empirical.dit import load_dit
+    from empirical.prune_experiment import pruned_point, run_stage
     from empirical.sweep import point_key
     from verify.claims._pruning import CONFIGS, SWEEP_OWNER
 
@@ -127,12 +128,12 @@ def test_pruning_stages_recover_when_model_weights_are_missing(pruning_out):
     originals = [p for p in folder.glob("*.json") if '"stage": "original"' in p.read_text()]
     assert len(originals) == 1
     weights = originals[0].with_suffix(".pt")
-    before = load_model(weights).state_dict()
+    before = load_dit(weights).state_dict()
     weights.unlink()
     cfg = CONFIGS["ci"]
     seed = json.loads(originals[0].read_text())["point"]["seed"]
     res = run_stage(pruned_point(cfg.setting, seed, "random", cfg.eta, 7), folder)
-    after = load_model(weights).state_dict()
+    after = load_dit(weights).state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
-    assert res["heads_removed"] == int(cfg.eta * sum(load_model(weights).cfg.heads))
+    assert res["heads_removed"] == int(cfg.eta * sum(load_dit(weights).cfg.heads))
     assert (folder / f"{point_key(pruned_point(cfg.setting, seed, 'random', cfg.eta, 7))}.pt").is_file()

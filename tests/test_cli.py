@@ -22,7 +22,7 @@ import pytest
 from theory import derive_seed
 from verify.claims.a1 import CONFIGS as A1_CONFIGS
 from verify.cli import main
-from verify.registry import PROFILES, REGISTRY, Findings, claim_ids, register
+from verify.registry import REGISTRY, Findings, claim_ids
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -263,21 +263,6 @@ def test_dry_run_defaults_cover_all_claims(tmp_path, capsys, monkeypatch):
 
 
 # ---- exit status 1 when a claim is not confirmed -------------------------------------------------
-@pytest.fixture
-def temporary_claims():
-    """Register throw-away claims; remove them from REGISTRY afterwards."""
-    added = []
-
-    def add(claim_id, check):
-        register(claim_id, title=f"temporary {claim_id}", paper_ref="test", statement="test claim",
-                 configs={p: {"size": i} for i, p in enumerate(PROFILES)})(check)
-        added.append(claim_id)
-
-    yield add
-    for claim_id in added:
-        REGISTRY.pop(claim_id, None)
-
-
 def _failing_check(ctx):
     f = Findings()
     f.check("always fails", False, "on purpose")
@@ -299,4 +284,4 @@ def test_run_exits_1_when_a_claim_is_not_confirmed(temporary_claims, tmp_path, c
     assert capsys.readouterr().err == ""
     report = (out / "REPORT.md").read_text(encoding="utf-8")
     assert mark in report and "## X7 temporary X7" in report
-    assert json.loads((out / "results" / "X7.json").read_text(encoding="utf-8"))["config"] == {"size": 0}
+    assert json.loads((out / "results" / "X7.json").read_text(encoding="utf-8"))["config"] == {"profile_size": 0}

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import verify.io
+import empirical.fileio
 from verify.io import atomic_write_json, atomic_write_text, to_jsonable
 from verify.registry import (PROFILES, REGISTRY, Assertion, CheckResult, Findings, claim_ids, get_claims,
                              register)
@@ -80,23 +80,6 @@ def a1_record(tmp_path_factory):
     out = tmp_path_factory.mktemp("a1_report")
     run_claim(get_claims(["A1"])[0], "ci", 0, out)
     return json.loads((out / "results" / "A1.json").read_text(encoding="utf-8"))
-
-
-@pytest.fixture
-def temporary_claims():
-    """Register throw-away claims; remove them from REGISTRY afterwards."""
-    claim_ids()                                        # make sure the real claims are registered first
-    added = []
-
-    def add(claim_id, check, configs=None):
-        register(claim_id, title=f"temporary {claim_id}", paper_ref="test", statement="test claim",
-                 configs=configs or {p: {"profile_size": i} for i, p in enumerate(PROFILES)})(check)
-        added.append(claim_id)
-        return REGISTRY[claim_id]
-
-    yield add
-    for claim_id in added:
-        REGISTRY.pop(claim_id, None)
 
 
 # ---- the summary table -------------------------------------------------------------------------
@@ -268,7 +251,7 @@ def test_write_report_failure_keeps_previous_report_and_no_temp_file(tmp_path, m
         raise exc
 
     with monkeypatch.context() as m:
-        m.setattr(verify.io.os, target, fail)
+        m.setattr(empirical.fileio.os, target, fail)
         with pytest.raises(type(exc)):
             write_report(folder)
     assert (folder / "REPORT.md").read_text(encoding="utf-8") == "previous report\n"
@@ -297,7 +280,7 @@ def test_write_failing_midway_keeps_previous_file(tmp_path, monkeypatch):
             self.fh.flush()
             raise OSError("no space left on device")
 
-    monkeypatch.setattr(verify.io.os, "fdopen", lambda *a, **k: HalfWriter(real_fdopen(*a, **k)))
+    monkeypatch.setattr(empirical.fileio.os, "fdopen", lambda *a, **k: HalfWriter(real_fdopen(*a, **k)))
     with pytest.raises(OSError, match="no space"):
         atomic_write_text(target, "new report " * 100)
     monkeypatch.undo()

@@ -37,12 +37,32 @@ def test_a_killed_sweep_keeps_what_finished(tmp_path):
     assert all(r["reused"] for r in recs)
 
 
-def test_a_changed_setting_is_a_new_point_and_a_corrupt_file_is_recomputed(tmp_path):
+def test_a_changed_setting_is_a_new_point(tmp_path):
     assert point_key({"a": 1, "b": 2}) == point_key({"b": 2, "a": 1})
     assert point_key({"a": 1}) != point_key({"a": 1.5})
     run_sweep([{"a": 1}], lambda p: {"v": 1}, tmp_path)
-    (tmp_path / f"{point_key({'a': 1})}.json").write_text("{not json")
-    recs = run_sweep([{"a": 1}], lambda p: {"v": 2}, tmp_path)
-    assert recs[0]["result"] == {"v": 2} and not recs[0]["reused"]
+    recs = run_sweep([{"a": 1}, {"a": 1.5}], lambda p: {"v": 2}, tmp_path)
+    assert [r["reused"] for r in recs] == [True, False] and [r["result"]["v"] for r in recs] == [1, 2]
     saved = json.loads((tmp_path / f"{point_key({'a': 1})}.json").read_text())
     assert saved["point"] == {"a": 1} and saved["seconds"] >= 0
+
+
+@pytest.mark.parametrize("content, problem", [
+    pytest.param("{not json", "invalid JSON", id="invalid-json"),
+    pytest.param("", "invalid JSON", id="empty"),
+    pytest.param("[1, 2]", "a JSON object expected", id="array"),
+    pytest.param('{"point": {"a": 1}}', "missing result", id="no-result"),
+    pytest.param('{"point": {"a": 2}, "result": {"v": 9}}', "another point", id="other-point"),
+    pytest.param('{"point": {"a": 1}, "result": "oops"}', "result must be an object", id="result-not-object"),
+])
+def test_a_bad_point_file_is_reported_and_kept_not_recomputed_over(tmp_path, content, problem):
+    """A file at a point's name that is not its record: a BadFileError naming the file; nothing is computed
+    and the file is left as it was (the user decides: delete it to recompute)."""
+    from empirical.fileio import BadFileError
+
+    path = tmp_path / f"{point_key({'a': 1})}.json"
+    path.write_text(content)
+    with pytest.raises(BadFileError, match=problem) as info:
+        run_sweep([{"a": 1}], lambda p: pytest.fail("recomputed over a bad file"), tmp_path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+    assert path.read_text() == content

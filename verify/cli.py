@@ -6,9 +6,11 @@
     memsep fuzz   CLAIM [--examples N] [--seed S] [--time-budget SEC] [--out DIR] [--no-progress]
     memsep dit    train | prune | sample | evaluate  --run DIR ...   (verify.dit_cli)
 
-Bad input (unknown claim, bad flag, bad value) prints one line to stderr and exits 2.
-Exit status of ``run``: 0 when every claim is CONFIRMED, 1 otherwise (the report is written
-either way). Exit status of ``fuzz``: 0 when no counterexample was found, 1 when one was
+Bad input (unknown claim, bad flag, bad value, a file memsep reads that is corrupt or unsafe)
+and a failed write (full disk, an output folder that is not writable) print one line to stderr
+and exit 2; such a failure never replaces a previous result. Exit status of ``run``: 0 when
+every claim is CONFIRMED, 1 when one is NOT CONFIRMED or ERROR (the report is written either
+way), 2 as above. Exit status of ``fuzz``: 0 when no counterexample was found, 1 when one was
 (results/fuzz/<claim>.json is written either way).
 """
 
@@ -119,7 +121,10 @@ def _margin(m) -> str:
 def _fuzz(args) -> int:
     from .fuzz import get_fuzz_spec, run_fuzz
 
+    from empirical.fileio import check_writable_dir
+
     spec = get_fuzz_spec(args.claim)  # validate before any work
+    check_writable_dir(args.out / "results" / "fuzz", "out")
     print(f"[{args.claim}] fuzz: {spec.property} (up to {args.examples} examples, {args.time_budget:g} s, "
           f"seed {args.seed})")
     rec = run_fuzz(args.claim, args.examples, args.seed, args.time_budget, args.out, progress=not args.no_progress)
@@ -144,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "report":
             from .report import write_report
 
+            if args.out.exists() and not args.out.is_dir():
+                raise ValueError(f"out: {args.out} is not a directory")
             print(f"wrote {write_report(args.out)}")
             return 0
         if args.command == "fuzz":
@@ -155,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         from .runner import resolved_config, run_claims
 
         if args.dry_run:
+            if args.out.exists() and not args.out.is_dir():
+                raise ValueError(f"out: {args.out} exists and is not a directory")
             print(json.dumps(resolved_config(args.claims, args.profile, args.seed, args.out), indent=1))
             return 0
         get_claims(args.claims)  # validate ids before any work
@@ -170,7 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"memsep: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"memsep: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        from empirical.fileio import os_error_text
+
+        print(f"memsep: error: {os_error_text(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("memsep: interrupted; " + ("no campaign record was written" if args.command == "fuzz" else

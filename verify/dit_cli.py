@@ -3,14 +3,24 @@
 Each command works in a run directory (``--run DIR``) holding ``config.json`` (the resolved
 configuration, seeds and versions), ``metrics.jsonl`` (one JSON line per logged event: training
 losses, importances, metrics), ``checkpoint.pt`` (written atomically every ``--checkpoint-every``
-steps; ``--resume`` continues exactly) and ``model.pt`` (the EMA weights). ``--dry-run`` prints the
-resolved configuration and exits. Under ``torchrun --nproc_per_node=N memsep dit train ...`` the
-training is data-parallel (gloo on CPU, nccl on GPU).
+steps; ``--resume`` continues exactly), ``model.pt`` (the EMA weights), ``samples.npy`` and
+``evaluation.json``. ``--dry-run`` checks everything a run would check, prints the resolved
+configuration and exits. Under ``torchrun --nproc_per_node=N memsep dit train ...`` the training is
+data-parallel (gloo on CPU, nccl on GPU).
 
     memsep dit train    --run runs/orig  [--dataset digits|cifar10 --data PATH] [--n 32] [--preset dit-tiny]
     memsep dit prune    --run runs/imp20 --from runs/orig [--method importance|random] [--eta 0.2]
     memsep dit sample   --run runs/imp20 [--samples 256] [--seed 0]
     memsep dit evaluate --run runs/imp20
+
+Safety of run directories (a run directory may come from someone else):
+  - every file is read without running code (``empirical.fileio``: weights-only torch loads, numpy
+    without pickles, JSON checked key by key); a bad file is one line naming it, exit 2;
+  - everything is validated before anything is written, so a refused command changes nothing;
+  - no command replaces what an earlier command made: ``train`` and ``prune`` refuse a run directory
+    that holds results unless given ``--resume`` (continue its checkpoint) or ``--overwrite`` (delete
+    the run's files first); ``sample`` refuses an existing samples.npy and ``evaluate`` an existing
+    evaluation.json without ``--overwrite``; ``prune --run X --from X`` is always refused.
 """
 
 from __future__ import annotations
@@ -19,9 +29,14 @@ import argparse
 import dataclasses
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["add_dit_parser", "run_dit"]
+__all__ = ["add_dit_parser", "run_dit", "RunInfo", "read_run_config"]
+
+# Every file a run directory can hold, in the order a pipeline makes them.
+RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint.pt", "model.pt", "samples.npy", "evaluation.json")
+_CONFIG = "a memsep run configuration"
 
 
 def add_dit_parser(sub, parser_class, positive_int, seed_type) -> None:
@@ -29,14 +44,17 @@ def add_dit_parser(sub, parser_class, positive_int, seed_type) -> None:
     steps = dit.add_subparsers(dest="dit_command", required=True, parser_class=parser_class)
     fmt = argparse.ArgumentDefaultsHelpFormatter
 
-    def common(p, run_help):
+    def common(p, run_help, overwrite_help):
         p.add_argument("--run", type=Path, required=True, help=run_help)
         p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="torch device")
-        p.add_argument("--dry-run", action="store_true", help="print the resolved configuration as JSON and exit")
+        p.add_argument("--dry-run", action="store_true",
+                       help="check everything, print the resolved configuration as JSON and exit")
         p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+        p.add_argument("--overwrite", action="store_true", help=overwrite_help)
 
     t = steps.add_parser("train", help="train a DiT by DSM on a random subset of n images", formatter_class=fmt)
-    common(t, "run directory (created): config.json, metrics.jsonl, checkpoint.pt, model.pt")
+    common(t, "run directory (created): config.json, metrics.jsonl, checkpoint.pt, model.pt",
+           "replace a run directory that already holds a run (its files are deleted first)")
     t.add_argument("--dataset", choices=("digits", "cifar10"), default="digits", help="embedded digits or CIFAR-10")
     t.add_argument("--data", type=str, default=None, help="local cifar-10-batches-py folder (for --dataset cifar10)")
     t.add_argument("--n", type=positive_int, default=32, help="training subset size")
@@ -51,8 +69,10 @@ def add_dit_parser(sub, parser_class, positive_int, seed_type) -> None:
     t.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
 
     p = steps.add_parser("prune", help="Algorithm 1: prune heads of a trained DiT, then fine-tune", formatter_class=fmt)
-    common(p, "run directory of the pruned model (created)")
-    p.add_argument("--from", dest="source", type=Path, required=True, help="run directory of the trained model")
+    common(p, "run directory of the pruned model (created; must differ from --from)",
+           "replace a run directory that already holds a run (its files are deleted first)")
+    p.add_argument("--from", dest="source", type=Path, required=True,
+                   help="run directory of the trained (or already pruned) model")
     p.add_argument("--method", choices=("importance", "random"), default="importance", help="which heads to remove")
     p.add_argument("--eta", type=float, default=0.2, help="pruning ratio: floor(eta H) heads are removed")
     p.add_argument("--finetune-steps", type=int, default=500, help="fine-tuning steps after pruning (0: none)")
@@ -64,172 +84,368 @@ def add_dit_parser(sub, parser_class, positive_int, seed_type) -> None:
     p.add_argument("--resume", action="store_true", help="continue the fine-tuning from its checkpoint")
 
     s = steps.add_parser("sample", help="draw samples (per-sample seeds) from a run's model", formatter_class=fmt)
-    common(s, "run directory with model.pt; writes samples.npy")
+    common(s, "run directory with model.pt; writes samples.npy",
+           "replace an existing samples.npy (and delete the evaluation.json made from it)")
     s.add_argument("--samples", type=positive_int, default=256, help="number of samples")
     s.add_argument("--seed", type=seed_type, default=0, help="sample i uses a seed derived from (seed, i)")
     s.add_argument("--steps", type=positive_int, default=100, help="sampler steps (log-spaced from T to t0)")
     s.add_argument("--method", choices=("ode", "sde"), default="ode", help="probability-flow ODE or reverse SDE")
 
     e = steps.add_parser("evaluate", help="memorization, precision/recall and FD of a run's samples", formatter_class=fmt)
-    common(e, "run directory with samples.npy; writes metrics to metrics.jsonl and evaluation.json")
+    common(e, "run directory with samples.npy; writes metrics to metrics.jsonl and evaluation.json",
+           "replace an existing evaluation.json")
     e.add_argument("--features", default="classifier",
-                   help="feature space: classifier (trained here), pixels, or a TorchScript file path (e.g. Inception)")
+                   help="feature space: classifier (trained here), pixels, or a TorchScript file path (e.g. "
+                        "Inception; a TorchScript file is a program: give only files you trust)")
+
+
+# ---- reading a run directory --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a later command needs from a run's config.json, for a trained or a pruned run alike."""
+
+    path: Path                 # the config.json it came from
+    command: str               # "train" or "prune"
+    dataset: str
+    data: str | None
+    n: int
+    subset_seed: int           # the seed of the training subset (the train command's --seed)
+    indices: tuple[int, ...]   # the training subset, as recorded
+    t0: float
+    T: float
+    batch: int
+
+
+def _diffusion_config(path: Path, d, key: str):
+    from empirical.diffusion import DiffusionConfig
+    from empirical.fileio import BadFileError
+
+    if not isinstance(d, dict):
+        raise BadFileError(path, f"is not {_CONFIG} ({key} must be an object)")
+    try:
+        return DiffusionConfig(**{**d, "device": "cpu"}).validate()     # the device it ran on need not exist here
+    except (TypeError, ValueError) as exc:
+        raise BadFileError(path, f"is not {_CONFIG} ({key}: {exc})") from None
+
+
+def read_run_config(run: Path) -> tuple[dict, RunInfo]:
+    """(the config.json dict, its RunInfo) of a run directory, every field a later command uses checked."""
+    from empirical.fileio import BadFileError, read_json, require_keys
+
+    path = run / "config.json"
+    if not path.is_file():
+        raise ValueError(f"run: {run} is not a run directory (no config.json)")
+    cfg = read_json(path, _CONFIG)
+    require_keys(path, cfg, ("command",), _CONFIG)
+    if cfg["command"] == "train":
+        require_keys(path, cfg, ("dataset", "data", "n", "preset", "seed", "train", "indices"), _CONFIG)
+        seed, train = cfg["seed"], _diffusion_config(path, cfg["train"], "train")
+    elif cfg["command"] == "prune":
+        require_keys(path, cfg, ("source", "dataset", "data", "n", "finetune", "indices"), _CONFIG)
+        src = require_keys(path, cfg["source"], ("seed",), f"{_CONFIG} (its source)")
+        seed, train = src["seed"], _diffusion_config(path, cfg["finetune"], "finetune")
+    else:
+        raise BadFileError(path, f"is not {_CONFIG} (command must be 'train' or 'prune', got {cfg['command']!r})")
+    if cfg["dataset"] not in ("digits", "cifar10"):
+        raise BadFileError(path, f"is not {_CONFIG} (dataset must be 'digits' or 'cifar10', got {cfg['dataset']!r})")
+    if cfg["dataset"] == "cifar10" and not (isinstance(cfg["data"], str) and cfg["data"]):
+        raise BadFileError(path, f"is not {_CONFIG} (dataset cifar10 needs data: the cifar-10-batches-py folder)")
+    if isinstance(cfg["n"], bool) or not isinstance(cfg["n"], int) or cfg["n"] < 2:
+        raise BadFileError(path, f"is not {_CONFIG} (n must be an int >= 2, got {cfg['n']!r})")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise BadFileError(path, f"is not {_CONFIG} (seed must be an int >= 0, got {seed!r})")
+    idx = cfg["indices"]
+    if not (isinstance(idx, list) and len(idx) == cfg["n"] and all(isinstance(i, int) and not isinstance(i, bool)
+                                                                   for i in idx)):
+        raise BadFileError(path, f"is not {_CONFIG} (indices must be n = {cfg['n']} ints)")
+    return cfg, RunInfo(path, cfg["command"], cfg["dataset"], cfg["data"], cfg["n"], seed, tuple(idx), train.t0,
+                        train.T, train.batch)
+
+
+def _data(dataset: str, data: str | None, n: int, seed: int):
+    """(all images, labels, indices of the training subset)."""
+    from empirical.datasets import load_cifar10, load_digits, subset
+
+    x, y = load_digits() if dataset == "digits" else load_cifar10(data or "")
+    return x, y, subset(len(x), n, seed)
+
+
+def _run_data(info: RunInfo):
+    """The data of a run, checked against the indices its config.json recorded."""
+    from empirical.fileio import BadFileError
+
+    x, y, idx = _data(info.dataset, info.data, info.n, info.subset_seed)
+    if tuple(idx.tolist()) != info.indices:
+        raise BadFileError(info.path, "records training indices that its dataset, n and seed do not give "
+                                      "(edited, or made by another version)")
+    return x, y, idx
+
+
+def _existing(run: Path) -> list[str]:
+    if run.exists() and not run.is_dir():
+        raise ValueError(f"run: {run} exists and is not a directory")
+    return [f for f in RUN_FILES if (run / f).exists()]
+
+
+def _resume_or_refuse(run: Path, args, train_cfg: dict, n: int) -> bool:
+    """Decide, before anything is written, how train/prune treats an existing run directory; True when an
+    existing checkpoint will be resumed. Refusals are ValueErrors naming what is there and the flags."""
+    from empirical.diffusion import load_checkpoint
+
+    there = _existing(run)
+    if args.resume and args.overwrite:
+        raise ValueError("resume, overwrite: give one of them, not both")
+    if args.overwrite or not there:
+        return False
+    ckpt = run / "checkpoint.pt"
+    if not args.resume:
+        raise ValueError(f"run: {run} already holds {', '.join(there)}; pass --resume to continue it or "
+                         "--overwrite to replace it")
+    if not ckpt.exists():
+        made = [f for f in there if f in ("model.pt", "samples.npy", "evaluation.json")]
+        if made:
+            raise ValueError(f"run: {run} has no checkpoint.pt to resume from but holds {', '.join(made)}; "
+                             "pass --overwrite to replace it")
+        return False
+    st = load_checkpoint(ckpt, "cpu")
+    if st["config"] != train_cfg or st["n"] != n or st["step"] > train_cfg["steps"]:
+        diff = sorted(k for k in set(st["config"]) | set(train_cfg) if st["config"].get(k) != train_cfg.get(k))
+        what = f"settings {', '.join(diff)}" if diff else f"n = {st['n']}"
+        raise ValueError(f"resume: {ckpt} was written with other {what}; resume with the same settings, or pass "
+                         "--overwrite to start again")
+    return True
+
+
+def _check_same_run(run: Path, cfg: dict) -> None:
+    """On --resume the run's recorded configuration must be the one asked for now."""
+    from empirical.fileio import read_json
+
+    if not (run / "config.json").is_file():
+        return
+    old = read_json(run / "config.json", _CONFIG)
+    if not isinstance(old, dict):
+        return
+    diff = sorted(k for k in cfg if k != "indices" and old.get(k) != cfg[k])
+    if diff:
+        raise ValueError(f"resume: {run / 'config.json'} records other {', '.join(diff)}; resume with the same "
+                         "settings, or pass --overwrite to start again")
+
+
+def _clear(run: Path) -> None:
+    """--overwrite: delete the run's own files (nothing else in the folder)."""
+    for f in RUN_FILES:
+        (run / f).unlink(missing_ok=True)
 
 
 def _write_config(run: Path, cfg: dict) -> None:
+    from empirical.fileio import atomic_write_json
+
     from .env import environment
-    from .io import atomic_write_json
 
     atomic_write_json(run / "config.json", {**cfg, "environment": {k: v for k, v in environment().items()
                                                                    if k in ("packages", "git_commit")}})
 
 
-def _log(run: Path, record: dict) -> None:
-    from .io import to_jsonable
+def _log(run: Path, records: list[dict]) -> None:
+    """Append events to the run's metrics.jsonl (atomically: the old log or the new one, never a torn line)."""
+    from empirical.fileio import append_lines
 
-    with open(run / "metrics.jsonl", "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(to_jsonable(record)) + "\n")
-
-
-def _data(cfg: dict):
-    from empirical.datasets import load_cifar10, load_digits, subset
-
-    x, y = load_digits() if cfg["dataset"] == "digits" else load_cifar10(cfg["data"] or "")
-    idx = subset(len(x), cfg["n"], cfg["seed"])
-    return x, y, idx
+    append_lines(run / "metrics.jsonl", records)
 
 
-def run_dit(args) -> int:
+def _write_log(run: Path, records: list[dict]) -> None:
+    """Start the run's metrics.jsonl afresh with these events (train and prune: a resumed run's checkpoint
+    carries the earlier losses, so the history is written once, whole)."""
+    from empirical.fileio import atomic_write_text, to_jsonable
+
+    atomic_write_text(run / "metrics.jsonl", "".join(json.dumps(to_jsonable(r)) + "\n" for r in records))
+
+
+def _show(plan: dict) -> int:
+    print(json.dumps(plan, indent=1))
+    return 0
+
+
+# ---- the commands ---------------------------------------------------------------------------------------------
+
+def _train(args, device: str) -> int:
     import torch
 
+    from empirical.dit import DIT_PRESETS, make_dit, save_dit
     from empirical.diffusion import DiffusionConfig, train_diffusion
+    from theory import derive_seed
 
-    from .runner import resolve_device
-
-    device = resolve_device(args.device)
     run: Path = args.run
-    cmd = args.dit_command
-    if cmd == "train":
-        if args.dataset == "cifar10" and not args.data:
-            raise ValueError("data: --dataset cifar10 needs --data PATH (a local cifar-10-batches-py folder)")
-        cfg = {"command": "train", "dataset": args.dataset, "data": args.data, "n": args.n, "preset": args.preset,
-               "seed": args.seed,
-               "train": dataclasses.asdict(DiffusionConfig(steps=args.steps, batch=args.batch, lr=args.lr,
-                                                           weight_decay=args.weight_decay, grad_clip=args.grad_clip,
-                                                           seed=args.seed, device=device).validate())}
-        if args.dry_run:
-            print(json.dumps(cfg, indent=1))
-            return 0
-        from empirical.dit import make_dit
-        from empirical.prune_experiment import _save_model
-
-        x, _, idx = _data(cfg)
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-            import torch.distributed as dist
-
-            dist.init_process_group("nccl" if device == "cuda" else "gloo")
-        rank = int(os.environ.get("RANK", "0"))
-        torch.manual_seed(args.seed)
-        model = make_dit(args.preset, image_size=x.shape[2], channels=x.shape[1])
-        run.mkdir(parents=True, exist_ok=True)
-        if rank == 0:
-            _write_config(run, {**cfg, "indices": idx.tolist()})
-        res = train_diffusion(x[idx], DiffusionConfig(**cfg["train"]), model=model, checkpoint=run / "checkpoint.pt",
-                              checkpoint_every=args.checkpoint_every, resume=args.resume,
-                              progress=not args.no_progress)
-        if rank == 0:
-            for step, loss in res.losses:
-                _log(run, {"event": "train", "step": step, "loss": loss})
-            _save_model(run / "model.pt", res.ema_model.cpu())
-            print(f"trained {res.parameters:,} parameters for {cfg['train']['steps']} steps in {res.seconds:.1f} s; "
-                  f"final loss {res.losses[-1][1]:.4g}; wrote {run / 'model.pt'}")
-        return 0
-    if cmd == "prune":
-        src = json.loads((args.source / "config.json").read_text()) if (args.source / "config.json").is_file() else None
-        if src is None or not (args.source / "model.pt").is_file():
-            raise ValueError(f"from: {args.source} is not a trained run directory (config.json and model.pt needed)")
-        if not 0 <= args.eta < 1:
-            raise ValueError(f"eta: must be in [0, 1), got {args.eta}")
-        if args.finetune_steps < 0:
-            raise ValueError(f"finetune-steps: must be >= 0, got {args.finetune_steps}")
-        cfg = {"command": "prune", "from": str(args.source), "source": {k: src[k] for k in ("dataset", "data", "n", "seed")},
-               "method": args.method, "eta": args.eta, "time_map": args.time_map, "seed": args.seed,
-               "importance_batches": args.importance_batches,
-               "finetune": dataclasses.asdict(DiffusionConfig(steps=max(args.finetune_steps, 1), batch=src["train"]["batch"],
-                                                              lr=args.lr, warmup=0, seed=args.seed, device=device))}
-        cfg["finetune"]["steps"] = args.finetune_steps
-        if args.dry_run:
-            print(json.dumps(cfg, indent=1))
-            return 0
-        from empirical.prune_experiment import _save_model, load_model
-        from empirical.pruning import importance_scores, prune_heads, random_heads, select_heads
-
-        x, _, idx = _data(src)
-        base = load_model(args.source / "model.pt").to(device)
-        run.mkdir(parents=True, exist_ok=True)
-        _write_config(run, {**cfg, "dataset": src["dataset"], "data": src["data"], "n": src["n"],
-                            "indices": idx.tolist()})
-        if args.method == "importance":
-            imp = importance_scores(base, x[idx], batches=args.importance_batches, t0=src["train"]["t0"],
-                                    T=src["train"]["T"], time_map=args.time_map, seed=args.seed)
-            remove = select_heads(imp, args.eta)
-            _log(run, {"event": "importance", "importance": [v.tolist() for v in imp]})
-        else:
-            remove = random_heads(base, args.eta, args.seed)
-        pruned = prune_heads(base, remove)
-        _log(run, {"event": "pruned", "removed": {str(k): v for k, v in remove.items()}, "heads": pruned.cfg.heads})
-        if args.finetune_steps > 0:
-            res = train_diffusion(x[idx], DiffusionConfig(**cfg["finetune"]), model=pruned,
-                                  checkpoint=run / "checkpoint.pt", resume=args.resume, progress=not args.no_progress)
-            for step, loss in res.losses:
-                _log(run, {"event": "finetune", "step": step, "loss": loss})
-            pruned = res.ema_model
-        _save_model(run / "model.pt", pruned.cpu())
-        print(f"removed {sum(len(v) for v in remove.values())} heads ({args.method}); heads per layer {pruned.cfg.heads}; "
-              f"wrote {run / 'model.pt'}")
-        return 0
-    if not (run / "config.json").is_file():
-        raise ValueError(f"run: {run} is not a run directory (no config.json)")
-    cfg = json.loads((run / "config.json").read_text())
-    if cmd == "sample":
-        plan = {"command": "sample", "samples": args.samples, "seed": args.seed, "steps": args.steps,
-                "method": args.method}
-        if args.dry_run:
-            print(json.dumps(plan, indent=1))
-            return 0
-        import numpy as np
-
-        from empirical.diffusion import NoiseScore
-        from empirical.prune_experiment import load_model
-        from empirical.sampling import sample, sample_seeds
-
-        if not (run / "model.pt").is_file():
-            raise ValueError(f"run: {run} has no model.pt (train or prune first)")
-        model = load_model(run / "model.pt").to(device)
-        c = model.cfg
-        xs = sample(NoiseScore(model), (c.channels, c.image_size, c.image_size), seeds=sample_seeds(args.seed, args.samples),
-                    method=args.method, steps=args.steps, device=device, progress=not args.no_progress).numpy()
-        np.save(run / "samples.npy", xs)
-        _log(run, {"event": "sample", **plan})
-        print(f"wrote {run / 'samples.npy'} ({xs.shape[0]} samples)")
-        return 0
-    # evaluate
+    if args.dataset == "cifar10" and not args.data:
+        raise ValueError("data: --dataset cifar10 needs --data PATH (a local cifar-10-batches-py folder)")
+    if args.preset not in DIT_PRESETS:
+        raise ValueError(f"preset: unknown {args.preset!r}; known: {', '.join(DIT_PRESETS)}")
+    train = DiffusionConfig(steps=args.steps, batch=args.batch, lr=args.lr, weight_decay=args.weight_decay,
+                            grad_clip=args.grad_clip, seed=args.seed, device=device).validate()
+    x, _, idx = _data(args.dataset, args.data, args.n, args.seed)
+    cfg = {"command": "train", "dataset": args.dataset, "data": args.data, "n": args.n, "preset": args.preset,
+           "seed": args.seed, "train": dataclasses.asdict(train), "indices": idx.tolist()}
+    resume = _resume_or_refuse(run, args, cfg["train"], args.n)
+    if resume:
+        _check_same_run(run, cfg)
     if args.dry_run:
-        print(json.dumps({"command": "evaluate", "features": args.features}, indent=1))
-        return 0
+        return _show({k: v for k, v in cfg.items() if k != "indices"})
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        import torch.distributed as dist
+
+        dist.init_process_group("nccl" if device == "cuda" else "gloo")
+    rank = int(os.environ.get("RANK", "0"))
+    torch.manual_seed(derive_seed(args.seed, "init"))
+    model = make_dit(args.preset, image_size=x.shape[2], channels=x.shape[1])
+    if rank == 0:
+        if args.overwrite:
+            _clear(run)
+        run.mkdir(parents=True, exist_ok=True)
+        _write_config(run, cfg)
+    res = train_diffusion(x[idx], train, model=model, checkpoint=run / "checkpoint.pt",
+                          checkpoint_every=args.checkpoint_every, resume=resume, progress=not args.no_progress)
+    if rank == 0:
+        _write_log(run, [{"event": "train", "step": step, "loss": loss} for step, loss in res.losses])
+        save_dit(run / "model.pt", res.ema_model.cpu())
+        print(f"trained {res.parameters:,} parameters for {train.steps} steps in {res.seconds:.1f} s; "
+              f"final loss {res.losses[-1][1]:.4g}; wrote {run / 'model.pt'}")
+    return 0
+
+
+def _same_folder(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+def _prune(args, device: str) -> int:
+    from empirical.dit import load_dit, save_dit
+    from empirical.diffusion import DiffusionConfig, train_diffusion
+    from empirical.pruning import importance_scores, prune_heads, random_heads, select_heads
+
+    run: Path = args.run
+    if _same_folder(run, args.source):
+        raise ValueError(f"run: must differ from --from ({args.source}); pruning writes a new run directory and "
+                         "never replaces the model it prunes")
+    if not args.source.is_dir() or not (args.source / "config.json").is_file() \
+            or not (args.source / "model.pt").is_file():
+        raise ValueError(f"from: {args.source} is not a trained run directory (config.json and model.pt needed)")
+    if not 0 <= args.eta < 1:
+        raise ValueError(f"eta: must be in [0, 1), got {args.eta}")
+    if args.finetune_steps < 0:
+        raise ValueError(f"finetune-steps: must be >= 0, got {args.finetune_steps}")
+    _, src = read_run_config(args.source)
+    base = load_dit(args.source / "model.pt")
+    x, _, idx = _run_data(src)
+    if tuple(x.shape[1:]) != (base.cfg.channels, base.cfg.image_size, base.cfg.image_size):
+        raise ValueError(f"from: {args.source / 'model.pt'} is a model of {base.cfg.channels}x{base.cfg.image_size}"
+                         f"x{base.cfg.image_size} images but its data set has {'x'.join(map(str, x.shape[1:]))}")
+    finetune = DiffusionConfig(steps=max(args.finetune_steps, 1), batch=src.batch, lr=args.lr, warmup=0,
+                               seed=args.seed, device=device, t0=src.t0, T=src.T).validate()
+    cfg = {"command": "prune", "from": str(args.source),
+           "source": {"dataset": src.dataset, "data": src.data, "n": src.n, "seed": src.subset_seed,
+                      "command": src.command},
+           "method": args.method, "eta": args.eta, "time_map": args.time_map, "seed": args.seed,
+           "importance_batches": args.importance_batches,
+           "finetune": {**dataclasses.asdict(finetune), "steps": args.finetune_steps},
+           "dataset": src.dataset, "data": src.data, "n": src.n, "indices": idx.tolist()}
+    resume = _resume_or_refuse(run, args, cfg["finetune"], src.n)
+    if resume:
+        _check_same_run(run, cfg)
+    if args.dry_run:
+        return _show({k: v for k, v in cfg.items() if k != "indices"})
+    base = base.to(device)
+    if args.overwrite:
+        _clear(run)
+    run.mkdir(parents=True, exist_ok=True)
+    _write_config(run, cfg)
+    log = []
+    if args.method == "importance":
+        imp = importance_scores(base, x[idx], batches=args.importance_batches, t0=src.t0, T=src.T,
+                                time_map=args.time_map, seed=args.seed)
+        remove = select_heads(imp, args.eta)
+        log.append({"event": "importance", "importance": [v.tolist() for v in imp]})
+    else:
+        remove = random_heads(base, args.eta, args.seed)
+    pruned = prune_heads(base, remove)
+    log.append({"event": "pruned", "removed": {str(k): v for k, v in remove.items()}, "heads": pruned.cfg.heads})
+    if args.finetune_steps > 0:
+        res = train_diffusion(x[idx], DiffusionConfig(**{**cfg["finetune"], "device": device}), model=pruned,
+                              checkpoint=run / "checkpoint.pt", resume=resume, progress=not args.no_progress)
+        log += [{"event": "finetune", "step": step, "loss": loss} for step, loss in res.losses]
+        pruned = res.ema_model
+    _write_log(run, log)
+    save_dit(run / "model.pt", pruned.cpu())
+    print(f"removed {sum(len(v) for v in remove.values())} heads ({args.method}); heads per layer {pruned.cfg.heads}; "
+          f"wrote {run / 'model.pt'}")
+    return 0
+
+
+def _sample(args, device: str) -> int:
+    from empirical.diffusion import NoiseScore
+    from empirical.dit import load_dit
+    from empirical.fileio import save_npy
+    from empirical.sampling import sample, sample_seeds
+
+    run: Path = args.run
+    _, info = read_run_config(run)
+    if not (run / "model.pt").is_file():
+        raise ValueError(f"run: {run} has no model.pt (train or prune first)")
+    model = load_dit(run / "model.pt")
+    if (run / "samples.npy").exists() and not args.overwrite:
+        raise ValueError(f"run: {run} already holds samples.npy; pass --overwrite to replace it (and the "
+                         "evaluation.json made from it)")
+    plan = {"command": "sample", "samples": args.samples, "seed": args.seed, "steps": args.steps,
+            "method": args.method, "t0": info.t0, "T": info.T}
+    if args.dry_run:
+        return _show(plan)
+    c = model.cfg
+    xs = sample(NoiseScore(model.to(device)), (c.channels, c.image_size, c.image_size),
+                seeds=sample_seeds(args.seed, args.samples), method=args.method, steps=args.steps, t0=info.t0,
+                T=info.T, device=device, progress=not args.no_progress).numpy()
+    (run / "evaluation.json").unlink(missing_ok=True)     # made from the samples being replaced
+    save_npy(run / "samples.npy", xs)
+    _log(run, [{"event": "sample", **plan}])
+    print(f"wrote {run / 'samples.npy'} ({xs.shape[0]} samples)")
+    return 0
+
+
+def _read_samples(run: Path, image_shape: tuple[int, ...]):
     import numpy as np
 
+    from empirical.fileio import BadFileError, load_npy
+
+    path = run / "samples.npy"
+    if not path.is_file():
+        raise ValueError(f"run: {run} has no samples.npy (run `memsep dit sample --run {run}` first)")
+    xs = load_npy(path, "an array of samples")
+    if xs.dtype.kind != "f" or xs.ndim != 4 or tuple(xs.shape[1:]) != tuple(image_shape) or xs.shape[0] < 2:
+        raise BadFileError(path, f"holds a {xs.dtype} array of shape {xs.shape}; expected float samples of shape "
+                                 f"(m >= 2, {', '.join(map(str, image_shape))})")
+    if not np.all(np.isfinite(xs)):
+        raise BadFileError(path, "holds non-finite samples (NaN or inf): the model diverged or the file is damaged")
+    return xs
+
+
+def _evaluate(args) -> int:
+    from empirical.fileio import atomic_write_json
+
+    run: Path = args.run
+    _, info = read_run_config(run)
+    x, y, idx = _run_data(info)
+    xs = _read_samples(run, x.shape[1:])
+    if (run / "evaluation.json").exists() and not args.overwrite:
+        raise ValueError(f"run: {run} already holds evaluation.json; pass --overwrite to replace it")
+    if args.features not in ("classifier", "pixels") and not Path(args.features).is_file():
+        raise ValueError(f"features: must be classifier, pixels or an existing TorchScript file, got {args.features!r}")
+    if args.dry_run:
+        return _show({"command": "evaluate", "features": args.features, "samples": len(xs)})
     from empirical.image_metrics import (PixelFeatures, TorchScriptFeatures, frechet_distance, precision_recall,
                                          train_classifier)
     from empirical.metrics import memorization
 
-    from .io import atomic_write_json
-
-    if not (run / "samples.npy").is_file():
-        raise ValueError(f"run: {run} has no samples.npy (run `memsep dit sample --run {run}` first)")
-    xs = np.load(run / "samples.npy")
-    src = cfg.get("source", cfg)
-    x, y, idx = _data({"dataset": cfg["dataset"], "data": cfg["data"], "n": cfg["n"], "seed": src["seed"]})
     mem = memorization(xs.reshape(len(xs), -1), x[idx].reshape(len(idx), -1))
     feats = (PixelFeatures() if args.features == "pixels" else train_classifier(x, y) if args.features == "classifier"
              else TorchScriptFeatures(args.features))
@@ -237,7 +453,20 @@ def run_dit(args) -> int:
     prec, rec = precision_recall(fr, fg, k=3)
     out = {"event": "evaluate", "features": args.features, "memorization": mem["ratio"], "memorization_ci": mem["ci"],
            "precision": prec, "recall": rec, "fd": frechet_distance(fr, fg), "samples": len(xs)}
-    _log(run, out)
     atomic_write_json(run / "evaluation.json", out)
+    _log(run, [out])
     print(json.dumps(out, indent=1, default=float))
     return 0
+
+
+def run_dit(args) -> int:
+    from .runner import resolve_device
+
+    device = resolve_device(args.device)
+    if args.dit_command == "train":
+        return _train(args, device)
+    if args.dit_command == "prune":
+        return _prune(args, device)
+    if args.dit_command == "sample":
+        return _sample(args, device)
+    return _evaluate(args)

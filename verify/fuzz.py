@@ -56,6 +56,8 @@ from hypothesis.strategies import SearchStrategy
 
 from theory import derive_seed
 
+from empirical.fileio import check_writable_dir
+
 from .env import environment
 from .io import atomic_write_json, to_jsonable
 from .registry import REGISTRY, _order
@@ -281,6 +283,8 @@ def run_fuzz(claim_id: str, examples: int = 200, seed: int = 0, time_budget: flo
         raise ValueError(f"time_budget: must be a finite number of seconds > 0, got {time_budget!r}")
     out = Path(out)
     db_dir = out / ".hypothesis" / "fuzz" / claim_id
+    check_writable_dir(out / "results" / "fuzz", "out")      # before any work: a bad --out is found at once
+    check_writable_dir(db_dir, "out")
     db = DirectoryBasedExampleDatabase(str(db_dir))
 
     from tqdm.auto import tqdm

@@ -81,6 +81,8 @@ class Context:
     device: str = "cpu"              # torch device for training ("cpu" or "cuda"), resolved by the runner
     run_seed: int | None = None      # the run's seed (--seed); claims sharing an experiment derive from it
     data_path: str | None = None     # --data: local folder of a user-supplied data set (CIFAR-10)
+    figure_dir: Path | None = None   # where figure files are written (None: out_dir/figures); the runner
+                                     # stages them and moves them into figures/ once results/<id>.json is saved
 
     def shared_seed(self, owner: str) -> int:
         """Seed of an experiment shared by several claims (A3 and A4): the same for each of them in one run."""
@@ -107,11 +109,11 @@ class Context:
         return self.out_dir / "results" / "sweeps" / (owner or self.claim_id) / self.profile / name
 
     def figure_path(self, name: str) -> tuple[Path, str]:
-        """(absolute path, path relative to out_dir) for figure ``<claim>_<name>.png``."""
-        rel = f"figures/{self.claim_id}_{name}.png"
-        path = self.out_dir / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path, rel
+        """(path to write, path relative to out_dir as the report links it) for figure ``<claim>_<name>.png``."""
+        fname = f"{self.claim_id}_{name}.png"
+        folder = self.figure_dir if self.figure_dir is not None else self.out_dir / "figures"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / fname, f"figures/{fname}"
 
 
 class Findings:

@@ -12,36 +12,112 @@ import re
 from pathlib import Path
 
 from .io import atomic_write_text
-from .registry import _order
+from .registry import VERDICTS, _order
 
 __all__ = ["load_results", "load_campaigns", "render_report", "write_report"]
 
 _MARK = {"CONFIRMED": "CONFIRMED", "NOT CONFIRMED": "**NOT CONFIRMED**", "ERROR": "**ERROR**"}
-_REQUIRED = ("claim", "profile", "seed", "claim_seed", "config", "result", "runtime_s", "environment")
-_REQUIRED_CLAIM = ("id", "title", "paper_ref", "statement")
-_REQUIRED_RESULT = ("verdict", "headline")
-_REQUIRED_FUZZ = ("claim", "property", "seed", "examples_requested", "examples_run", "elapsed_s", "time_budget_s",
-                  "stopped_on_time", "stop_reason", "min_margin", "counterexample", "worst_example", "shrunk_example",
-                  "hypothesis_version", "environment")
+_FIGURE = re.compile(r"^figures/[A-Za-z0-9_.-]+\.png$")
+
+
+def _num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _str(v) -> bool:
+    return isinstance(v, str)
+
+
+def _list_of(pred):
+    return lambda v: isinstance(v, list) and all(pred(x) for x in v)
+
+
+def _obj(**fields):
+    """A predicate: a dict whose listed fields pass their predicates (optional ones end in '_')."""
+    def check(v):
+        if not isinstance(v, dict):
+            return False
+        for name, pred in fields.items():
+            key, optional = (name[:-1], True) if name.endswith("_") else (name, False)
+            if key not in v:
+                if not optional:
+                    return False
+                continue
+            if not pred(v[key]):
+                return False
+        return True
+    return check
+
+
+# What the report reads of a results file, field by field (a file from elsewhere is checked, not trusted).
+_RESULT_FIELDS = {
+    "claim": _obj(id=_str, title=_str, paper_ref=_str, statement=_str),
+    "profile": _str, "seed": _int, "claim_seed": _int, "config": lambda v: True,
+    "runtime_s": lambda v: _num(v) and v >= 0, "environment": lambda v: isinstance(v, dict),
+}
+_RESULT_BODY = {
+    "verdict": lambda v: v in VERDICTS, "headline": _str, "method_": _str,
+    "tables_": _list_of(_obj(title=_str, columns=_list_of(lambda c: True), rows=_list_of(lambda r: isinstance(r, list)),
+                             note_=_str)),
+    "assertions_": _list_of(_obj(name=_str, passed=lambda b: isinstance(b, bool), detail=_str)),
+    "tolerances_": _list_of(_obj(name=_str, value=_str, source=_str)),
+    "figures_": _list_of(lambda f: isinstance(f, str) and bool(_FIGURE.match(f))),
+    "notes_": _list_of(_str), "seeds_": lambda v: isinstance(v, dict),
+}
+_EXAMPLE = lambda v: v is None or isinstance(v, dict)                     # noqa: E731
+_FUZZ_FIELDS = {
+    "claim": _obj(id=_str), "property": _str, "seed": _int, "examples_requested": _int, "examples_run": _int,
+    "elapsed_s": _num, "time_budget_s": _num, "stopped_on_time": lambda v: isinstance(v, bool), "stop_reason": _str,
+    "min_margin": lambda v: _num(v) or _str(v), "counterexample": lambda v: isinstance(v, bool),
+    "worst_example": _EXAMPLE, "shrunk_example": _EXAMPLE, "hypothesis_version": _str,
+    "environment": lambda v: isinstance(v, dict), "shrink_examples": lambda v: v is None or _int(v),
+}
+
+
+def _bad_fields(data, fields: dict, prefix: str = "") -> list[str]:
+    bad = []
+    for name, pred in fields.items():
+        key, optional = (name[:-1], True) if name.endswith("_") else (name, False)
+        if key not in data:
+            if not optional:
+                bad.append(f"missing {prefix}{key}")
+        elif not pred(data[key]):
+            bad.append(f"bad {prefix}{key}")
+    return bad
+
+
+def _read(path: Path, what: str, fields: dict, body: dict | None = None) -> dict:
+    """One results or campaign file, checked field by field; any fault is a ValueError naming the file."""
+    from empirical.fileio import BadFileError, read_json
+
+    data = read_json(path, what)
+    if not isinstance(data, dict):
+        raise BadFileError(path, f"is not {what} (a JSON object expected, got {type(data).__name__})")
+    bad = _bad_fields(data, fields)
+    if body is not None and "result" not in data:
+        bad.append("missing result")
+    elif body is not None:
+        bad += (["bad result"] if not isinstance(data["result"], dict)
+                else _bad_fields(data["result"], body, "result."))
+    if bad:
+        if body is not None and "bad result.verdict" in bad:
+            bad[bad.index("bad result.verdict")] = (f"result.verdict {data['result']['verdict']!r} is not one of "
+                                                   f"{', '.join(VERDICTS)}")
+        raise BadFileError(path, f"is not {what} ({', '.join(bad)})")
+    return data
 
 
 def load_results(out_dir: Path) -> list[dict]:
-    """All results/<id>.json under out_dir, in paper order; unreadable files raise ValueError."""
+    """All results/<id>.json under out_dir, in paper order; unreadable or malformed files raise ValueError."""
     folder = Path(out_dir) / "results"
     if not folder.is_dir():
         raise ValueError(f"out: {out_dir} has no results/ folder (run `memsep run --out {out_dir}` first)")
-    results = []
-    for path in sorted(folder.glob("*.json")):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            missing = [k for k in _REQUIRED if k not in data]
-            missing += [f"claim.{k}" for k in _REQUIRED_CLAIM if k not in data["claim"]]
-            missing += [f"result.{k}" for k in _REQUIRED_RESULT if k not in data["result"]]
-        except (ValueError, KeyError, TypeError) as exc:   # JSONDecodeError and UnicodeDecodeError are ValueErrors
-            raise ValueError(f"results: {path} is not a memsep results file ({type(exc).__name__}: {exc})") from None
-        if missing:
-            raise ValueError(f"results: {path} is not a memsep results file (missing {', '.join(missing)})")
-        results.append(data)
+    results = [_read(path, "a memsep results file", _RESULT_FIELDS, _RESULT_BODY)
+               for path in sorted(folder.glob("*.json"))]
     return sorted(results, key=lambda r: _order(r["claim"]["id"]))
 
 
@@ -50,18 +126,7 @@ def load_campaigns(out_dir: Path) -> list[dict]:
     folder = Path(out_dir) / "results" / "fuzz"
     if not folder.is_dir():
         return []
-    campaigns = []
-    for path in sorted(folder.glob("*.json")):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            missing = [k for k in _REQUIRED_FUZZ if k not in data]
-            missing += [] if "claim" not in data or "id" in data["claim"] else ["claim.id"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"results: {path} is not a memsep fuzz campaign file "
-                             f"({type(exc).__name__}: {exc})") from None
-        if missing:
-            raise ValueError(f"results: {path} is not a memsep fuzz campaign file (missing {', '.join(missing)})")
-        campaigns.append(data)
+    campaigns = [_read(path, "a memsep fuzz campaign file", _FUZZ_FIELDS) for path in sorted(folder.glob("*.json"))]
     return sorted(campaigns, key=lambda c: _order(c["claim"]["id"]))
 
 

@@ -3,21 +3,35 @@
 Each claim's results file is written as soon as its check ends (atomically), so an
 interrupted run keeps every finished claim; ``memsep report`` rebuilds the report from
 whatever results exist.
+
+What is a verdict and what is not. A check that raises an ordinary exception gets an ERROR
+record (the traceback is kept): that is a finding about the code. A check that cannot read an
+input file (``empirical.fileio.BadFileError``: a corrupt checkpoint, a sweep point that is not
+its record) or cannot write (``OSError``: a full disk, a folder that is not writable) says
+nothing about the claim: no record is written, the claim's previous results file and figures
+stay as they were, and the run stops with one line naming the claim and the file. Figures are
+written to a staging folder and moved into ``figures/`` only after the results file is saved,
+so a failure never leaves new figures beside old results.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import shutil
+import tempfile
 import time
 import traceback
 from pathlib import Path
+
+from empirical.fileio import BadFileError, check_writable_dir, os_error_text
 
 from .env import environment
 from .io import atomic_write_json
 from .registry import CheckResult, Claim, Context, get_claims
 from .report import write_report
 
-__all__ = ["run_claim", "run_claims", "resolved_config"]
+__all__ = ["run_claim", "run_claims", "resolved_config", "check_out_dir", "ClaimAborted"]
 
 SCHEMA = 1
 
@@ -47,47 +61,108 @@ def resolve_device(device: str) -> str:
     return device
 
 
+class ClaimAborted(ValueError):
+    """A claim could not be run for a reason outside the claim (an unreadable input file, a failed write):
+    nothing was written for it. A ValueError, so the CLI prints its one line and exits 2."""
+
+    def __init__(self, claim_id: str, exc: BaseException):
+        self.claim_id = claim_id
+        why = os_error_text(exc) if isinstance(exc, OSError) else str(exc)
+        super().__init__(f"[{claim_id}] {why}; nothing was written for {claim_id} (its previous results and "
+                         "figures, if any, are kept)")
+
+
+def check_out_dir(out: Path) -> None:
+    """Before any work: out/, out/results and out/figures exist (or are created) and take a file, else ValueError."""
+    check_writable_dir(out, "out")
+    for sub in ("results", "figures"):
+        check_writable_dir(Path(out) / sub, "out")
+    for stale in Path(out, "figures").glob(".stage-*-*-*"):     # staging folders of runs that were killed
+        pid = stale.name.split("-")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
 def run_claim(claim: Claim, profile: str, seed: int, out: Path, *, progress: bool = False,
               device: str = "cpu", data: str | None = None) -> dict:
-    """Run one check (exceptions become an ERROR verdict) and write out/results/<id>.json."""
+    """Run one check and write out/results/<id>.json and its figures (module doc: ERROR records, and the
+    failures that write nothing and raise ClaimAborted)."""
     out = Path(out)
     cfg = claim.config(profile)
     claim_seed = Context(claim.id, profile, seed, cfg, out).seed_for(claim.id)
-    ctx = Context(claim.id, profile, claim_seed, cfg, out, progress, resolve_device(device), run_seed=seed,
-                  data_path=data)
-    t0 = time.perf_counter()
-    error = None
+    figures = out / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".stage-{claim.id}-{os.getpid()}-", dir=figures))
     try:
-        result = claim.check(ctx)
-        if not isinstance(result, CheckResult):
-            raise TypeError(f"check of {claim.id} returned {type(result).__name__}, not CheckResult")
-    except Exception as exc:  # noqa: BLE001 - any failure of a check is reported, not hidden
-        error = traceback.format_exc()
-        result = CheckResult(verdict="ERROR", headline=f"check raised {type(exc).__name__}: {exc}", method="")
-    record = {
-        "schema": SCHEMA,
-        "claim": claim.meta(),
-        "profile": profile,
-        "seed": seed,
-        "claim_seed": claim_seed,
-        "config": _config_dict(cfg),
-        "result": result.to_dict(),
-        "runtime_s": time.perf_counter() - t0,
-        "device": ctx.device,
-        "environment": environment(),
-        "error": error,
-    }
-    atomic_write_json(out / "results" / f"{claim.id}.json", record)
+        ctx = Context(claim.id, profile, claim_seed, cfg, out, progress, resolve_device(device), run_seed=seed,
+                      data_path=data, figure_dir=stage)
+        t0 = time.perf_counter()
+        error = None
+        try:
+            result = claim.check(ctx)
+            if not isinstance(result, CheckResult):
+                raise TypeError(f"check of {claim.id} returned {type(result).__name__}, not CheckResult")
+        except (OSError, BadFileError) as exc:
+            raise ClaimAborted(claim.id, exc) from exc
+        except Exception as exc:  # noqa: BLE001 - any failure of a check is reported, not hidden
+            error = traceback.format_exc()
+            result = CheckResult(verdict="ERROR", headline=f"check raised {type(exc).__name__}: {exc}", method="")
+            for leftover in stage.iterdir():          # figures of a check that failed are not published
+                leftover.unlink()
+        record = {
+            "schema": SCHEMA,
+            "claim": claim.meta(),
+            "profile": profile,
+            "seed": seed,
+            "claim_seed": claim_seed,
+            "config": _config_dict(cfg),
+            "result": result.to_dict(),
+            "runtime_s": time.perf_counter() - t0,
+            "device": ctx.device,
+            "environment": environment(),
+            "error": error,
+        }
+        try:
+            atomic_write_json(out / "results" / f"{claim.id}.json", record)
+            for fig in sorted(stage.iterdir()):
+                os.replace(fig, figures / fig.name)
+        except OSError as exc:
+            raise ClaimAborted(claim.id, exc) from exc
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     return record
 
 
 def run_claims(ids: list[str] | None, profile: str, seed: int, out: Path, *, progress: bool = True,
                device: str = "cpu", echo=print, data: str | None = None) -> list[dict]:
-    """Run the claims in paper order, then rebuild out/REPORT.md from all results present."""
+    """Run the claims in paper order, then rebuild out/REPORT.md from all results present.
+
+    The output folder is checked first (``check_out_dir``). A claim that aborts (ClaimAborted) stops the
+    run: REPORT.md is rebuilt from the results present if that is possible, and the error is raised."""
+    claims = get_claims(ids)
+    check_out_dir(out)
     records = []
-    for claim in get_claims(ids):
+    for claim in claims:
         echo(f"[{claim.id}] {claim.title} (profile {profile}) ...")
-        rec = run_claim(claim, profile, seed, out, progress=progress, device=device, data=data)
+        try:
+            rec = run_claim(claim, profile, seed, out, progress=progress, device=device, data=data)
+        except ClaimAborted:
+            if records:
+                try:
+                    write_report(out)
+                except (OSError, ValueError):
+                    pass
+            raise
         echo(f"[{claim.id}] {rec['result']['verdict']} in {rec['runtime_s']:.1f} s: {rec['result']['headline']}")
         records.append(rec)
     path = write_report(out)
