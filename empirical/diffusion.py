@@ -257,10 +257,9 @@ def train_diffusion(data, cfg: DiffusionConfig | None = None, *, model: nn.Modul
             sched.load_state_dict(st["sched"])
             gen.set_state(st["gen"].cpu() if device.type == "cpu" else st["gen"])
         except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
-            from .fileio import BadFileError
+            from .fileio import BadFileError, reason
 
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise BadFileError(ckpt, f"does not fit this model and optimiser ({first[:200]})") from None
+            raise BadFileError(ckpt, f"does not fit this model and optimiser ({reason(exc)})") from None
         losses, count, first, seconds = [tuple(v) for v in st["losses"]], st["count"], st["step"] + 1, st["seconds"]
         window.fill_(st["window"])
     net = model

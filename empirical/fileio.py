@@ -37,7 +37,7 @@ import numpy as np
 
 __all__ = ["BadFileError", "atomic_open", "atomic_write_text", "atomic_write_json", "append_lines", "to_jsonable",
            "read_json", "load_torch", "save_torch", "load_npy", "save_npy", "require_keys", "check_writable_dir",
-           "os_error_text"]
+           "os_error_text", "reason"]
 
 
 class BadFileError(ValueError):
@@ -137,6 +137,15 @@ def append_lines(path, records: Iterable[dict]) -> None:
     atomic_write_text(path, old + lines)
 
 
+def reason(exc: BaseException, limit: int = 160) -> str:
+    """A library exception's message as a short clause: its first line, its first sentence when that line is long."""
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    if len(line) > limit and ". " in line[:limit]:
+        line = line[: line.index(". ") + 1]
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
 def _read_bytes(path: Path, what: str, *, probe: bool = False) -> bytes:
     """The file's bytes (or, with ``probe``, only a check that it opens); clear errors for the usual faults."""
     try:
@@ -188,15 +197,13 @@ def load_torch(path, what: str = "a torch file", map_location="cpu"):
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unpickling failed"
         if "weights_only" in str(exc) or "Unsupported global" in str(exc) or "GLOBAL" in str(exc):
             raise BadFileError(path, f"refused: it asks to load Python objects beyond tensors and plain "
                                      f"containers, which could run code (is not {what})") from None
-        raise BadFileError(path, f"is not {what} ({first[:200]})") from None
+        raise BadFileError(path, f"is not {what} ({reason(exc)})") from None
     except (RuntimeError, EOFError, ValueError, TypeError, AttributeError, KeyError, IndexError, OSError,
             UnicodeDecodeError, OverflowError, MemoryError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BadFileError(path, f"is not {what} (torch.load: {first[:200]})") from None
+        raise BadFileError(path, f"is not {what} (torch.load: {reason(exc)})") from None
 
 
 def save_torch(path, obj) -> None:
@@ -214,11 +221,11 @@ def load_npy(path, what: str = "a .npy array"):
     try:
         arr = np.load(path, allow_pickle=False)
     except (ValueError, EOFError, OSError, TypeError, SyntaxError, MemoryError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = reason(exc)
         if "allow_pickle" in first or "Object arrays" in first:
             raise BadFileError(path, f"refused: it holds pickled Python objects, which could run code "
                                      f"(is not {what})") from None
-        raise BadFileError(path, f"is not {what} ({first[:200]})") from None
+        raise BadFileError(path, f"is not {what} ({first})") from None
     if not isinstance(arr, np.ndarray):
         raise BadFileError(path, f"is not {what} (an .npz archive, not one array)")
     return arr

@@ -178,10 +178,9 @@ class TorchScriptFeatures:
         try:    # a TorchScript file is a program the user chose to run (the feature network), not data
             self.net = torch.jit.load(str(path), map_location="cpu").eval()
         except (RuntimeError, ValueError, OSError) as exc:
-            from .fileio import BadFileError
+            from .fileio import BadFileError, reason
 
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise BadFileError(path, f"is not a TorchScript feature network ({first[:200]})") from None
+            raise BadFileError(path, f"is not a TorchScript feature network ({reason(exc)})") from None
         self.name = f"torchscript:{path.name}"
 
     def __call__(self, images) -> np.ndarray:
