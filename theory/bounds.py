@@ -26,7 +26,7 @@ parameters, see :class:`RegimeConstants`):
     e^{-c5 d} <= sigma_t <= d^{-c6}                             (t in [t0, t1])
     lambda_min(Sigma)                        >= c7              [INFERRED, see below]
 
-The last condition is not among the assumptions as restated in shared/spec/PAPER.md
+The last condition is not among the paper's assumptions of Theorem 4.3
 (||Sigma||_2 = O(1), ||Sigma||_F = O(sqrt d) bound Sigma from above only). Without it the
 ratio E_D[Loss-Gap_t] / B_t has no positive lower bound at fixed d: for Sigma = eps I with
 eps << sigma_t^2 the within-component spread is below the noise level, Phat_t ~ P_t and the

@@ -1,7 +1,7 @@
 """The claim registry: one claim id -> one check function -> one results file -> one report section.
 
 A claim module registers its check with :func:`register`, giving the claim's id (as in
-``shared/spec/PAPER.md``), title, paper reference, statement and a config preset per profile
+the README's claim table), title, paper reference, statement and a config preset per profile
 (``ci`` for the test suite, ``quick`` for ``memsep run``, ``full`` for the reference scale).
 The check receives a :class:`Context` and returns a :class:`CheckResult` built with
 :class:`Findings`; the runner adds runtime and environment and writes ``results/<id>.json``.
