@@ -33,7 +33,7 @@ from .image_metrics import PixelFeatures, frechet_distance, precision_recall, tr
 from .metrics import memorization
 from .pruning import draw_importance_times, head_count, importance_scores, prune_heads, random_heads, select_heads
 from .sampling import sample, sample_seeds
-from .sweep import point_key
+from .sweep import record_key
 
 __all__ = ["PruneSetting", "original_point", "pruned_point", "run_stage", "stage_samples"]
 
@@ -165,13 +165,13 @@ def run_stage(point: dict, folder: Path, device: str = "cpu", progress: bool = F
         torch.manual_seed(derive_seed(seed, "init"))
         model = make_dit(s.preset, image_size=data.shape[2], channels=data.shape[1])
         cfg = dataclasses.replace(s.train, seed=derive_seed(seed, "train"), device=device)
-        res = train_diffusion(data, cfg, model=model, checkpoint=folder / f"{point_key(point)}.ckpt",
+        res = train_diffusion(data, cfg, model=model, checkpoint=folder / f"{record_key(point)}.ckpt",
                               checkpoint_every=500, resume=True, progress=progress)
         model = res.ema_model.cpu()
         out = {"losses": res.losses, "train_seconds": res.seconds, "indices": idx.tolist()}
     else:
         orig = original_point(s, seed)
-        path = folder / f"{point_key(orig)}.pt"
+        path = folder / f"{record_key(orig)}.pt"
         if not path.is_file():          # weights are not kept in git: retrain (resuming its checkpoint if any)
             run_stage(orig, folder, device, progress)
         base = load_dit(path)
@@ -194,11 +194,11 @@ def run_stage(point: dict, folder: Path, device: str = "cpu", progress: bool = F
         if s.finetune.steps > 0 and out["heads_removed"] > 0:
             cfg = dataclasses.replace(s.finetune, seed=derive_seed(seed, "finetune", point["method"], point["prune_seed"]),
                                       device=device)
-            res = train_diffusion(data, cfg, model=pruned, checkpoint=folder / f"{point_key(point)}.ckpt",
+            res = train_diffusion(data, cfg, model=pruned, checkpoint=folder / f"{record_key(point)}.ckpt",
                                   checkpoint_every=250, resume=True, progress=progress)
             pruned = res.ema_model.cpu()
             out["finetune_losses"] = res.losses
         model = pruned
-    save_dit(folder / f"{point_key(point)}.pt", model)
+    save_dit(folder / f"{record_key(point)}.pt", model)
     out.update(_evaluate(model, s, seed, data, ref, labels, device))
     return out

@@ -4,11 +4,17 @@
 
 ``points`` is a list of JSON-ready dicts that fully determine a computation (sizes, seeds,
 training settings); ``fn(point) -> dict`` does it. Each finished point is written atomically
-to ``folder/<key>.json`` with its point, result, wall seconds and the package versions; a rerun
-reads the files whose point matches and computes only the missing ones. The key is a hash of
-the canonical JSON of the point, so changing any setting makes a new point instead of reusing
-a stale result. A file at a point's name that is not that point's record is reported
-(BadFileError) rather than recomputed over.
+to ``folder/<key>.json`` with its point, result, wall seconds, when it finished and the code and
+environment that computed it; a rerun reads the files whose point matches and computes only the
+missing ones. The key (``record_key``) hashes the canonical JSON of the point TOGETHER with the
+code fingerprint (``empirical.provenance.code_fingerprint``) and the versions of the numerical
+packages, so a changed setting, a changed line of code or another numpy/torch never reuses a
+stale result: reading back is for resuming an interrupted run of the same code. A file at a
+point's name that is not that point's record is reported (BadFileError) rather than recomputed
+over.
+
+Every point run_sweep handles is logged (``sweep_log``): the runner reports per claim how many
+points were computed and how many read back, and from which code and run.
 """
 
 from __future__ import annotations
@@ -21,13 +27,31 @@ from typing import Callable
 
 from .fileio import BadFileError, atomic_write_json, read_json, require_keys
 
-__all__ = ["point_key", "run_sweep"]
+__all__ = ["point_key", "record_key", "run_sweep", "sweep_log"]
+
+_LOG: list[dict] = []
 
 
 def point_key(point: dict) -> str:
     """16 hex digits of SHA-1 over the canonical JSON of ``point``."""
     text = json.dumps(point, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def record_key(point: dict) -> str:
+    """The file name (without suffix) of ``point``'s record: point_key of (point, code fingerprint, versions)."""
+    from .provenance import NUMERIC_PACKAGES, code_fingerprint, package_versions
+
+    return point_key({"point": point, "code": code_fingerprint(), "packages": package_versions(NUMERIC_PACKAGES)})
+
+
+def sweep_log(reset: bool = False) -> list[dict]:
+    """The points run_sweep handled since the last reset: {"folder", "key", "reused", "finished_utc", "code",
+    "git_commit"} each; ``reset`` empties the log after reading it."""
+    out = list(_LOG)
+    if reset:
+        _LOG.clear()
+    return out
 
 
 def _load(path: Path, point: dict) -> dict | None:
@@ -51,7 +75,7 @@ def run_sweep(points: list[dict], fn: Callable[[dict], dict], folder: Path, *, d
 
     Each record: {"point", "result", "seconds", "reused"}; "reused" is True for points read back.
     """
-    from verify.env import environment
+    from .provenance import environment, run_stamp
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -63,18 +87,23 @@ def run_sweep(points: list[dict], fn: Callable[[dict], dict], folder: Path, *, d
 
         iterator = tqdm(points, desc=desc, leave=False)
     for point in iterator:
-        path = folder / f"{point_key(point)}.json"
+        key = record_key(point)
+        path = folder / f"{key}.json"
         rec = _load(path, point)
-        if rec is not None:
+        if rec is None:
+            t0 = time.perf_counter()
+            result = fn(point)
+            env = env or {k: v for k, v in environment().items()
+                          if k in ("packages", "device", "git_commit", "git_dirty", "code", "memsep")}
+            rec = {"point": point, "result": result, "seconds": time.perf_counter() - t0,
+                   "finished_utc": run_stamp()["finished_utc"], "environment": env}
+            atomic_write_json(path, rec)
+            rec = json.loads(path.read_text(encoding="utf-8"))      # the same JSON values a rerun reads back
+            rec["reused"] = False
+        else:
             rec["reused"] = True
-            records.append(rec)
-            continue
-        t0 = time.perf_counter()
-        result = fn(point)
-        env = env or {k: v for k, v in environment().items() if k in ("packages", "device", "git_commit")}
-        rec = {"point": point, "result": result, "seconds": time.perf_counter() - t0, "environment": env}
-        atomic_write_json(path, rec)
-        rec = json.loads(path.read_text(encoding="utf-8"))      # the same JSON values a rerun reads back
-        rec["reused"] = False
+        e = rec.get("environment") if isinstance(rec.get("environment"), dict) else {}
+        _LOG.append({"folder": str(folder), "key": key, "reused": rec["reused"], "finished_utc": rec.get("finished_utc"),
+                     "code": e.get("code"), "git_commit": e.get("git_commit")})
         records.append(rec)
     return records

@@ -120,7 +120,7 @@ def test_pruning_stages_recover_when_model_weights_are_missing(pruning_out):
 
     from empirical.dit import load_dit
     from empirical.prune_experiment import pruned_point, run_stage
-    from empirical.sweep import point_key
+    from empirical.sweep import record_key
     from verify.claims._pruning import CONFIGS, SWEEP_OWNER
 
     run_claim(REGISTRY["M1"], "ci", seed=0, out=pruning_out)           # read back when the ci test ran first
@@ -136,4 +136,4 @@ def test_pruning_stages_recover_when_model_weights_are_missing(pruning_out):
     after = load_dit(weights).state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert res["heads_removed"] == int(cfg.eta * sum(load_dit(weights).cfg.heads))
-    assert (folder / f"{point_key(pruned_point(cfg.setting, seed, 'random', cfg.eta, 7))}.pt").is_file()
+    assert (folder / f"{record_key(pruned_point(cfg.setting, seed, 'random', cfg.eta, 7))}.pt").is_file()

@@ -162,13 +162,13 @@ def test_malicious_files_in_a_run_directory_are_refused(runs, tmp_path, capsys, 
 def _stage_paths(out: Path):
     """(sweep folder, original point, its key) of the M1-M4 experiment at profile ci, run seed 0."""
     from empirical.prune_experiment import original_point
-    from empirical.sweep import point_key
+    from empirical.sweep import record_key
     from theory import derive_seed
     from verify.claims._pruning import CONFIGS, SWEEP_OWNER
 
     seed = int(derive_seed(0, "shared", SWEEP_OWNER)) % 2**62
     point = original_point(CONFIGS["ci"].setting, seed)
-    return out / "results" / "sweeps" / SWEEP_OWNER / "ci" / "stages", point, point_key(point)
+    return out / "results" / "sweeps" / SWEEP_OWNER / "ci" / "stages", point, record_key(point)
 
 
 @pytest.mark.parametrize("kind", ["checkpoint", "weights"])

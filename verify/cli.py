@@ -62,6 +62,15 @@ def _seconds(text: str) -> float:
     return v
 
 
+def _seeds(text: str) -> list[int]:
+    seeds = [_seed(t.strip()) for t in text.split(",") if t.strip()]
+    if not seeds:
+        raise argparse.ArgumentTypeError("give comma-separated run seeds, e.g. 0,1,2")
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"seeds must differ, got {text!r}")
+    return seeds
+
+
 def _claims(text: str) -> list[str]:
     ids = [c.strip().upper() for c in text.split(",") if c.strip()]
     if not ids:
@@ -78,7 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--claims", type=_claims, default=None, help="comma-separated claim ids (default: all registered)")
     run.add_argument("--profile", choices=PROFILES, default="quick",
                      help="size preset: ci (test-suite size), quick (minutes on 2 cores), full (reference scale)")
-    run.add_argument("--seed", type=_seed, default=0, help="run seed; each claim derives its own seed from it")
+    run.add_argument("--seed", type=_seed, default=None, help="run seed (default 0); each claim derives its own seed "
+                     "from it")
+    run.add_argument("--seeds", type=_seeds, default=None,
+                     help="replication: the first seed's results go to results/ (as --seed), each further seed's to "
+                          "replicates/<profile>/seed-<s>/, and REPORT.md compares the verdicts")
     run.add_argument("--out", type=Path, default=Path("."), help="folder for REPORT.md, results/ and figures/")
     run.add_argument("--dry-run", action="store_true", help="print the resolved configuration as JSON and exit")
     run.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -87,6 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data", type=Path, default=None,
                      help="local folder of a data set that must be downloaded by the user (the cifar-10-batches-py "
                           "folder for M1-M4's full profile); nothing is fetched")
+    rpl = sub.add_parser("replicate", help="run claims under several run seeds (out/replicates/<profile>/seed-<s>) "
+                         "and add a verdict-agreement table to REPORT.md",
+                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    rpl.add_argument("--seeds", type=_seeds, required=True, help="comma-separated run seeds, e.g. 1,2")
+    rpl.add_argument("--claims", type=_claims, default=None, help="comma-separated claim ids (default: all registered)")
+    rpl.add_argument("--profile", choices=PROFILES, default="quick", help="size preset of the replicates")
+    rpl.add_argument("--out", type=Path, default=Path("."), help="folder holding REPORT.md; replicates go below it")
+    rpl.add_argument("--dry-run", action="store_true", help="print the resolved configuration as JSON and exit")
+    rpl.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    rpl.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="torch device")
+    rpl.add_argument("--data", type=Path, default=None, help="local cifar-10-batches-py folder (M1-M4 full profile)")
     rep = sub.add_parser("report", help="rebuild REPORT.md from existing results/*.json",
                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     rep.add_argument("--out", type=Path, default=Path("."), help="folder holding results/ (REPORT.md goes there)")
@@ -159,12 +183,22 @@ def main(argv: list[str] | None = None) -> int:
             from .dit_cli import run_dit
 
             return run_dit(args)
-        from .runner import resolved_config, run_claims
+        from .runner import resolved_config, run_claims, run_replicates
 
+        if args.command == "run":
+            if args.seeds is not None and args.seed is not None:
+                raise ValueError("seed, seeds: give one of them")
+            primary, more = (args.seed or 0, []) if args.seeds is None else (args.seeds[0], args.seeds[1:])
+        else:
+            primary, more = None, args.seeds
         if args.dry_run:
             if args.out.exists() and not args.out.is_dir():
                 raise ValueError(f"out: {args.out} exists and is not a directory")
-            print(json.dumps(resolved_config(args.claims, args.profile, args.seed, args.out), indent=1))
+            seeds = ([primary] if primary is not None else []) + more
+            plan = resolved_config(args.claims, args.profile, seeds[0], args.out)
+            if len(seeds) > 1 or primary is None:
+                plan["replicate_seeds"] = more
+            print(json.dumps(plan, indent=1))
             return 0
         get_claims(args.claims)  # validate ids before any work
         from .runner import resolve_device
@@ -172,8 +206,12 @@ def main(argv: list[str] | None = None) -> int:
         device = resolve_device(args.device)
         if args.data is not None and not args.data.is_dir():
             raise ValueError(f"data: {args.data} is not a directory")
-        records = run_claims(args.claims, args.profile, args.seed, args.out, progress=not args.no_progress,
-                             device=device, data=None if args.data is None else str(args.data))
+        kw = dict(progress=not args.no_progress, device=device, data=None if args.data is None else str(args.data))
+        records = []
+        if primary is not None:
+            records += run_claims(args.claims, args.profile, primary, args.out, **kw)
+        if more:
+            records += run_replicates(args.claims, args.profile, more, args.out, **kw)
         return 0 if all(r["result"]["verdict"] == "CONFIRMED" for r in records) else 1
     except ValueError as exc:
         print(f"memsep: error: {exc}", file=sys.stderr)

@@ -20,7 +20,9 @@ replayed by Hypothesis costs nothing and always gives the same margin.
 
 Example database: ``out/.hypothesis/fuzz/<claim>`` (DirectoryBasedExampleDatabase). Hypothesis
 stores every failing example and the targeted Pareto front there and replays them first in the
-next campaign, so an earlier counterexample is found again at once.
+next campaign, so an earlier counterexample is found again at once. Campaigns inside a claim's
+check (``isolated=True``, used by ``memsep run``) use an empty in-memory database instead and write
+no record, so a claim's results never depend on what a working directory's database holds.
 
 Shrinking. A counterexample (margin < 0, or a margin that raised or is NaN, recorded as -inf) is
 shrunk by Hypothesis, and the shrunk example is recorded. Without one, the worst example is
@@ -50,7 +52,7 @@ from random import Random
 from typing import Any, Callable
 
 from hypothesis import HealthCheck, Phase, Verbosity, find, given, seed as hypothesis_seed, settings, target
-from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.database import DirectoryBasedExampleDatabase, InMemoryExampleDatabase
 from hypothesis.errors import NoSuchExample, Unsatisfiable
 from hypothesis.strategies import SearchStrategy
 
@@ -272,8 +274,13 @@ def _shrunk_worst(spec: FuzzSpec, margins: _Margins, db, examples: int, rng_seed
 
 
 def run_fuzz(claim_id: str, examples: int = 200, seed: int = 0, time_budget: float = 600.0, out: Path = Path("."),
-             progress: bool = True) -> dict:
-    """Run a campaign against ``claim_id``'s property; write and return out/results/fuzz/<claim>.json's record."""
+             progress: bool = True, *, isolated: bool = False) -> dict:
+    """Run a campaign against ``claim_id``'s property; write and return out/results/fuzz/<claim>.json's record.
+
+    isolated: for a campaign inside a claim's check (``memsep run``): an empty in-memory example database
+    (nothing is replayed from, or stored in, any folder) and no record file, so the result is a function of
+    the code, the settings and the seed alone, whatever ``.hypothesis/`` folders exist. Such a campaign
+    should stop on its example count; its record says when the time budget cut it short."""
     spec = get_fuzz_spec(claim_id)
     if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
         raise ValueError(f"examples: must be an integer >= 1, got {examples!r}")
@@ -283,9 +290,12 @@ def run_fuzz(claim_id: str, examples: int = 200, seed: int = 0, time_budget: flo
         raise ValueError(f"time_budget: must be a finite number of seconds > 0, got {time_budget!r}")
     out = Path(out)
     db_dir = out / ".hypothesis" / "fuzz" / claim_id
-    check_writable_dir(out / "results" / "fuzz", "out")      # before any work: a bad --out is found at once
-    check_writable_dir(db_dir, "out")
-    db = DirectoryBasedExampleDatabase(str(db_dir))
+    if isolated:
+        db = InMemoryExampleDatabase()
+    else:
+        check_writable_dir(out / "results" / "fuzz", "out")      # before any work: a bad --out is found at once
+        check_writable_dir(db_dir, "out")
+        db = DirectoryBasedExampleDatabase(str(db_dir))
 
     from tqdm.auto import tqdm
 
@@ -362,11 +372,12 @@ def run_fuzz(claim_id: str, examples: int = 200, seed: int = 0, time_budget: flo
         "worst_example": margins.record(worst_key),
         "shrunk_example": shrunk,
         "errors": len(margins.error),
-        "database": str(db_dir.relative_to(out)),
+        "database": "in-memory (isolated)" if isolated else str(db_dir.relative_to(out)),
         "hypothesis_version": metadata.version("hypothesis"),
         "environment": environment(),
     }
-    atomic_write_json(out / "results" / "fuzz" / f"{claim_id}.json", record)
+    if not isolated:
+        atomic_write_json(out / "results" / "fuzz" / f"{claim_id}.json", record)
     return json.loads(json.dumps(to_jsonable(record)))
 
 

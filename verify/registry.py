@@ -1,13 +1,24 @@
-"""The claim registry: one claim id -> one check function -> one results file -> one report section.
+"""The claim registry: one claim id -> measure / decide / report -> one results file -> one report section.
 
-A claim module registers its check with :func:`register`, giving the claim's id (as in
-the README's claim table), title, paper reference, statement and a config preset per profile
-(``ci`` for the test suite, ``quick`` for ``memsep run``, ``full`` for the reference scale).
-The check receives a :class:`Context` and returns a :class:`CheckResult` built with
-:class:`Findings`; the runner adds runtime and environment and writes ``results/<id>.json``.
+A claim module registers itself with :func:`register`, giving the claim's id (as in the README's
+claim table), title, paper reference, the paper's statement, what this project infers where the
+paper is silent, a config preset per profile (``ci`` for the test suite, ``quick`` for ``memsep
+run``, ``full`` for the reference scale), its decision RULES (stable key -> the rule in words,
+written before the experiment: the pre-registration, see CLAIMS.md) and three functions:
 
-Verdicts: CONFIRMED (every assertion passed), NOT CONFIRMED (some assertion failed: the
-numbers are kept and shown), ERROR (the check raised; the traceback is kept).
+    measure(ctx, cfg) -> M            the experiment: a dataclass of numbers (saved in the results file)
+    decide(m, cfg) -> [Decision]      the rules only: one Decision per rule key, nothing else
+    report(ctx, cfg, m, f) -> (headline, method)   tables, figures and notes on the Findings ``f``
+
+so the pass/fail logic can be read in one place and tested on synthetic measurements.
+
+Outcomes of one rule: pass; fail (the data contradict the paper: for a statistical rule, a
+significant effect the other way, or a confidence interval that excludes the paper's effect);
+inconclusive (the data cannot tell, e.g. not significant at a power below 0.8). Verdict of a claim:
+NOT CONFIRMED if any rule fails, else INCONCLUSIVE if any is inconclusive, else CONFIRMED; ERROR when
+the check raised (the traceback is kept). A statistical rule records the effect it looks for (the
+paper's number where there is one), its false-failure rate, its power at that effect and its minimum
+detectable effect (``Decision.test``).
 """
 
 from __future__ import annotations
@@ -17,13 +28,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from theory import derive_seed
 
-__all__ = ["PROFILES", "VERDICTS", "Claim", "Context", "Table", "Assertion", "Tolerance", "CheckResult",
-           "Findings", "register", "REGISTRY", "get_claims", "claim_ids"]
+__all__ = ["PROFILES", "VERDICTS", "OUTCOMES", "Claim", "Context", "Table", "Assertion", "Decision", "decision",
+           "Tolerance", "CheckResult", "Findings", "register", "REGISTRY", "get_claims", "claim_ids", "verdict_of"]
 
 PROFILES = ("ci", "quick", "full")
-VERDICTS = ("CONFIRMED", "NOT CONFIRMED", "ERROR")
+VERDICTS = ("CONFIRMED", "NOT CONFIRMED", "INCONCLUSIVE", "ERROR")
+OUTCOMES = ("pass", "fail", "inconclusive")
 
 
 @dataclass
@@ -36,9 +50,45 @@ class Table:
 
 @dataclass
 class Assertion:
+    """One decision: a rule applied to the measurements. ``name`` is the rule in words, ``key`` its stable id
+    (``<claim>.<rule>``: known disagreements and rule changes refer to it), ``outcome`` one of OUTCOMES
+    (``passed`` is outcome == "pass"), ``test`` the statistics of a statistical rule (effect looked for and its
+    source, level, power at that effect, minimum detectable effect, estimate and interval)."""
+
     name: str
     passed: bool
     detail: str
+    key: str = ""
+    outcome: str = ""
+    test: dict | None = None
+
+    def __post_init__(self):
+        if not self.outcome:
+            self.outcome = "pass" if self.passed else "fail"
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"outcome: must be one of {OUTCOMES}, got {self.outcome!r}")
+        self.passed = self.outcome == "pass"
+
+
+Decision = Assertion
+
+
+def decision(key: str, outcome, detail: str, test: dict | None = None) -> Assertion:
+    """A Decision for rule ``key`` (its words are filled in from the claim's RULES): ``outcome`` is one of
+    OUTCOMES, or a bool for an exact rule (True: pass, False: fail)."""
+    if isinstance(outcome, (bool, np.bool_)):
+        outcome = "pass" if outcome else "fail"
+    return Assertion(name="", passed=outcome == "pass", detail=detail, key=key, outcome=outcome, test=test)
+
+
+def verdict_of(outcomes) -> str:
+    """NOT CONFIRMED if any rule failed, else INCONCLUSIVE if any could not tell, else CONFIRMED."""
+    outcomes = list(outcomes)
+    if not outcomes:
+        raise ValueError("outcomes: a verdict needs at least one decision")
+    if "fail" in outcomes:
+        return "NOT CONFIRMED"
+    return "INCONCLUSIVE" if "inconclusive" in outcomes else "CONFIRMED"
 
 
 @dataclass
@@ -59,6 +109,7 @@ class CheckResult:
     figures: list[str] = field(default_factory=list)
     seeds: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    measurements: dict | None = None           # what measure() returned (JSON values), when the claim splits its check
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
@@ -127,8 +178,8 @@ class Findings:
         self.notes: list[str] = []
         self.seeds: dict[str, Any] = {}
 
-    def check(self, name: str, passed: bool, detail: str) -> bool:
-        self.assertions.append(Assertion(name, bool(passed), detail))
+    def check(self, name: str, passed: bool, detail: str, key: str = "") -> bool:
+        self.assertions.append(Assertion(name, bool(passed), detail, key=key))
         return bool(passed)
 
     def table(self, title: str, columns: list[str], rows: list[list[Any]], note: str = "") -> None:
@@ -140,7 +191,7 @@ class Findings:
     def result(self, headline: str, method: str) -> CheckResult:
         if not self.assertions:
             raise RuntimeError("a check must make at least one assertion")
-        verdict = "CONFIRMED" if all(a.passed for a in self.assertions) else "NOT CONFIRMED"
+        verdict = verdict_of(a.outcome for a in self.assertions)
         return CheckResult(verdict=verdict, headline=headline, method=method, tables=self.tables,
                            assertions=self.assertions, tolerances=self.tolerances, figures=self.figures,
                            seeds=self.seeds, notes=self.notes)
@@ -154,6 +205,11 @@ class Claim:
     statement: str
     check: Callable[[Context], CheckResult]
     configs: dict[str, Any]
+    inferred: str = ""                                   # what this project decides where the paper is silent
+    rules: dict[str, str] = field(default_factory=dict)  # rule key -> the rule in words (pre-registered)
+    measure: Callable | None = None
+    decide: Callable | None = None
+    report: Callable | None = None
 
     def config(self, profile: str):
         if profile not in PROFILES:
@@ -161,22 +217,67 @@ class Claim:
         return self.configs[profile]
 
     def meta(self) -> dict:
-        return {"id": self.id, "title": self.title, "paper_ref": self.paper_ref, "statement": self.statement}
+        return {"id": self.id, "title": self.title, "paper_ref": self.paper_ref, "statement": self.statement,
+                **({"inferred": self.inferred} if self.inferred else {})}
+
+    def decisions(self, m, cfg) -> list[Assertion]:
+        """decide(m, cfg) with every rule's words filled in; exactly one decision per rule key, in RULES order."""
+        out = list(self.decide(m, cfg))
+        keys = [a.key for a in out]
+        if sorted(keys) != sorted(self.rules) or len(set(keys)) != len(keys):
+            raise RuntimeError(f"decide of {self.id} returned rule keys {keys}, its RULES are {list(self.rules)}")
+        for a in out:
+            a.name = a.name or self.rules[a.key]
+        order = list(self.rules)
+        return sorted(out, key=lambda a: order.index(a.key))
+
+
+def _run_split(claim: "Claim", ctx: Context) -> CheckResult:
+    """The check of a measure / decide / report claim."""
+    from empirical.fileio import to_jsonable
+
+    cfg = ctx.config
+    m = claim.measure(ctx, cfg)
+    f = Findings()
+    f.assertions = claim.decisions(m, cfg)
+    headline, method = claim.report(ctx, cfg, m, f)
+    res = f.result(headline, method)
+    res.measurements = to_jsonable(dataclasses.asdict(m) if dataclasses.is_dataclass(m) else m)
+    return res
 
 
 REGISTRY: dict[str, Claim] = {}
 
 
-def register(claim_id: str, *, title: str, paper_ref: str, statement: str, configs: dict[str, Any]):
-    """Decorator registering ``check(ctx) -> CheckResult`` as the check of ``claim_id``."""
+def register(claim_id: str, *, title: str, paper_ref: str, statement: str, configs: dict[str, Any],
+             inferred: str = "", rules: dict[str, str] | None = None, measure: Callable | None = None,
+             decide: Callable | None = None, report: Callable | None = None):
+    """Register a claim. With ``measure``, ``decide``, ``report`` and ``rules`` it is registered at once (and
+    returned); without them this is a decorator registering ``check(ctx) -> CheckResult`` (older claims)."""
     missing = [p for p in PROFILES if p not in configs]
     if missing:
         raise ValueError(f"configs: must define profiles {PROFILES}, missing {missing}")
+    split = (measure, decide, report)
+    if any(fn is not None for fn in split):
+        if any(fn is None for fn in split) or not rules:
+            raise ValueError("measure, decide, report, rules: give all four, or none (then decorate a check)")
+        bad = [k for k in rules if not k.startswith(f"{claim_id}.")]
+        if bad:
+            raise ValueError(f"rules: keys must start with '{claim_id}.', got {bad}")
+        if claim_id in REGISTRY:
+            raise ValueError(f"claim_id: {claim_id!r} is registered twice")
+        holder: dict = {}
+        claim = Claim(claim_id, title, paper_ref, statement, lambda ctx: _run_split(holder["claim"], ctx),
+                      dict(configs), inferred, dict(rules), measure, decide, report)
+        holder["claim"] = claim
+        REGISTRY[claim_id] = claim
+        return claim
 
     def deco(fn):
         if claim_id in REGISTRY:
             raise ValueError(f"claim_id: {claim_id!r} is registered twice")
-        REGISTRY[claim_id] = Claim(claim_id, title, paper_ref, statement, fn, dict(configs))
+        REGISTRY[claim_id] = Claim(claim_id, title, paper_ref, statement, fn, dict(configs), inferred,
+                                   dict(rules or {}))
         return fn
 
     return deco

@@ -12,11 +12,13 @@ import re
 from pathlib import Path
 
 from .io import atomic_write_text
-from .registry import VERDICTS, _order
+from .registry import OUTCOMES, VERDICTS, _order
 
 __all__ = ["load_results", "load_campaigns", "render_report", "write_report"]
 
-_MARK = {"CONFIRMED": "CONFIRMED", "NOT CONFIRMED": "**NOT CONFIRMED**", "ERROR": "**ERROR**"}
+_MARK = {"CONFIRMED": "CONFIRMED", "NOT CONFIRMED": "**NOT CONFIRMED**", "INCONCLUSIVE": "*INCONCLUSIVE*",
+         "ERROR": "**ERROR**"}
+_BOX = {"pass": "[x]", "fail": "[ ]", "inconclusive": "[?]"}
 _FIGURE = re.compile(r"^figures/[A-Za-z0-9_.-]+\.png$")
 
 
@@ -63,7 +65,9 @@ _RESULT_BODY = {
     "verdict": lambda v: v in VERDICTS, "headline": _str, "method_": _str,
     "tables_": _list_of(_obj(title=_str, columns=_list_of(lambda c: True), rows=_list_of(lambda r: isinstance(r, list)),
                              note_=_str)),
-    "assertions_": _list_of(_obj(name=_str, passed=lambda b: isinstance(b, bool), detail=_str)),
+    "assertions_": _list_of(_obj(name=_str, passed=lambda b: isinstance(b, bool), detail=_str, key_=_str,
+                                 outcome_=lambda o: o in OUTCOMES, test_=lambda t: t is None or isinstance(t, dict))),
+    "measurements_": lambda v: v is None or isinstance(v, dict),
     "tolerances_": _list_of(_obj(name=_str, value=_str, source=_str)),
     "figures_": _list_of(lambda f: isinstance(f, str) and bool(_FIGURE.match(f))),
     "notes_": _list_of(_str), "seeds_": lambda v: isinstance(v, dict),
@@ -205,6 +209,30 @@ def _fuzz_section(campaigns: list[dict]) -> list[str]:
     return lines
 
 
+def _outcome(a: dict) -> str:
+    return a.get("outcome") or ("pass" if a["passed"] else "fail")
+
+
+def _test_text(t: dict) -> str:
+    """The statistics of a statistical rule, one clause."""
+    if t.get("rule") == "one-sided z":
+        return (f"estimate {_fmt(t['estimate'])} +- {_fmt(t['se'])} (se), z = {t['z']:.2f}, one-sided p = "
+                f"{_fmt(t['p'])} at level {_fmt(t['alpha'])}; effect looked for {_fmt(t['effect'])} "
+                f"({t['effect_source']}), power there {t['power']:.2f}, minimum detectable effect {_fmt(t['mde'])}")
+    if t.get("rule") == "equivalence":
+        return (f"estimate {_fmt(t['estimate'])} +- {_fmt(t['z'])} x {_fmt(t['se'])}, tolerance {_fmt(t['tolerance'])}"
+                + (f", rounding floor {_fmt(t['floor'])}" if t.get("floor") else ""))
+    return "; ".join(f"{k} {_fmt(v)}" for k, v in t.items() if not isinstance(v, (dict, list)))
+
+
+def _decision_line(a: dict) -> str:
+    key = f" `{a['key']}`" if a.get("key") else ""
+    line = f"- {_BOX[_outcome(a)]}{key} {a['name']}: {a['detail']}"
+    if a.get("test"):
+        line += f" *[{_test_text(a['test'])}]*"
+    return line
+
+
 def _section(r: dict, fuzz: dict | None = None) -> list[str]:
     c = r["claim"]
     res = r["result"]
@@ -218,8 +246,8 @@ def _section(r: dict, fuzz: dict | None = None) -> list[str]:
     if res.get("method"):
         lines += ["**Method.** " + res["method"], ""]
     if res.get("assertions"):
-        lines += ["**Checks.**", ""]
-        lines += [f"- [{'x' if a['passed'] else ' '}] {a['name']}: {a['detail']}" for a in res["assertions"]]
+        lines += ["**Decisions** ([x] pass, [ ] fail, [?] inconclusive; rules as pre-registered in CLAIMS.md).", ""]
+        lines += [_decision_line(a) for a in res["assertions"]]
         lines.append("")
     for t in res.get("tables", []):
         lines += [f"**{t['title']}**", ""] + _table(t["columns"], t["rows"]) + [""]
@@ -263,6 +291,8 @@ def render_report(results: list[dict], campaigns: list[dict] | None = None) -> s
         rows = [[f"[{r['claim']['id']}](#{_anchor(r['claim'])})", r["claim"]["title"], _MARK[r["result"]["verdict"]],
                  r["result"]["headline"], f"{r['runtime_s']:.1f} s", r["profile"]] for r in results]
         lines += _table(["claim", "title", "verdict", "headline", "runtime", "profile"], rows) + [""]
+        counts = {v: sum(r["result"]["verdict"] == v for r in results) for v in VERDICTS}
+        lines += [f"**Tally:** {len(results)} claims: " + ", ".join(f"{counts[v]} {v}" for v in VERDICTS) + ".", ""]
     fuzz_of = {fz["claim"]["id"]: fz for fz in campaigns}
     for r in results:
         lines += _section(r, fuzz_of.get(r["claim"]["id"]))

@@ -26,12 +26,13 @@ from pathlib import Path
 
 from empirical.fileio import BadFileError, check_writable_dir, os_error_text
 
-from .env import environment
+from .env import environment, run_stamp
 from .io import atomic_write_json
 from .registry import CheckResult, Claim, Context, get_claims
 from .report import write_report
 
-__all__ = ["run_claim", "run_claims", "resolved_config", "check_out_dir", "ClaimAborted"]
+__all__ = ["run_claim", "run_claims", "resolved_config", "check_out_dir", "ClaimAborted", "replicate_dir",
+           "run_replicates"]
 
 SCHEMA = 1
 
@@ -93,6 +94,21 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _sweep_summary(log: list[dict]) -> dict:
+    """How many sweep points this claim computed now and how many it read back, and from which runs."""
+    back = [e for e in log if e["reused"]]
+    sources = {}
+    for e in back:
+        k = (e.get("code"), e.get("git_commit"))
+        src = sources.setdefault(k, {"code": e.get("code"), "git_commit": e.get("git_commit"), "points": 0,
+                                     "first_utc": e.get("finished_utc"), "last_utc": e.get("finished_utc")})
+        src["points"] += 1
+        if e.get("finished_utc"):
+            src["first_utc"] = min(filter(None, [src["first_utc"], e["finished_utc"]]))
+            src["last_utc"] = max(filter(None, [src["last_utc"], e["finished_utc"]]))
+    return {"computed": len(log) - len(back), "read_back": len(back), "read_back_from": list(sources.values())}
+
+
 def run_claim(claim: Claim, profile: str, seed: int, out: Path, *, progress: bool = False,
               device: str = "cpu", data: str | None = None) -> dict:
     """Run one check and write out/results/<id>.json and its figures (module doc: ERROR records, and the
@@ -108,6 +124,9 @@ def run_claim(claim: Claim, profile: str, seed: int, out: Path, *, progress: boo
                       data_path=data, figure_dir=stage)
         t0 = time.perf_counter()
         error = None
+        from empirical.sweep import sweep_log
+
+        sweep_log(reset=True)
         try:
             result = claim.check(ctx)
             if not isinstance(result, CheckResult):
@@ -130,6 +149,7 @@ def run_claim(claim: Claim, profile: str, seed: int, out: Path, *, progress: boo
             "runtime_s": time.perf_counter() - t0,
             "device": ctx.device,
             "environment": environment(),
+            "provenance": {**run_stamp(), "sweeps": _sweep_summary(sweep_log(reset=True))},
             "error": error,
         }
         try:
@@ -144,7 +164,7 @@ def run_claim(claim: Claim, profile: str, seed: int, out: Path, *, progress: boo
 
 
 def run_claims(ids: list[str] | None, profile: str, seed: int, out: Path, *, progress: bool = True,
-               device: str = "cpu", echo=print, data: str | None = None) -> list[dict]:
+               device: str = "cpu", echo=print, data: str | None = None, report: bool = True) -> list[dict]:
     """Run the claims in paper order, then rebuild out/REPORT.md from all results present.
 
     The output folder is checked first (``check_out_dir``). A claim that aborts (ClaimAborted) stops the
@@ -157,7 +177,7 @@ def run_claims(ids: list[str] | None, profile: str, seed: int, out: Path, *, pro
         try:
             rec = run_claim(claim, profile, seed, out, progress=progress, device=device, data=data)
         except ClaimAborted:
-            if records:
+            if records and report:
                 try:
                     write_report(out)
                 except (OSError, ValueError):
@@ -165,6 +185,30 @@ def run_claims(ids: list[str] | None, profile: str, seed: int, out: Path, *, pro
             raise
         echo(f"[{claim.id}] {rec['result']['verdict']} in {rec['runtime_s']:.1f} s: {rec['result']['headline']}")
         records.append(rec)
-    path = write_report(out)
-    echo(f"wrote {path}")
+    if report:
+        path = write_report(out)
+        echo(f"wrote {path}")
+    return records
+
+
+def replicate_dir(out: Path, profile: str, seed: int) -> Path:
+    """Output folder of a replicate run: out/replicates/<profile>/seed-<seed> (its own results/ and figures/)."""
+    return Path(out) / "replicates" / profile / f"seed-{seed}"
+
+
+def run_replicates(ids: list[str] | None, profile: str, seeds: list[int], out: Path, *, progress: bool = True,
+                   device: str = "cpu", echo=print, data: str | None = None) -> list[dict]:
+    """Run the claims once per run seed into replicate folders (``replicate_dir``), then rebuild out/REPORT.md,
+    whose Replication section compares the verdicts across seeds."""
+    check_out_dir(out)
+    for s in seeds:
+        check_out_dir(replicate_dir(out, profile, s))
+    records = []
+    for s in seeds:
+        echo(f"== replicate: profile {profile}, run seed {s} -> {replicate_dir(out, profile, s)}")
+        records += run_claims(ids, profile, s, replicate_dir(out, profile, s), progress=progress, device=device,
+                              echo=echo, data=data, report=False)
+    if (Path(out) / "results").is_dir():
+        path = write_report(out)
+        echo(f"wrote {path}")
     return records

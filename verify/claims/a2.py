@@ -66,7 +66,7 @@ def check(ctx: Context):
 
     # (1) bounds over a Hypothesis campaign
     rec = run_fuzz("A2", examples=cfg.fuzz_examples, seed=ctx.seed, time_budget=cfg.fuzz_time_budget,
-                   out=ctx.out_dir, progress=ctx.progress)
+                   out=ctx.out_dir, progress=ctx.progress, isolated=True)
     worst = rec["worst_example"]["example"]
     w = lipschitz_case(worst)
     f.check("found C_t lies between the lower and the upper bound", not rec["counterexample"],

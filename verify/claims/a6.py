@@ -38,7 +38,7 @@ import numpy as np
 from empirical.diffusion import DiffusionConfig
 from empirical.metrics import wilson_interval
 from empirical.mixture_diffusion import MixtureDiffusionSetting, diffusion_point, run_point
-from empirical.sweep import point_key, run_sweep
+from empirical.sweep import record_key, run_sweep
 
 from ..io import figure
 from ..registry import Context, Findings, register
@@ -213,7 +213,7 @@ def check(ctx: Context):
                 f"Bonferroni over {2 * len(cfg.weight_decays)} one-sided z-tests at family rate {cfg.alpha:g}")
     _figure(ctx, f, cfg, C)
     f.seeds.update({"claim": ctx.seed, "replicates": cfg.reps,
-                    "points": {f"d={c[0]} n={c[1]} {c[2]} wd={c[3]:g} rep={r}": point_key(p)
+                    "points": {f"d={c[0]} n={c[1]} {c[2]} wd={c[3]:g} rep={r}": record_key(p)
                                for (c, p), r in zip(todo, [i % cfg.reps for i in range(len(todo))])}})
     f.notes.append(f"{len(todo)} models; per-point files (config, seeds, versions, loss curve) under "
                    f"results/sweeps/A6/{ctx.profile}/points/ (resumable).")

@@ -10,7 +10,7 @@ a random time-conditioned network.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -21,10 +21,11 @@ from theory import EmpiricalDistribution, dsm_loss_difference, fisher_divergence
 
 from ..fuzz import FuzzSpec, identity_margin, register_fuzz
 from ..generators import random_problem
-from ..registry import Context, Findings, register
+from ..registry import Context, Findings, decision, register
 from ..stats import bonferroni_z
 from ..strategies import problem_cases, times
-from ._identity import ROUND_RTOL, identity_figure, mc_case, mc_detail, quad_case
+from ._identity import MC_TOL, ROUND_RTOL, MCCase, QuadCase, identity_figure, mc_case, mc_rule, nonnegative_rule, \
+    quad_case, quad_rule
 
 
 @dataclass(frozen=True)
@@ -80,16 +81,28 @@ def sides(data, emp: EmpiricalDistribution, s, t: float):
             lambda **kw: fisher_divergence(emp, s, t, **kw))
 
 
-@register("S1", title="DSM excess loss = distance to the empirical score",
-          paper_ref="Section 4, decomposition used for Proposition 4.1 (Tweedie's formula)",
-          statement="For any score s and any data set: Lhat_t(s) - Lhat_t(grad log phat_t) = "
-                    "E_{X ~ Phat_t} ||s(X) - grad log phat_t(X)||^2 >= 0.",
-          configs=CONFIGS)
-def check(ctx: Context):
-    cfg: S1Config = ctx.config
-    f = Findings()
+RULES = {
+    "S1.quadrature": "d <= 2, every quadrature case (five scores, times 1e-3 to 10): |LHS - RHS| <= rtol x RHS with "
+                     "both quadrature error estimates <= rtol x RHS (rtol = 1e-8); fail if the sides differ by more "
+                     "than rtol x RHS plus both error estimates",
+    "S1.monte_carlo": "larger d, every Monte-Carlo case (paired draws): the per-draw residual's mean is not "
+                      "significantly non-zero (Bonferroni over the cases, family-wise false-failure rate 1e-3, plus a "
+                      "float64 rounding floor of 1e-10 x RHS); and in every d tested, at least one case shows "
+                      "equivalence (|mean| + z_crit se <= 5% of RHS); inconclusive when no case of some d resolves 5%",
+    "S1.nonnegative": "the excess loss is >= 0: no quadrature value below minus its error estimate, no Monte-Carlo "
+                      "value significantly negative (z_crit as above)",
+}
 
-    quad, mc = [], []
+
+@dataclass
+class S1Measurements:
+    quad: list[QuadCase] = field(default_factory=list)
+    mc: list[MCCase] = field(default_factory=list)
+    seeds: dict = field(default_factory=dict)
+
+
+def measure(ctx: Context, cfg: S1Config) -> S1Measurements:
+    m = S1Measurements(seeds={"claim": ctx.seed})
     quad_grid = [(d, n, j) for d, n in cfg.quad_cases for j in range(cfg.quad_sets)]
     for d, n, j in ctx.progress_bar(quad_grid, "quadrature data sets"):
         seed = ctx.seed_for("quad", d, n, j)
@@ -98,74 +111,88 @@ def check(ctx: Context):
         for t in cfg.quad_times:
             for name, s in scores.items():
                 lhs, rhs = sides(data, emp, s, t)
-                quad.append(quad_case(dict(d=d, n=n, set=j, t=t, score=name), lhs, rhs, rtol=1e-3 * cfg.rtol))
-    mc_seeds = {}
+                m.quad.append(quad_case(dict(d=d, n=n, set=j, t=t, score=name), lhs, rhs, rtol=1e-3 * cfg.rtol))
     for d, n in ctx.progress_bar([(d, n) for d in cfg.mc_dims for n in cfg.mc_n], "Monte-Carlo data sets"):
         seed = ctx.seed_for("mc", d, n)
-        mc_seeds[f"mc d={d} n={n}"] = seed
+        m.seeds[f"mc d={d} n={n}"] = seed
         mix, data, emp = random_problem(seed, cfg.K, d, n)
         scores = make_scores(mix, emp, seed, [s for s in cfg.scores if s != "zero"])
         for k, t in enumerate(cfg.mc_times):
             for name, s in scores.items():
                 lhs, rhs = sides(data, emp, s, t)
-                mc.append(mc_case(dict(d=d, n=n, t=t, score=name), lhs, rhs, cfg.mc_draws,
-                                  seed=ctx.seed_for("mc-draws", d, n, k, name)))
-    z_crit = bonferroni_z(cfg.family_alpha, max(1, len(mc)))
+                m.mc.append(mc_case(dict(d=d, n=n, t=t, score=name), lhs, rhs, cfg.mc_draws,
+                                    seed=ctx.seed_for("mc-draws", d, n, k, name)))
+    return m
 
-    # ---- assertions -------------------------------------------------------------------
-    worst = max(quad, key=lambda c: c.rel_residual)
-    n_conv = sum(c.rel_quad_error <= cfg.rtol for c in quad)
-    f.check("quadrature identity (d <= 2)", all(c.passed(cfg.rtol) for c in quad),
-            f"{sum(c.passed(cfg.rtol) for c in quad)}/{len(quad)} cases within relative {cfg.rtol:g}; worst "
-            f"{worst.rel_residual:.2e} at {worst.label}; quadrature error estimate <= tolerance in {n_conv}/{len(quad)}")
-    neg = [c for c in quad if c.lhs.value < -c.lhs.error]
-    f.check("excess loss never negative (quadrature)", not neg,
-            f"min LHS = {min(c.lhs.value for c in quad):.3e} over {len(quad)} cases")
-    f.check("Monte-Carlo identity (paired residual mean 0)", all(c.identity_ok(z_crit) for c in mc),
-            mc_detail(mc, z_crit))
-    f.check("excess loss never significantly negative (Monte Carlo)",
-            all(c.lhs.value + z_crit * c.lhs.stderr >= 0 for c in mc),
-            f"min (LHS + z_crit se) = {min(c.lhs.value + z_crit * c.lhs.stderr for c in mc):.3e}")
 
-    # ---- tables -------------------------------------------------------------------------
+def _z_crit(m: S1Measurements, cfg: S1Config) -> float:
+    return bonferroni_z(cfg.family_alpha, max(1, len(m.mc)))
+
+
+def decide(m: S1Measurements, cfg: S1Config) -> list:
+    z_crit = _z_crit(m, cfg)
+    return [decision("S1.quadrature", *quad_rule(m.quad, cfg.rtol)) if m.quad else
+            decision("S1.quadrature", "inconclusive", "no quadrature case was run"),
+            decision("S1.monte_carlo", *mc_rule(m.mc, z_crit)) if m.mc else
+            decision("S1.monte_carlo", "inconclusive", "no Monte-Carlo case was run"),
+            decision("S1.nonnegative", *nonnegative_rule(m.quad, m.mc, z_crit))]
+
+
+def report(ctx: Context, cfg: S1Config, m: S1Measurements, f: Findings) -> tuple[str, str]:
+    z_crit = _z_crit(m, cfg)
     summary = {}
-    for c in quad:
-        key = (c.label["d"], c.label["score"])
-        summary.setdefault(key, []).append(c)
+    for c in m.quad:
+        summary.setdefault((c.label["d"], c.label["score"]), []).append(c)
     f.table("Quadrature: worst relative residual |LHS - RHS| / RHS per dimension and score",
             ["d", "score", "cases", "max rel. residual", "max rel. quad. error", "min RHS", "max RHS"],
             [[d, s, len(cs), max(c.rel_residual for c in cs), max(c.rel_quad_error for c in cs),
-              min(c.rhs.value for c in cs), max(c.rhs.value for c in cs)] for (d, s), cs in sorted(summary.items())],
+              min(c.rhs for c in cs), max(c.rhs for c in cs)] for (d, s), cs in sorted(summary.items())],
             note="LHS = Lhat_t(s) - Lhat_t(e) (paired per node), RHS = E_{Phat_t}||s - e||^2, both by adaptive "
                  "Gauss-Hermite quadrature to relative 1e-11.")
     f.table("Monte Carlo: paired identity test per case",
             ["d", "n", "t", "score", "LHS", "LHS se", "RHS", "RHS se", "residual mean", "residual se", "z",
-             "residual / RHS", "pass"],
-            [[c.label["d"], c.label["n"], c.label["t"], c.label["score"], c.lhs.value, c.lhs.stderr, c.rhs.value,
-              c.rhs.stderr, c.res_mean, c.res_se, c.z, c.res_mean / c.rhs.value, c.passed(z_crit)] for c in mc],
-            note=f"{cfg.mc_draws} paired draws per case; residual = per-draw LHS term - RHS term.")
+             "residual / RHS", "outcome"],
+            [[c.label["d"], c.label["n"], c.label["t"], c.label["score"], c.lhs, c.lhs_se, c.rhs, c.rhs_se,
+              c.res_mean, c.res_se, c.z, c.res_mean / c.rhs if c.rhs else float("nan"), c.outcome(z_crit)]
+             for c in m.mc],
+            note=f"{cfg.mc_draws} paired draws per case; residual = per-draw LHS term - RHS term. Outcome: pass = "
+                 f"equivalence within {MC_TOL:g} RHS shown, inconclusive = not significant but too imprecise, "
+                 "fail = significantly non-zero.")
     f.tolerance("quadrature relative residual", f"{cfg.rtol:g}",
                 "issue #2 acceptance; the rules converge to 1e-11 relative (1000x headroom), float64 rounding "
                 "of the per-node terms is ~1e-15 relative")
     f.tolerance("Monte-Carlo |z| of the paired residual", f"{z_crit:.3f}",
-                f"Bonferroni over {len(mc)} two-sided tests at family-wise false-failure rate {cfg.family_alpha:g} "
+                f"Bonferroni over {len(m.mc)} two-sided tests at family-wise false-failure rate {cfg.family_alpha:g} "
                 f"(normal approximation of the residual mean), plus a float64 rounding floor {ROUND_RTOL:g} x RHS "
                 "(see verify/claims/_identity.py)")
-
+    f.tolerance("Monte-Carlo equivalence", f"{MC_TOL:g} x RHS", "an O(1) relative change is what a failure of the "
+                "identity looks like; 5% is resolved by 20,000 paired draws where the excess loss is not tiny")
     path, rel = ctx.figure_path("identity")
-    identity_figure(path, quad, mc, rtol=cfg.rtol, z_crit=z_crit, lhs_name="Lhat_t(s) - Lhat_t(e)",
+    identity_figure(path, m.quad, m.mc, rtol=cfg.rtol, z_crit=z_crit, lhs_name="Lhat_t(s) - Lhat_t(e)",
                     rhs_name="E_{Phat_t} ||s - e||^2", title="S1: excess DSM loss vs distance to e")
     f.figures.append(rel)
-    f.seeds.update({"claim": ctx.seed, **mc_seeds})
-    headline = (f"identity holds in {sum(c.passed(cfg.rtol) for c in quad)}/{len(quad)} quadrature cases "
-                f"(worst rel. residual {worst.rel_residual:.1e}) and {sum(c.passed(z_crit) for c in mc)}/{len(mc)} "
-                f"Monte-Carlo cases")
+    f.seeds.update(m.seeds)
+    worst = max((c.rel_residual for c in m.quad), default=0.0)
+    headline = (f"identity holds in {sum(c.passed(cfg.rtol) for c in m.quad)}/{len(m.quad)} quadrature cases "
+                f"(worst rel. residual {worst:.1e}); Monte Carlo: {sum(c.outcome(z_crit) != 'fail' for c in m.mc)}/"
+                f"{len(m.mc)} not significantly different, {sum(c.outcome(z_crit) == 'pass' for c in m.mc)} shown "
+                f"equal within {MC_TOL:.0%}")
     method = ("Random K-component Gaussian mixtures with general covariances (verify.generators.random_mixture), "
               "data sets drawn from them, five scores s (zero; true mixture score; true score + sin wave; empirical "
               "score + tanh field; random float64 ScoreMLP). d <= 2: both sides by adaptive Gauss-Hermite quadrature "
               "over the noise per data point. Larger d: both sides from the same Monte-Carlo draws; the per-draw "
               "residual 2(e - s).(A - e) must have mean zero.")
-    return f.result(headline, method)
+    return headline, method
+
+
+register("S1", title="DSM excess loss = distance to the empirical score",
+         paper_ref="Section 4, decomposition used for Proposition 4.1 (Tweedie's formula)",
+         statement="For any score s and any data set: Lhat_t(s) - Lhat_t(grad log phat_t) = "
+                   "E_{X ~ Phat_t} ||s(X) - grad log phat_t(X)||^2 >= 0.",
+         inferred="Nothing: the decomposition is exact. The scores tried (zero, the true score, perturbations of the "
+                  "true and the empirical score, a random network) and the 5% Monte-Carlo equivalence margin are "
+                  "this project's choices.",
+         configs=CONFIGS, rules=RULES, measure=measure, decide=decide, report=report)
 
 
 # ---- fuzz spec: `memsep fuzz S1` (verify/fuzz.py) ---------------------------------------------

@@ -259,7 +259,7 @@ def check(ctx: Context):
 
     # ---- the Omega bound: a Hypothesis campaign over the regime (both families) --------------------
     rec = run_fuzz("S3", examples=cfg.fuzz_examples, seed=ctx.seed, time_budget=cfg.fuzz_time_budget,
-                   out=ctx.out_dir, progress=ctx.progress)
+                   out=ctx.out_dir, progress=ctx.progress, isolated=True)
     worst = rec["worst_example"]["example"]
     shrunk = (rec["shrunk_example"] or {}).get("example")
     w_est, w_B = regime_ratio(worst)

@@ -1,0 +1,105 @@
+"""Provenance: the environment a run happened in and the code that ran, recorded with every results file.
+
+    environment()        package versions (every dependency that computes numbers), Python, platform, CPUs,
+                         device, memsep's version, the git commit and whether the tree was dirty, and
+                         the fingerprint of the code
+    code_fingerprint()   SHA-256 (16 hex digits) over the sources of theory/, empirical/ and verify/: it
+                         changes with any change of the code that computes results, committed or not;
+                         resumable sweeps key their points with it, so a changed code never reuses a point
+    run_stamp()          when (UTC) and by which command line a run was made
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import hashlib
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+__all__ = ["environment", "code_fingerprint", "package_versions", "run_stamp", "memsep_version", "ROOT"]
+
+_PACKAGES = ("numpy", "scipy", "sympy", "torch", "hypothesis", "matplotlib", "tqdm", "scikit-learn")
+# The packages whose versions can change a computed number: part of a sweep point's key.
+NUMERIC_PACKAGES = ("numpy", "scipy", "torch", "scikit-learn")
+ROOT = Path(__file__).resolve().parent.parent
+_CODE_DIRS = ("theory", "empirical", "verify")
+
+
+def memsep_version() -> str:
+    try:
+        return metadata.version("memsep")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def package_versions(names=_PACKAGES) -> dict:
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """16 hex digits of SHA-256 over (path, bytes) of every .py file under theory/, empirical/ and verify/."""
+    h = hashlib.sha256()
+    for d in _CODE_DIRS:
+        for p in sorted((ROOT / d).rglob("*.py")):
+            h.update(p.relative_to(ROOT).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def run_stamp() -> dict:
+    """{"finished_utc": ISO time, "command": the command line}."""
+    return {"finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else ""}
+
+
+def _git(args: list[str], cwd: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _device() -> dict:
+    try:
+        import torch
+    except ImportError:
+        return {"torch": None, "cuda": False}
+    info = {"cuda": bool(torch.cuda.is_available()), "torch_threads": torch.get_num_threads()}
+    if info["cuda"]:
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def environment() -> dict:
+    """Package versions, Python, platform, CPU count, device, memsep's version, git commit (with a dirty flag)
+    and the code fingerprint."""
+    versions = package_versions()
+    root = ROOT
+    commit = _git(["rev-parse", "HEAD"], root)
+    # Dirty = tracked sources changed; the run's own outputs (results/, figures/, REPORT.md) do not count.
+    status = _git(["status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results",
+                   ":(exclude)figures", ":(exclude)REPORT.md"], root)
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "packages": versions,
+        "device": _device(),
+        "git_commit": commit,
+        "git_dirty": bool(status) if status is not None else None,
+        "memsep": memsep_version(),
+        "code": code_fingerprint(),
+    }
