@@ -285,3 +285,51 @@ def test_run_exits_1_when_a_claim_is_not_confirmed(temporary_claims, tmp_path, c
     report = (out / "REPORT.md").read_text(encoding="utf-8")
     assert mark in report and "## X7 temporary X7" in report
     assert json.loads((out / "results" / "X7.json").read_text(encoding="utf-8"))["config"] == {"profile_size": 0}
+
+
+# ---- claims, seeds and replicates (issue 12) --------------------------------------------------------------
+
+def test_claims_writes_the_preregistration(tmp_path, capsys):
+    from verify.preregistration import render_claims
+
+    assert main(["claims", "--out", str(tmp_path / "C.md")]) == 0
+    assert (tmp_path / "C.md").read_text(encoding="utf-8") == render_claims()
+    assert main(["claims", "--out", "-"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"wrote {tmp_path / 'C.md'}\n") and out.endswith(render_claims() + "\n")
+
+
+def test_seeds_runs_the_main_seed_and_replicates(temporary_claims, tmp_path, capsys):
+    def check(ctx):
+        f = Findings()
+        f.check("seed is even", ctx.run_seed % 2 == 0, f"run seed {ctx.run_seed}")
+        return f.result("ok", "none")
+
+    temporary_claims("X8", check)
+    assert main(["run", "--claims", "X8", "--seeds", "0,1,2", "--out", str(tmp_path), "--no-progress"]) == 1
+    assert json.loads((tmp_path / "results" / "X8.json").read_text())["seed"] == 0
+    for s in (1, 2):
+        rec = json.loads((tmp_path / "replicates" / "quick" / f"seed-{s}" / "results" / "X8.json").read_text())
+        assert rec["seed"] == s and rec["result"]["verdict"] == ("CONFIRMED" if s == 2 else "NOT CONFIRMED")
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "## Replication" in report and "quick / 1" in report and "2 of 3 agree" in report
+    capsys.readouterr()
+    assert main(["replicate", "--claims", "X8", "--seeds", "4", "--profile", "ci", "--out", str(tmp_path),
+                 "--no-progress"]) == 0
+    assert (tmp_path / "replicates" / "ci" / "seed-4" / "results" / "X8.json").is_file()
+    assert "ci / 4" in (tmp_path / "REPORT.md").read_text()
+
+
+@pytest.mark.parametrize("argv, token", [
+    (["run", "--seed", "1", "--seeds", "0,1"], "seed, seeds"),
+    (["run", "--seeds", "1,1"], "seeds must differ"),
+    (["run", "--seeds", ","], "give comma-separated run seeds"),
+    (["replicate"], "--seeds"),
+])
+def test_bad_seed_lists_exit_2(argv, token, capsys):
+    try:
+        rc = main(argv + ["--dry-run"])
+    except SystemExit as exc:
+        rc = exc.code
+    assert rc == 2
+    assert token in capsys.readouterr().err

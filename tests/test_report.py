@@ -11,6 +11,7 @@ record comes from running A1 at profile ci once (module-scoped fixture, about 5 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -66,12 +67,12 @@ def summary_block(text: str) -> list[str]:
     """The lines of the summary table (header, rule and rows)."""
     after = text.split("## Summary\n", 1)[1]
     block = after.split("\n## ", 1)[0]
-    return [line for line in block.strip().splitlines()]
+    return [line for line in block.strip().splitlines() if line.startswith("|")]
 
 
 def section_ids(text: str) -> list[str]:
     """Claim ids of the '## <id> <title>' section headings, in order."""
-    return [m.group(1) for m in re.finditer(r"^## (\S+)", text, flags=re.M) if m.group(1) not in ("Summary", "Environment")]
+    return [m.group(1) for m in re.finditer(r"^## (\S+)", text, flags=re.M) if m.group(1) not in ("Summary", "Environment", "Rule", "Replication")]
 
 
 @pytest.fixture(scope="module")
@@ -408,3 +409,71 @@ def test_findings_without_assertions_is_an_error():
     f.table("numbers only", ["a"], [[1]])
     with pytest.raises(RuntimeError, match="at least one assertion"):
         f.result("headline", "method")
+
+
+# ---- the verdict protocol in the report (issue 12) -----------------------------------------------------------
+
+def test_inconclusive_verdict_tally_and_decision_statistics_are_rendered():
+    from verify.registry import decision
+    from verify.stats import directional_rule
+
+    outcome, test = directional_rule(0.02, 0.04, 0.052, 0.05, effect_source="Table 1", what="drop")
+    rec = make_record("M2", "INCONCLUSIVE")
+    rec["result"]["assertions"] = [dataclasses.asdict(decision("M2.lowers", outcome, "counts", test))]
+    rec["result"]["assertions"][0]["name"] = "pruning lowers memorization"
+    text = render_report([make_record("S1"), rec, make_record("A2", "NOT CONFIRMED")])
+    assert "*INCONCLUSIVE*" in text
+    assert "**Tally:** 3 claims: 1 CONFIRMED, 1 NOT CONFIRMED, 1 INCONCLUSIVE, 0 ERROR." in text
+    line = next(ln for ln in text.splitlines() if "`M2.lowers`" in ln)
+    assert line.startswith("- [?] `M2.lowers` pruning lowers memorization: counts")
+    assert "power there 0.37" in line and "Table 1" in line and "minimum detectable effect" in line
+
+
+def test_replication_section_compares_verdicts_across_seeds():
+    main = [make_record("S1", seed=0, profile="quick"), make_record("A2", seed=0, profile="quick")]
+    reps = [("quick", 1, [make_record("S1", seed=1, profile="quick"), make_record("A2", "NOT CONFIRMED", seed=1,
+                                                                                   profile="quick")]),
+            ("ci", 2, [make_record("S1", seed=2), make_record("A2", seed=2)])]
+    text = render_report(main, replicates=reps)
+    block = text.split("## Replication\n", 1)[1].split("\n## ", 1)[0]
+    rows = {split_row(ln)[0]: split_row(ln) for ln in block.splitlines() if ln.startswith("| S") or ln.startswith("| A")}
+    assert rows["S1"][-1] == "quick: all 2 agree; ci: all 1 agree"
+    assert rows["A2"][-1] == "quick: 1 of 2 agree; ci: all 1 agree"
+    assert "quick / 0 (main)" in block and "ci / 2" in block
+
+
+def test_replicates_are_read_from_their_folders_and_validated(tmp_path):
+    from verify.report import load_replicates
+
+    for prof, seed in (("quick", 1), ("ci", 2)):
+        folder = tmp_path / "replicates" / prof / f"seed-{seed}" / "results"
+        folder.mkdir(parents=True)
+        atomic_write_json(folder / "S1.json", make_record("S1", seed=seed, profile=prof))
+    (tmp_path / "replicates" / "other").mkdir()
+    assert [(p, s) for p, s, _ in load_replicates(tmp_path)] == [("ci", 2), ("quick", 1)]
+    (tmp_path / "replicates" / "ci" / "seed-2" / "results" / "S1.json").write_text('{"verdict": "MAYBE"}')
+    with pytest.raises(ValueError, match="seed-2/results/S1.json"):
+        load_replicates(tmp_path)
+
+
+def test_provenance_line_says_what_was_computed_and_read_back():
+    rec = make_record("A3")
+    rec["environment"] = {**ENV, "memsep": "0.1.0", "code": "abc123", "git_commit": "f" * 40, "git_dirty": False}
+    rec["provenance"] = {"finished_utc": "2026-12-01T12:00:00+00:00", "command": "memsep run",
+                         "sweeps": {"computed": 3, "read_back": 2, "read_back_from": [
+                             {"code": "abc123", "git_commit": "e" * 40, "points": 2, "first_utc": "2026-12-01T11:00",
+                              "last_utc": "2026-12-01T11:05"}]}}
+    text = render_report([rec])
+    line = next(ln for ln in text.splitlines() if ln.startswith("*Provenance:*"))
+    assert "by `memsep run`" in line and "code abc123" in line and "3 computed in this run, 2 read back" in line
+    assert "2 from code abc123 at commit eeeeeeeeeeee" in line
+
+
+def test_rule_changes_section_lists_every_logged_change():
+    from verify.rule_changes import RULE_CHANGES
+
+    text = render_report([make_record("S1")])
+    block = text.split("## Rule changes\n", 1)[1].split("\n## ", 1)[0]
+    assert len(RULE_CHANGES) >= 2
+    for ch in RULE_CHANGES:
+        assert f"### {ch.date}, {ch.claim}" in block and ch.old in block and ch.verdict_old in block

@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     rep.add_argument("--out", type=Path, default=Path("."), help="folder holding results/ (REPORT.md goes there)")
     sub.add_parser("list", help="print the registered claims")
+    cl = sub.add_parser("claims", help="write CLAIMS.md: each claim's statement, what is inferred and its "
+                        "pre-registered decision rules", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    cl.add_argument("--out", type=Path, default=Path("CLAIMS.md"), help="file to write ('-': print it)")
     fz = sub.add_parser("fuzz", help="hunt for counterexamples to a claim's property with Hypothesis",
                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     fz.add_argument("claim", type=str.upper, help="claim id with a fuzz spec (S1, S2, A1, ...)")
@@ -169,6 +172,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             for c in get_claims():
                 print(f"{c.id:4s} {c.title}  [{c.paper_ref}]")
+            return 0
+        if args.command == "claims":
+            from .preregistration import render_claims, write_claims
+
+            if str(args.out) == "-":
+                print(render_claims())
+            else:
+                print(f"wrote {write_claims(args.out)}")
             return 0
         if args.command == "report":
             from .report import write_report

@@ -12,9 +12,9 @@ import re
 from pathlib import Path
 
 from .io import atomic_write_text
-from .registry import OUTCOMES, VERDICTS, _order
+from .registry import OUTCOMES, PROFILES, VERDICTS, _order
 
-__all__ = ["load_results", "load_campaigns", "render_report", "write_report"]
+__all__ = ["load_results", "load_campaigns", "load_replicates", "render_report", "write_report"]
 
 _MARK = {"CONFIRMED": "CONFIRMED", "NOT CONFIRMED": "**NOT CONFIRMED**", "INCONCLUSIVE": "*INCONCLUSIVE*",
          "ERROR": "**ERROR**"}
@@ -233,6 +233,75 @@ def _decision_line(a: dict) -> str:
     return line
 
 
+def _provenance_line(r: dict) -> str:
+    """When, by which command and code the result was made, and what it computed now or read back."""
+    p = r.get("provenance")
+    if not isinstance(p, dict):
+        return ""
+    env = r.get("environment", {})
+    commit = env.get("git_commit") or "?"
+    text = (f"*Provenance:* finished {p.get('finished_utc', '?')} by `{p.get('command', '?')}`, memsep "
+            f"{env.get('memsep', '?')} at commit {commit[:12]}{' (uncommitted changes)' if env.get('git_dirty') else ''}, "
+            f"code {env.get('code', '?')}.")
+    sw = p.get("sweeps") or {}
+    if sw.get("computed") or sw.get("read_back"):
+        text += f" Sweep points: {sw.get('computed', 0)} computed in this run, {sw.get('read_back', 0)} read back"
+        srcs = sw.get("read_back_from") or []
+        if srcs:
+            text += " (" + "; ".join(
+                f"{s.get('points')} from code {s.get('code')} at commit {(s.get('git_commit') or '?')[:12]}, finished "
+                f"{s.get('first_utc')}" + (f" to {s.get('last_utc')}" if s.get("last_utc") != s.get("first_utc") else "")
+                for s in srcs) + ")"
+        text += "."
+    else:
+        text += " Everything was computed in this run."
+    return text
+
+
+def _replication_section(primary: list[dict], replicates: list[tuple[str, int, list[dict]]]) -> list[str]:
+    """Verdicts of every claim under each (profile, run seed) present, and whether they agree."""
+    runs = [(r0["profile"], r0["seed"], {r["claim"]["id"]: r for r in primary}) for r0 in primary[:1]]
+    runs += [(p, s, {r["claim"]["id"]: r for r in recs}) for p, s, recs in replicates]
+    ids = sorted({cid for _, _, by in runs for cid in by}, key=_order)
+    lines = ["## Replication", "",
+             "The same claims under other run seeds (`memsep run --seeds` / `memsep replicate`, results in "
+             "`replicates/<profile>/seed-<s>/`). A claim's verdict should not depend on the seed; where it does, the "
+             "rule sits near its threshold at this size. Column heads: profile / run seed.", ""]
+    cols = ["claim"] + [f"{p} / {s}" + (" (main)" if i == 0 else "") for i, (p, s, _) in enumerate(runs)] + ["agreement"]
+    rows = []
+    for cid in ids:
+        vs = [by[cid]["result"]["verdict"] if cid in by else "-" for _, _, by in runs]
+        present = [v for v in vs if v != "-"]
+        by_profile = {}
+        for (p, _, by), v in zip(runs, vs):
+            if v != "-":
+                by_profile.setdefault(p, []).append(v)
+        agree = "; ".join(f"{p}: {'all ' + str(len(v)) + ' agree' if len(set(v)) == 1 else f'{max(v.count(x) for x in set(v))} of {len(v)} agree'}"
+                          for p, v in by_profile.items())
+        rows.append([cid, *[_MARK.get(v, v) for v in vs], agree if present else "-"])
+    return lines + _table(cols, rows) + [""]
+
+
+def _rule_changes_section() -> list[str]:
+    from .rule_changes import RULE_CHANGES
+
+    lines = ["## Rule changes", "",
+             "Decision rules and verdict-deciding settings changed after a result was seen (verify/rule_changes.py; "
+             "the rules as they stand are pre-registered in CLAIMS.md). Each entry gives the old and the new rule, "
+             "what was seen, and the verdict under each.", ""]
+    if not RULE_CHANGES:
+        return lines + ["None.", ""]
+    for ch in RULE_CHANGES:
+        lines += [f"### {ch.date}, {ch.claim} ({', '.join(f'`{k}`' for k in ch.keys)})" +
+                  (f", commit {ch.commit}" if ch.commit else ""), "",
+                  f"- Old rule: {ch.old}", f"- New rule: {ch.new}", f"- Seen before the change: {ch.seen}",
+                  f"- Verdict under the old rule: {ch.verdict_old}", f"- Verdict under the new rule: {ch.verdict_new}"]
+        if ch.why:
+            lines.append(f"- Why: {ch.why}")
+        lines.append("")
+    return lines
+
+
 def _section(r: dict, fuzz: dict | None = None) -> list[str]:
     c = r["claim"]
     res = r["result"]
@@ -240,6 +309,11 @@ def _section(r: dict, fuzz: dict | None = None) -> list[str]:
     lines += [f"*Paper:* {c['paper_ref']}. *Profile:* `{r['profile']}`; run seed {r['seed']}, claim seed "
               f"{r['claim_seed']}; runtime {r['runtime_s']:.1f} s.", ""]
     lines += ["> " + c["statement"].replace("\n", "\n> "), ""]
+    if c.get("inferred"):
+        lines += [f"*Inferred where the paper is silent:* {c['inferred']}", ""]
+    prov = _provenance_line(r)
+    if prov:
+        lines += [prov, ""]
     lines += [f"**Verdict:** {_MARK[res['verdict']]}. {' '.join(res['headline'].split())}", ""]
     if fuzz is not None:
         lines += [_fuzz_pointer(fuzz), ""]
@@ -269,8 +343,25 @@ def _section(r: dict, fuzz: dict | None = None) -> list[str]:
     return lines
 
 
-def render_report(results: list[dict], campaigns: list[dict] | None = None) -> str:
-    """The whole REPORT.md text for results dicts (as written by the runner) and fuzz campaign records."""
+def load_replicates(out_dir: Path) -> list[tuple[str, int, list[dict]]]:
+    """[(profile, run seed, results)] of every out/replicates/<profile>/seed-<s>/results folder, sorted."""
+    out = []
+    root = Path(out_dir) / "replicates"
+    if not root.is_dir():
+        return out
+    for folder in sorted(root.glob("*/seed-*")):
+        tail = folder.name[len("seed-"):]
+        if folder.parent.name in PROFILES and tail.isdigit() and (folder / "results").is_dir():
+            recs = load_results(folder)
+            if recs:
+                out.append((folder.parent.name, int(tail), recs))
+    return sorted(out, key=lambda x: (PROFILES.index(x[0]), x[1]))
+
+
+def render_report(results: list[dict], campaigns: list[dict] | None = None,
+                  replicates: list[tuple[str, int, list[dict]]] | None = None) -> str:
+    """The whole REPORT.md text for results dicts (as written by the runner), fuzz campaign records and
+    replicate runs [(profile, seed, results)]."""
     campaigns = campaigns or []
     lines = ["# memsep verification report", "",
              "Generated by `memsep report` from `results/*.json`; do not edit by hand. Paper: "
@@ -293,6 +384,9 @@ def render_report(results: list[dict], campaigns: list[dict] | None = None) -> s
         lines += _table(["claim", "title", "verdict", "headline", "runtime", "profile"], rows) + [""]
         counts = {v: sum(r["result"]["verdict"] == v for r in results) for v in VERDICTS}
         lines += [f"**Tally:** {len(results)} claims: " + ", ".join(f"{counts[v]} {v}" for v in VERDICTS) + ".", ""]
+    if results and replicates:
+        lines += _replication_section(results, replicates)
+    lines += _rule_changes_section()
     fuzz_of = {fz["claim"]["id"]: fz for fz in campaigns}
     for r in results:
         lines += _section(r, fuzz_of.get(r["claim"]["id"]))
@@ -318,7 +412,7 @@ def render_report(results: list[dict], campaigns: list[dict] | None = None) -> s
 def write_report(out_dir: Path) -> Path:
     """Render REPORT.md from out_dir/results (and results/fuzz) and replace out_dir/REPORT.md atomically."""
     out_dir = Path(out_dir)
-    text = render_report(load_results(out_dir), load_campaigns(out_dir))
+    text = render_report(load_results(out_dir), load_campaigns(out_dir), load_replicates(out_dir))
     path = out_dir / "REPORT.md"
     atomic_write_text(path, text)
     return path
