@@ -60,7 +60,7 @@ from theory import derive_seed
 
 from empirical.fileio import check_writable_dir
 
-from .env import environment
+from .env import environment, run_stamp
 from .io import atomic_write_json, to_jsonable
 from .registry import REGISTRY, _order
 
@@ -375,6 +375,7 @@ def run_fuzz(claim_id: str, examples: int = 200, seed: int = 0, time_budget: flo
         "database": "in-memory (isolated)" if isolated else str(db_dir.relative_to(out)),
         "hypothesis_version": metadata.version("hypothesis"),
         "environment": environment(),
+        "provenance": run_stamp(),
     }
     if not isolated:
         atomic_write_json(out / "results" / "fuzz" / f"{claim_id}.json", record)
