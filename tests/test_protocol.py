@@ -151,11 +151,13 @@ def test_committed_results_come_from_one_clean_run_of_heads_code():
 
     results = load_results(REPO)
     replicates = load_replicates(REPO)
+    campaigns = load_campaigns(REPO)
     recs = results + [r for _, _, rs in replicates for r in rs]
     assert recs
-    commits = {r["environment"]["git_commit"] for r in recs}
-    codes = {r["environment"].get("code") for r in recs}
-    assert all(r["environment"]["git_dirty"] is False for r in recs), "results computed from an uncommitted tree"
+    commits = {r["environment"]["git_commit"] for r in recs + campaigns}
+    codes = {r["environment"].get("code") for r in recs + campaigns}
+    assert all(r["environment"]["git_dirty"] is False for r in recs + campaigns), \
+        "results computed from an uncommitted tree"
     assert len(codes) == 1 and None not in codes, f"results from several code versions: {codes}"
     for c in commits:
         assert _git("diff", "--quiet", c, "HEAD", "--", "theory", "empirical", "verify") is not None, \
@@ -163,5 +165,4 @@ def test_committed_results_come_from_one_clean_run_of_heads_code():
     for r in recs:
         sw = r["provenance"]["sweeps"]
         assert sw["read_back"] == 0 or all(s["code"] in codes for s in sw["read_back_from"]), (r["claim"]["id"], sw)
-    assert (REPO / "REPORT.md").read_text(encoding="utf-8") == render_report(results, load_campaigns(REPO),
-                                                                            replicates)
+    assert (REPO / "REPORT.md").read_text(encoding="utf-8") == render_report(results, campaigns, replicates)
