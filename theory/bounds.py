@@ -24,15 +24,18 @@ parameters, see :class:`RegimeConstants`):
     Sigma_k all equal                                           (shared covariance)
     log n                                    <= c4 d            (n at most exponential in d)
     e^{-c5 d} <= sigma_t <= d^{-c6}                             (t in [t0, t1])
-    lambda_min(Sigma)                        >= c7              [INFERRED, see below]
+    lambda_min(Sigma)                        >= c7              (implied by Assumption 4.2, see below)
 
-The last condition is not among the paper's assumptions of Theorem 4.3
-(||Sigma||_2 = O(1), ||Sigma||_F = O(sqrt d) bound Sigma from above only). Without it the
-ratio E_D[Loss-Gap_t] / B_t has no positive lower bound at fixed d: for Sigma = eps I with
-eps << sigma_t^2 the within-component spread is below the noise level, Phat_t ~ P_t and the
-gap is ~ d alpha_t^2 eps / sigma_t^4 << d / sigma_t^2 (claim S3 measures this family). The
-bound's Omega-constant must therefore depend on a lower bound of Sigma; c7 = 0 recovers the
-regime as restated.
+The last condition is not written among the moment conditions of Theorem 4.3 (||Sigma||_2 =
+O(1), ||Sigma||_F = O(sqrt d) bound Sigma from above only), but it follows from Assumption 4.2:
+the component law Sigma^{1/2} xi must have a sub-Gaussian Hoelder density (Definition 3.2),
+p(x) = exp(-C ||x||^2 / 2) f(x) with f bounded by B, so p <= B, and a density bounded by B
+cannot concentrate on a thin set: its covariance is bounded below (lambda_min(Sigma) >= c(B, d)
+> 0). This module makes that lower bound an explicit constant c7. Without it the ratio
+E_D[Loss-Gap_t] / B_t has no positive lower bound at fixed d: for Sigma = eps I with eps <<
+sigma_t^2 the within-component spread is below the noise level, Phat_t ~ P_t and the gap is
+~ d alpha_t^2 eps / sigma_t^4 << d / sigma_t^2 (claim S3 shows this family, which violates
+Assumption 4.2 as eps -> 0); c7 = 0 drops the condition.
 """
 
 from __future__ import annotations
@@ -87,7 +90,7 @@ class RegimeConstants:
     overlapping configurations. c2 = 4: ||mu_k|| ~ 2 sqrt(d). c3 = 4: Sigma = O(1).
     c4 = 1: n <= e^d. c5 = 1: sigma_t >= e^{-d} (no practical restriction). c6 = 1/2:
     sigma_t <= 1/sqrt(d), i.e. t1 = 0.29 at d = 4, 0.032 at d = 32, 0.0079 at d = 128.
-    c7 = 1/4: lambda_min(Sigma) >= 1/4 (inferred condition; 0 disables it).
+    c7 = 1/4: lambda_min(Sigma) >= 1/4 (the lower bound Assumption 4.2 implies, made explicit; 0 disables it).
 
     What the constants must achieve is that the empirical softmax weights concentrate on the
     generating sample, which needs the concentration ratio (see :func:`concentration_ratio`)
@@ -175,7 +178,7 @@ def regime_check(means, Sigma, n: int, t: float, constants: RegimeConstants = Re
     add("shared Sigma (max |Sigma_k - Sigma_1|)", spread, c.shared_rtol * max(np.abs(S).max(), 1.0),
         spread <= c.shared_rtol * max(np.abs(S).max(), 1.0))
     lmin = float(np.linalg.eigvalsh(S).min())
-    add("lambda_min(Sigma) >= c7 [inferred]", lmin, c.c7, lmin >= c.c7)
+    add("lambda_min(Sigma) >= c7 [implied by Assumption 4.2]", lmin, c.c7, lmin >= c.c7)
     add("log n <= c4 d", np.log(n), c.c4 * d, np.log(n) <= c.c4 * d)
     s = np.sqrt(sigma2(t))
     add("sigma_t >= exp(-c5 d)", s, np.exp(-c.c5 * d), s >= np.exp(-c.c5 * d))
