@@ -251,7 +251,8 @@ def test_a3_check_resumes_after_a_crash_without_refitting(tmp_path, monkeypatch)
     assert rec["result"]["verdict"] == "ERROR" and len(calls) == 4
     monkeypatch.setattr(a3, "run_fit", real)
     rec = run_claim(REGISTRY["A3"], "ci", seed=0, out=tmp_path)
-    assert rec["result"]["verdict"] == "CONFIRMED"
-    note = next(n for n in rec["result"]["notes"] if "read back" in n)
-    total, reused = (int(v) for v in note.split(" fits, ")[0:1] + note.split(" fits, ")[1].split(" read")[0:1])
-    assert reused == 4 and total > 4, note
+    # INCONCLUSIVE at ci: A3.time_conditioned is not run at this size (tc_reps = 0); every other rule passes
+    assert rec["result"]["verdict"] in ("CONFIRMED", "INCONCLUSIVE") and not any(
+        a["outcome"] == "fail" for a in rec["result"]["assertions"]), rec["result"]["assertions"]
+    sweeps = rec["provenance"]["sweeps"]
+    assert sweeps["read_back"] == 4 and sweeps["computed"] > 0, sweeps
