@@ -426,7 +426,8 @@ def test_inconclusive_verdict_tally_and_decision_statistics_are_rendered():
     assert "**Tally:** 3 claims: 1 CONFIRMED, 1 NOT CONFIRMED, 1 INCONCLUSIVE, 0 ERROR." in text
     line = next(ln for ln in text.splitlines() if "`M2.lowers`" in ln)
     assert line.startswith("- [?] `M2.lowers` pruning lowers memorization: counts")
-    assert "power there 0.37" in line and "Table 1" in line and "minimum detectable effect" in line
+    assert "power there 0.37" in line and "(Table 1)" in line and "minimum detectable effect" in line
+    assert "one-sided z; drop; estimate 0.02 +- 0.04 (se)" in line
 
 
 def test_replication_section_compares_verdicts_across_seeds():

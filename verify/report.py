@@ -8,6 +8,7 @@ Claim results are ``results/<id>.json`` (``memsep run``); fuzz campaigns are
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -214,15 +215,35 @@ def _outcome(a: dict) -> str:
 
 
 def _test_text(t: dict) -> str:
-    """The statistics of a statistical rule, one clause."""
-    if t.get("rule") == "one-sided z":
-        return (f"estimate {_fmt(t['estimate'])} +- {_fmt(t['se'])} (se), z = {t['z']:.2f}, one-sided p = "
-                f"{_fmt(t['p'])} at level {_fmt(t['alpha'])}; effect looked for {_fmt(t['effect'])} "
-                f"({t['effect_source']}), power there {t['power']:.2f}, minimum detectable effect {_fmt(t['mde'])}")
-    if t.get("rule") == "equivalence":
-        return (f"estimate {_fmt(t['estimate'])} +- {_fmt(t['z'])} x {_fmt(t['se'])}, tolerance {_fmt(t['tolerance'])}"
-                + (f", rounding floor {_fmt(t['floor'])}" if t.get("floor") else ""))
-    return "; ".join(f"{k} {_fmt(v)}" for k, v in t.items() if not isinstance(v, (dict, list)))
+    """The statistics of a statistical rule, one clause, from whichever standard keys the record has."""
+    def num(k):
+        v = t.get(k)
+        return v if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+
+    parts = [str(t.get("rule", "test"))]
+    if t.get("what"):
+        parts.append(str(t["what"]))
+    if num("estimate") is not None:
+        est = f"estimate {_fmt(t['estimate'])}"
+        if num("se") is not None:
+            est += f" +- {_fmt(t['se'])} (se)"
+        parts.append(est)
+    iv = t.get("interval")
+    if isinstance(iv, list) and len(iv) == 2 and all(isinstance(v, (int, float)) for v in iv):
+        parts.append(f"interval [{_fmt(iv[0])}, {_fmt(iv[1])}]")
+    for k, label in (("df", "df"), ("z", "z"), ("p", "one-sided p"), ("alpha", "level"), ("tolerance", "tolerance"),
+                     ("pass_above", "pass above"), ("fail_below", "fail below"), ("threshold", "threshold"),
+                     ("floor", "rounding floor")):
+        if num(k) is not None and not (k == "floor" and t[k] == 0):
+            parts.append(f"{label} {_fmt(t[k]) if k != 'z' else format(t[k], '.2f')}")
+    if num("effect") is not None:
+        parts.append(f"effect looked for {_fmt(t['effect'])}" + (f" ({t['effect_source']})" if t.get("effect_source")
+                                                                  else ""))
+    if num("power") is not None:
+        parts.append(f"power there {t['power']:.2f}")
+    if num("mde") is not None:
+        parts.append(f"minimum detectable effect {_fmt(t['mde'])}")
+    return "; ".join(parts)
 
 
 def _decision_line(a: dict) -> str:
