@@ -258,7 +258,7 @@ def test_a6_sweep_resumes_after_a_crash_without_retraining(tmp_path, monkeypatch
     trained = []
     monkeypatch.setattr(a6, "run_point", lambda p, device="cpu": trained.append(p) or real(p, device))
     rec = run_claim(claim, "ci", seed=0, out=tmp_path)
-    assert rec["result"]["verdict"] in ("CONFIRMED", "NOT CONFIRMED")
+    assert rec["result"]["verdict"] in ("CONFIRMED", "NOT CONFIRMED", "INCONCLUSIVE")   # not ERROR (20 steps decide nothing)
     assert not any(p in calls for p in trained) and len(trained) > 0
     reused = [row[-1] for row in rec["result"]["tables"][0]["rows"]]
     assert sum(reused) == 3

@@ -3,20 +3,22 @@ to generalizing, to memorizing.
 
 Measured (empirical.mixture_diffusion): one data set of n draws from a K = 4 mixture in d = 2; one
 DSM-trained time-conditioned MLP per width (depth 3), all trained on the same data and sampled
-from the same per-sample noise (probability-flow ODE); per size the memorization ratio over m
-samples with its 95% Wilson interval, and the mean log-likelihood under the true mixture. In d = 2
-the 1/3 rule fires by chance for a good fraction of fresh draws (the NULL rate: m draws from P_t0
-itself, scored by the same rule), so "near 0" means "not above the null rate".
+from the same per-sample noise (probability-flow ODE); per size the memorization count k of m
+samples and the mean log-likelihood of the samples under the true mixture, mean log p_data(x_gen),
+with its standard error. In d = 2 the 1/3 rule fires by chance for a good fraction of fresh draws:
+the NULL rate p_0 (m fresh draws from P_t0 itself, scored by the same rule; about 9-11% here) is what
+a perfect generalizer shows, so "not memorizing" means "not above the null rate".
 
-Checks (all with 95% Wilson intervals; "above" = disjoint intervals, a difference test of level
-below 1% for each comparison):
-  - memorization rises with size: the largest size's interval lies above the smallest's, and no
-    consecutive step down is significant;
-  - the smallest size does not memorize beyond chance (its interval reaches the null's) and fails
-    to capture the law (log-likelihood below fresh draws', z-test);
-  - some intermediate size fits the law better than the smallest (log-likelihood, z-test) while
-    not memorizing beyond chance (how close it comes to fresh draws' likelihood is reported);
-  - the largest size memorizes clearly beyond chance (its interval above the null's).
+Rules (verify/claims/_mixtures.py for the tests; each rule wrongly fails with probability at most
+alpha = 0.01, its tests sharing alpha by Bonferroni; effects looked for: 5 percentage points of
+memorization, 1 nat of mean log-likelihood, smallest effects of interest since Figure 2 gives no
+number):
+  - memorization_rises: p_largest - p_smallest > 0, and no consecutive step down is significant;
+  - smallest_fails_to_fit: fresh draws' mean log-likelihood minus the smallest network's > 0;
+  - smallest_not_memorizing: p_smallest - p_0 < 5 points (non-inferiority against the null rate);
+  - intermediate_generalizes: some intermediate width fits better than the smallest (log-likelihood)
+    AND does not memorize 5 points beyond the null rate (both tests pass for that width);
+  - largest_memorizes: p_largest - p_0 > 0.
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from empirical.diffusion import DiffusionConfig
+from empirical.metrics import wilson_interval
 from empirical.mixture_diffusion import MixtureDiffusionSetting, diffusion_point, run_point
 from empirical.sweep import run_sweep
 
 from ..io import figure
-from ..registry import Context, Findings, register
-from ..stats import bonferroni_z, diff_z
+from ..registry import Context, Findings, decision, register
+from ._mixtures import LOGLIK_EFFECT, MEM_EFFECT, Test, all_of, any_of, combine, fmt_rate, loglik_gain, near_null, \
+    rises, tests_table
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,8 @@ class A5Config:
     d: int = 2
     n: int = 64
     widths: tuple[int, ...] = (4, 8, 16, 64, 256)     # depth-3 residual MLPs, ~200 to ~400K parameters
-    alpha: float = 0.01                               # family false-failure rate of the log-likelihood z-tests
+    alpha: float = 0.01                               # false-failure rate of each rule (Bonferroni inside a rule)
+    figure_samples: int = 1024                        # samples per width kept for the figure (the rules use all)
 
 
 CONFIGS = {
@@ -52,103 +57,276 @@ CONFIGS = {
                                                      save_samples=True), widths=(4, 8, 16, 32, 64, 128, 256, 1024)),
 }
 
+_MEM = f"{MEM_EFFECT * 100:g} percentage points (a smallest effect of interest: Figure 2 gives no number; the size of " \
+       f"Table 1's effect, 73.8% -> 68.6%)"
+_LL = f"{LOGLIK_EFFECT:g} nat per sample (a smallest effect of interest: Figure 2 gives no number)"
+_AC = "one-sided Agresti-Caffo two-proportion z-test"
+_NULL = ("the NULL rate p_0: m fresh draws from the true mixture at t0 scored by the same 1/3 rule, about 9-11% in "
+         "2-D, what a perfect generalizer shows")
 
-def above(a: dict, b: dict) -> bool:
-    """a's memorization interval lies entirely above b's."""
-    return a["ci"][0] > b["ci"][1]
+RULES = {
+    "A5.memorization_rises":
+        f"memorization ratio of the largest width minus the smallest's > 0 ({_AC}, effect looked for {_MEM}); pass if "
+        f"significant and no step between consecutive widths is a significant decrease; fail if the one-sided upper "
+        f"bound excludes a {MEM_EFFECT:g} rise or some consecutive step is a significant decrease; else inconclusive. "
+        "Bonferroni over the end-point test and the consecutive-step tests, false-failure rate 0.01",
+    "A5.smallest_fails_to_fit":
+        f"mean log p_data(x) of fresh draws minus that of the smallest network's samples > 0 (one-sided z on the means "
+        f"with their standard errors, level 0.01, effect looked for {_LL}); fail if the upper bound excludes "
+        f"{LOGLIK_EFFECT:g} nat (the smallest network fits like the truth); else inconclusive",
+    "A5.smallest_not_memorizing":
+        f"the smallest network's memorization ratio is less than {MEM_EFFECT:g} above {_NULL} (non-inferiority: "
+        f"{_AC} at level 0.01 on the excess, margin {_MEM}): pass if the one-sided upper bound of the excess is "
+        f"below {MEM_EFFECT:g}; fail if not and its memorization is significantly above the null rate; else "
+        "inconclusive",
+    "A5.intermediate_generalizes":
+        f"some width strictly between the smallest and the largest both fits better than the smallest (mean log "
+        f"p_data(x_gen) higher, one-sided z, effect looked for {_LL}) and memorizes less than {MEM_EFFECT:g} above "
+        f"the null rate (non-inferiority as in A5.smallest_not_memorizing); pass if some width passes both tests; "
+        f"fail if every intermediate width fails one of them (a gain of {LOGLIK_EFFECT:g} nat excluded, or "
+        "memorization significantly above the null rate and not shown within the margin); else inconclusive. "
+        "Bonferroni over the 2 x (number of intermediate widths) tests, false-failure rate 0.01",
+    "A5.largest_memorizes":
+        f"the largest network's memorization ratio minus the null rate > 0 ({_AC}, level 0.01, effect looked for "
+        f"{_MEM}); fail if the upper bound excludes a {MEM_EFFECT:g} excess; else inconclusive",
+}
 
 
-@register("A5", title="In 2-D, growing the network goes from failing, to generalizing, to memorizing",
-          paper_ref="Figure 2 (Section 5)",
-          statement="2-D, K = 4 Gaussian mixture: diffusion models of growing network size go from failing to capture "
-                    "the distribution, to generalizing, to memorizing the training points.",
-          configs=CONFIGS)
-def check(ctx: Context):
-    cfg: A5Config = ctx.config
+@dataclass
+class A5Size:
+    """One trained network: its memorization count, mean log-likelihood and (for the figure) some samples."""
+
+    width: int
+    parameters: int
+    memorized: int
+    m: int
+    loglik: float
+    loglik_se: float
+    final_loss: float = float("nan")
+    train_seconds: float = 0.0
+    reused: bool = False
+    samples: list = field(default_factory=list)           # first figure_samples samples (rounded), for the figure
+    memorized_mask: list = field(default_factory=list)    # the rule's verdict on those samples
+
+    @property
+    def count(self) -> tuple[int, int]:
+        return self.memorized, self.m
+
+    @property
+    def ratio(self) -> float:
+        return self.memorized / self.m
+
+
+@dataclass
+class A5Measurements:
+    d: int
+    n: int
+    sizes: list[A5Size]
+    null_memorized: int                  # the null: m fresh draws from P_t0 scored by the same rule
+    null_m: int
+    loglik_fresh: float
+    loglik_fresh_se: float
+    data: list = field(default_factory=list)      # the training points (figure)
+    seeds: dict = field(default_factory=dict)
+
+    @property
+    def null(self) -> tuple[int, int]:
+        return self.null_memorized, self.null_m
+
+
+def measure(ctx: Context, cfg: A5Config) -> A5Measurements:
     s = cfg.setting
-    f = Findings()
     points = [diffusion_point(s, d=cfg.d, n=cfg.n, n_max=cfg.n, network=w, seed=ctx.seed) for w in cfg.widths]
     folder = ctx.sweep_dir("points")
     recs = [run_sweep([p], lambda q: run_point(q, ctx.device), folder)[0] for p in ctx.progress_bar(points, "models")]
     res = [r["result"] for r in recs]
-    null = {"ci": res[0]["null_ci"], "ratio": res[0]["null_memorization"]}
-    fresh, fresh_se = res[0]["loglik_fresh"], res[0]["loglik_fresh_se"]
+    k = cfg.figure_samples
+    sizes = [A5Size(width=w, parameters=int(r["parameters"]), memorized=int(r["memorized"]), m=int(r["m"]),
+                    loglik=float(r["loglik"]), loglik_se=float(r["loglik_se"]), final_loss=float(r["final_loss"]),
+                    train_seconds=float(r["train_seconds"]), reused=bool(rec["reused"]),
+                    samples=np.round(np.asarray(r["samples"])[:k], 4).tolist(),
+                    memorized_mask=[bool(b) for b in r["memorized_mask"][:k]])
+             for w, r, rec in zip(cfg.widths, res, recs)]
+    r0 = res[0]
+    return A5Measurements(
+        d=cfg.d, n=cfg.n, sizes=sizes, null_memorized=int(round(r0["null_memorization"] * r0["m"])), null_m=int(r0["m"]),
+        loglik_fresh=float(r0["loglik_fresh"]), loglik_fresh_se=float(r0["loglik_fresh_se"]),
+        data=np.round(np.asarray(r0["data"]), 4).tolist(),
+        seeds={"claim": ctx.seed, "mixture": points[0]["mixture_seed"], "data": points[0]["data_seed"],
+               "sampler": points[0]["sampler"]["seed"], "null draws": points[0]["null_seed"],
+               "training": {w: p["train"]["seed"] for w, p in zip(cfg.widths, points)}})
+
+
+# ---- the rules ------------------------------------------------------------------------------------------------
+
+def _tests(m: A5Measurements, cfg: A5Config) -> dict[str, list[Test]]:
+    """Every test behind the rules, by rule key (pure: decide and report both read it)."""
+    S, a = m.sizes, cfg.alpha
+    small, large, mid = S[0], S[-1], S[1:-1]
+    fresh = (m.loglik_fresh, m.loglik_fresh_se)
+    a_rise = a / len(S)                               # end points + (len(S) - 1) consecutive steps
+    rise = [rises(f"width {large.width} vs width {small.width}", large.count, small.count, a_rise)]
+    for x, y in zip(S[:-1], S[1:]):                   # a step fails the rule only if it is a significant decrease
+        t = rises(f"step width {x.width} -> {y.width}", x.count, y.count, a_rise,
+                  what=f"memorization decrease (Agresti-Caffo): width {x.width} minus width {y.width}")
+        rise.append(Test(t.label, "fail" if t.outcome == "pass" else "pass", t.test))
+    a_mid = a / max(1, 2 * len(mid))
+    return {
+        "A5.memorization_rises": rise,
+        "A5.smallest_fails_to_fit": [loglik_gain(f"fresh draws vs width {small.width}", fresh,
+                                                 (small.loglik, small.loglik_se), a)],
+        "A5.smallest_not_memorizing": [near_null(f"width {small.width} vs null", small.count, m.null, a)],
+        "A5.intermediate_generalizes": [t for x in mid for t in (
+            loglik_gain(f"width {x.width} vs width {small.width}", (x.loglik, x.loglik_se),
+                        (small.loglik, small.loglik_se), a_mid),
+            near_null(f"width {x.width} vs null", x.count, m.null, a_mid))],
+        "A5.largest_memorizes": [rises(f"width {large.width} vs null", large.count, m.null, a)],
+    }
+
+
+def _rise_outcome(tests: list[Test]) -> str:
+    """The end-point test decides, unless a consecutive step is a significant decrease (that step's outcome: fail)."""
+    end, steps = tests[0], tests[1:]
+    return "fail" if any(t.outcome == "fail" for t in steps) else end.outcome
+
+
+def _mid_outcome(tests: list[Test]) -> tuple[str, list[int]]:
+    """(any_of over widths of all_of(its two tests), indices of the widths that pass both)."""
+    pairs = [tests[i:i + 2] for i in range(0, len(tests), 2)]
+    per = [all_of(t.outcome for t in p) for p in pairs]
+    return any_of(per), [i for i, o in enumerate(per) if o == "pass"]
+
+
+def decide(m: A5Measurements, cfg: A5Config) -> list:
+    T = _tests(m, cfg)
+    S = m.sizes
+    small, large, mid = S[0], S[-1], S[1:-1]
+    null = fmt_rate(*m.null)
+    out = []
+
+    rise = T["A5.memorization_rises"]
+    o = _rise_outcome(rise)
+    down = [t.label for t in rise[1:] if t.outcome == "fail"]
+    out.append(decision("A5.memorization_rises", o,
+                        f"width {small.width}: {fmt_rate(*small.count)}; width {large.width}: {fmt_rate(*large.count)}; "
+                        f"difference {rise[0].test['estimate']:.3f} +- {rise[0].test['se']:.3f} (z = "
+                        f"{rise[0].test['z']:.2f}, level {rise[0].test['alpha']:.2g}: {rise[0].outcome}); significant "
+                        f"decreases between consecutive widths: {down or 'none'}",
+                        next((t.test for t in rise[1:] if t.outcome == "fail"), rise[0].test)))
+
+    t = T["A5.smallest_fails_to_fit"][0]
+    out.append(decision("A5.smallest_fails_to_fit", t.outcome,
+                        f"width {small.width}: mean log p_data(x_gen) {small.loglik:.4g} +- {small.loglik_se:.2g}; fresh "
+                        f"draws {m.loglik_fresh:.4g} +- {m.loglik_fresh_se:.2g}; deficit {t.test['estimate']:.4g} nats "
+                        f"(z = {t.test['z']:.2f}, one-sided upper bound {t.test['interval'][1]:.4g})", t.test))
+
+    t = T["A5.smallest_not_memorizing"][0]
+    out.append(decision("A5.smallest_not_memorizing", t.outcome,
+                        f"width {small.width}: {fmt_rate(*small.count)}; null rate {null}; excess over the null "
+                        f"{MEM_EFFECT - t.test['estimate']:+.3f}, one-sided upper bound "
+                        f"{MEM_EFFECT - t.test['interval'][0]:+.3f} against the margin {MEM_EFFECT:g}", t.test))
+
+    mids = T["A5.intermediate_generalizes"]
+    if mid:
+        o, good = _mid_outcome(mids)
+        parts = []
+        for i, x in enumerate(mid):
+            ll, nn = mids[2 * i], mids[2 * i + 1]
+            parts.append(f"width {x.width}: log-likelihood {x.loglik:.4g} +- {x.loglik_se:.2g} (gain over width "
+                         f"{small.width} {ll.test['estimate']:.4g}, z = {ll.test['z']:.2f}: {ll.outcome}), memorization "
+                         f"{fmt_rate(*x.count)} (excess over the null upper bound "
+                         f"{MEM_EFFECT - nn.test['interval'][0]:+.3f}: {nn.outcome})")
+        detail = (f"null rate {null}; fresh draws' log-likelihood {m.loglik_fresh:.4g}; " + "; ".join(parts)
+                  + f"; level per test {mids[0].test['alpha']:.2g}; widths passing both: "
+                  + f"{[mid[i].width for i in good] or 'none'}")
+        out.append(decision("A5.intermediate_generalizes", o, detail, combine(o, mids)))
+    else:
+        out.append(decision("A5.intermediate_generalizes", "inconclusive", "no width between the smallest and largest"))
+
+    t = T["A5.largest_memorizes"][0]
+    out.append(decision("A5.largest_memorizes", t.outcome,
+                        f"width {large.width}: {fmt_rate(*large.count)}; null rate {null}; excess "
+                        f"{t.test['estimate']:.3f} +- {t.test['se']:.3f} (z = {t.test['z']:.2f})", t.test))
+    return out
+
+
+# ---- the report -------------------------------------------------------------------------------------------------
+
+def report(ctx: Context, cfg: A5Config, m: A5Measurements, f: Findings) -> tuple[str, str]:
+    s = cfg.setting
     rows = []
-    for w, r, rec in zip(cfg.widths, res, recs):
-        rows.append([w, r["parameters"], r["memorization"], f"{r['ci'][0]:.3f} to {r['ci'][1]:.3f}", r["loglik"],
-                     r["loglik_se"], r["final_loss"], round(r["train_seconds"], 1), rec["reused"]])
-    rows.append(["fresh draws from P_t0", "-", null["ratio"], f"{null['ci'][0]:.3f} to {null['ci'][1]:.3f}", fresh,
-                 fresh_se, "-", "-", "-"])
-    f.table(f"Memorization and log-likelihood against network size (d = {cfg.d}, K = {s.K}, n = {cfg.n}, "
+    for x in m.sizes:
+        lo, hi = wilson_interval(*x.count)
+        rows.append([x.width, x.parameters, x.ratio, f"{lo:.3f} to {hi:.3f}", x.loglik, x.loglik_se, x.final_loss,
+                     round(x.train_seconds, 1), x.reused])
+    lo, hi = wilson_interval(*m.null)
+    rows.append(["fresh draws from P_t0", "-", m.null_memorized / m.null_m, f"{lo:.3f} to {hi:.3f}", m.loglik_fresh,
+                 m.loglik_fresh_se, "-", "-", "-"])
+    f.table(f"Memorization and log-likelihood against network size (d = {m.d}, K = {s.K}, n = {m.n}, "
             f"{s.train.steps} steps, {s.n_samples} samples)",
             ["width", "parameters", "memorization", "95% Wilson CI", "mean log p(x_gen)", "se", "final DSM loss",
              "train s", "read back"], rows,
             note="Memorized: ||x - NN1||^2 <= ||x - NN2||^2 / 9 over the distinct training points. The last row is the "
                  "null: fresh draws from P_t0 scored by the same rule, i.e. what a perfect generalizer would show.")
-    mem = [{"ci": r["ci"], "ratio": r["memorization"]} for r in res]
-    z = bonferroni_z(cfg.alpha, 2 + len(cfg.widths))
-    down = [(cfg.widths[i], cfg.widths[i + 1]) for i in range(len(res) - 1) if above(mem[i], mem[i + 1])]
-    f.check("memorization rises with network size", above(mem[-1], mem[0]) and not down,
-            f"width {cfg.widths[0]}: {mem[0]['ratio']:.3f} (CI {mem[0]['ci'][0]:.3f} to {mem[0]['ci'][1]:.3f}); width "
-            f"{cfg.widths[-1]}: {mem[-1]['ratio']:.3f} (CI {mem[-1]['ci'][0]:.3f} to {mem[-1]['ci'][1]:.3f}); "
-            f"significant decreases between consecutive sizes: {down or 'none'}")
-    z_fail = diff_z(fresh, fresh_se, res[0]["loglik"], res[0]["loglik_se"])
-    f.check("the smallest network fails to capture the distribution without memorizing",
-            not above(mem[0], null) and z_fail > z,
-            f"memorization {mem[0]['ratio']:.3f} (CI to {mem[0]['ci'][1]:.3f}) against the null {null['ratio']:.3f} "
-            f"(CI {null['ci'][0]:.3f} to {null['ci'][1]:.3f}); mean log-likelihood {res[0]['loglik']:.3g} against "
-            f"fresh draws' {fresh:.3g} (z = {z_fail:.3g}, required > {z:.2f})")
-    gen = [i for i in range(1, len(res) - 1) if not above(mem[i], null)
-           and diff_z(res[i]["loglik"], res[i]["loglik_se"], res[0]["loglik"], res[0]["loglik_se"]) > z]
-    f.check("an intermediate network fits better than the smallest without memorizing beyond chance",
-            bool(gen), "; ".join(f"width {cfg.widths[i]}: memorization {mem[i]['ratio']:.3f} (CI {mem[i]['ci'][0]:.3f} "
-                                 f"to {mem[i]['ci'][1]:.3f}), log-likelihood {res[i]['loglik']:.3g} +- "
-                                 f"{res[i]['loglik_se']:.2g} (fresh draws {fresh:.3g})" for i in range(1, len(res) - 1))
-            + f"; generalizing widths: {[cfg.widths[i] for i in gen] or 'none'}")
-    if gen:
-        best = max(gen, key=lambda i: res[i]["loglik"])
-        f.notes.append(f"The generalizing stage is narrow at this scale: the best non-memorizing intermediate network "
-                       f"(width {cfg.widths[best]}) scores a mean log-likelihood of {res[best]['loglik']:.3g} against "
-                       f"{fresh:.3g} for fresh draws, while the next larger widths already memorize beyond chance; the "
-                       "check only asks that it fit better than the smallest network without memorizing.")
-    f.check("the largest network memorizes beyond chance", above(mem[-1], null),
-            f"memorization {mem[-1]['ratio']:.3f} (CI {mem[-1]['ci'][0]:.3f} to {mem[-1]['ci'][1]:.3f}) against the "
-            f"null {null['ratio']:.3f} (CI {null['ci'][0]:.3f} to {null['ci'][1]:.3f})")
-    f.tolerance("memorization comparisons", "disjoint 95% Wilson intervals",
-                "a two-sample difference test of level < 1% each (two disjoint 95% intervals); the intervals cover "
-                "the sampling noise of one trained model, not training-seed variability (one model per size)")
-    f.tolerance("log-likelihood comparisons", f"z > {z:.2f}",
-                f"Bonferroni over {2 + len(cfg.widths)} one-sided z-tests at family false-failure rate {cfg.alpha:g} "
-                "(standard errors of the mean over the samples)")
-    _figure(ctx, f, cfg, res, null)
-    f.seeds.update({"claim": ctx.seed, "mixture": points[0]["mixture_seed"], "data": points[0]["data_seed"],
-                    "sampler": points[0]["sampler"]["seed"], "null draws": points[0]["null_seed"],
-                    "training": {w: p["train"]["seed"] for w, p in zip(cfg.widths, points)}})
-    headline = (f"memorization {' -> '.join(format(r['memorization'], '.0%') for r in res)} for widths "
-                f"{', '.join(map(str, cfg.widths))} (null {null['ratio']:.0%}); log-likelihood "
-                f"{res[0]['loglik']:.3g} -> {res[-1]['loglik']:.3g} (fresh draws {fresh:.3g})")
+    T = _tests(m, cfg)
+    tests_table(f, "Every test behind the rules", T)
+    mid = m.sizes[1:-1]
+    if mid:
+        _, good = _mid_outcome(T["A5.intermediate_generalizes"])
+        if good:
+            best = max((mid[i] for i in good), key=lambda x: x.loglik)
+            f.notes.append(f"The generalizing stage at this scale: the best intermediate network shown not to memorize "
+                           f"beyond chance (width {best.width}) scores a mean log-likelihood of {best.loglik:.3g} against "
+                           f"{m.loglik_fresh:.3g} for fresh draws; the rule only asks that it fit better than the "
+                           "smallest network without memorizing (issue 14 asks for a width that fits like fresh draws).")
+    f.tolerance("memorization comparisons", f"one-sided Agresti-Caffo two-proportion z, effect {MEM_EFFECT:g}",
+                "verify/claims/_mixtures.py; each rule's tests share its false-failure rate "
+                f"{cfg.alpha:g} (Bonferroni), so the claim wrongly fails with probability <= {len(RULES) * cfg.alpha:g}; "
+                "the tests cover the sampling noise of one trained model per size, not training-seed variability")
+    f.tolerance("log-likelihood comparisons", f"one-sided z on the means, effect {LOGLIK_EFFECT:g} nat",
+                "standard errors of the mean over the samples; Bonferroni inside each rule as above")
+    _figure(ctx, f, m)
+    f.seeds.update(m.seeds)
+    S = m.sizes
+    headline = (f"memorization {' -> '.join(format(x.ratio, '.0%') for x in S)} for widths "
+                f"{', '.join(str(x.width) for x in S)} (null {m.null_memorized / m.null_m:.0%}); log-likelihood "
+                f"{S[0].loglik:.3g} -> {S[-1].loglik:.3g} (fresh draws {m.loglik_fresh:.3g})")
     method = (f"empirical.mixture_diffusion: depth-3 residual MLPs (sinusoidal time embedding) trained by DSM noise "
               f"prediction ({s.train.steps} AdamW steps, batch {s.train.batch}, lr {s.train.lr:g}, EMA "
               f"{s.train.ema:g}, t log-uniform on [{s.train.t0:g}, {s.train.T:g}]); {s.n_samples} samples by the "
-              f"{s.method.upper()} sampler ({s.sample_steps} log-spaced steps); 95% Wilson intervals.")
-    return f.result(headline, method)
+              f"{s.method.upper()} sampler ({s.sample_steps} log-spaced steps); memorization compared by one-sided "
+              "Agresti-Caffo two-proportion z-tests, log-likelihoods by z-tests on the means.")
+    return headline, method
 
 
-def _figure(ctx: Context, f: Findings, cfg: A5Config, res: list, null: dict) -> None:
+def _figure(ctx: Context, f: Findings, m: A5Measurements) -> None:
     path, rel = ctx.figure_path("samples")
-    with figure(path, len(res), (3.2 * len(res), 3.4)) as axes:
-        data = np.asarray(res[0]["data"])
-        for ax, w, r in zip(np.atleast_1d(axes), cfg.widths, res):
-            xs, mask = np.asarray(r["samples"]), np.asarray(r["memorized_mask"], dtype=bool)
+    S = m.sizes
+    with figure(path, len(S), (3.2 * len(S), 3.4)) as axes:
+        data = np.asarray(m.data)
+        for ax, x in zip(np.atleast_1d(axes), S):
+            xs, mask = np.asarray(x.samples), np.asarray(x.memorized_mask, dtype=bool)
             ax.scatter(xs[~mask, 0], xs[~mask, 1], s=3, c="C0", alpha=0.5, label="generated")
             ax.scatter(xs[mask, 0], xs[mask, 1], s=3, c="C3", alpha=0.7, label="memorized")
             ax.scatter(data[:, 0], data[:, 1], s=12, marker="x", c="k", lw=0.8, label="training")
             lim = np.abs(data).max() + 3.0
             ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal",
-                   title=f"width {w} ({r['parameters']:,} params)\nmem. {r['memorization']:.0%}, "
-                         f"log p {r['loglik']:.3g}")
+                   title=f"width {x.width} ({x.parameters:,} params)\nmem. {x.ratio:.0%}, log p {x.loglik:.3g}")
             ax.tick_params(labelsize=7)
         np.atleast_1d(axes)[0].legend(fontsize=6, loc="lower left")
     f.figures.append(rel)
-    f.notes.append(f"Figure A5_samples: generated samples per network size, memorized ones in red, training points as "
-                   f"black crosses (profile {ctx.profile}). Null rate of the rule here: {null['ratio']:.1%}.")
+    shown = len(S[0].samples)
+    f.notes.append(f"Figure A5_samples: generated samples per network size ({shown} of {S[0].m} shown), memorized ones "
+                   f"in red, training points as black crosses (profile {ctx.profile}). Null rate of the rule here: "
+                   f"{m.null_memorized / m.null_m:.1%}.")
+
+
+register("A5", title="In 2-D, growing the network goes from failing, to generalizing, to memorizing",
+         paper_ref="Figure 2 (Section 5)",
+         statement="2-D, K = 4 Gaussian mixture: diffusion models of growing network size go from failing to capture "
+                   "the distribution, to generalizing, to memorizing the training points.",
+         inferred="The paper shows the progression in pictures only. This project reads 'fails to capture' as a mean "
+                  "log p_data(x_gen) below fresh draws', 'generalizes' as fitting better than the smallest network "
+                  "without memorizing beyond the 1/3 rule's null rate, and 'memorizes' as a memorization ratio above "
+                  "that null rate; the effects looked for (5 points of memorization, 1 nat) are its choices.",
+         configs=CONFIGS, rules=RULES, measure=measure, decide=decide, report=report)
