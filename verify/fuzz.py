@@ -112,6 +112,18 @@ def get_fuzz_spec(claim_id: str) -> FuzzSpec:
     raise ValueError(f"claim: unknown claim id {claim_id}; fuzzable: {', '.join(fuzzable)}")
 
 
+class _SortedMemoryDatabase(InMemoryExampleDatabase):
+    """Hypothesis' in-memory example database, replaying its entries in sorted order.
+
+    The stock one keeps each key's entries in a set of bytes, whose iteration order follows Python's
+    per-process hash seed (PYTHONHASHSEED): the chunks after the first then replay the stored Pareto
+    front in a different order in every process, and a seeded campaign finds different examples.
+    Sorted replay makes an isolated campaign a function of its seed alone."""
+
+    def fetch(self, key: bytes):
+        yield from sorted(self.data.get(key, ()))
+
+
 class _Counterexample(Exception):
     def __init__(self, key: str, margin: float):
         super().__init__(f"margin {margin} < 0 at {key}")
@@ -291,7 +303,7 @@ def run_fuzz(claim_id: str, examples: int = 200, seed: int = 0, time_budget: flo
     out = Path(out)
     db_dir = out / ".hypothesis" / "fuzz" / claim_id
     if isolated:
-        db = InMemoryExampleDatabase()
+        db = _SortedMemoryDatabase()
     else:
         check_writable_dir(out / "results" / "fuzz", "out")      # before any work: a bad --out is found at once
         check_writable_dir(db_dir, "out")

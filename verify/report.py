@@ -313,7 +313,8 @@ def _rule_changes_section() -> list[str]:
     if not RULE_CHANGES:
         return lines + ["None.", ""]
     for ch in RULE_CHANGES:
-        lines += [f"### {ch.date}, {ch.claim} ({', '.join(f'`{k}`' for k in ch.keys)})" +
+        keys = f" ({', '.join(f'`{k}`' for k in ch.keys)})" if ch.keys else ""
+        lines += [f"### {ch.date}, {ch.claim}{keys}" +
                   (f", commit {ch.commit}" if ch.commit else ""), "",
                   f"- Old rule: {ch.old}", f"- New rule: {ch.new}", f"- Seen before the change: {ch.seen}",
                   f"- Verdict under the old rule: {ch.verdict_old}", f"- Verdict under the new rule: {ch.verdict_new}"]
