@@ -84,6 +84,7 @@ def comparable(rec: dict):
         drop = [i for i, c in enumerate(t["columns"]) if re.search(r"seconds|\(s\)|time", str(c), re.I)]
         t["columns"] = [c for i, c in enumerate(t["columns"]) if i not in drop]
         t["rows"] = [[x for i, x in enumerate(r) if i not in drop] for r in t["rows"]]
+        t["note"] = re.sub(r"\d+(\.\d+)? s\b", "<s>", t.get("note", ""))
     res = rec["result"]
     res["headline"] = re.sub(r"\d+(\.\d+)? s\b", "<s>", res["headline"])
     res["notes"] = [re.sub(r"\d+(\.\d+)? s\b", "<s>", n) for n in res.get("notes", [])]
