@@ -68,7 +68,7 @@ def _preset(image_size, channels, patch, hidden, depth, n_heads) -> DiTConfig:
 
 
 DIT_PRESETS: dict[str, DiTConfig] = {
-    "dit-tiny": _preset(8, 1, 2, 128, 4, 4),       # 8x8 digits, about 1.3M parameters (MEASURED.md's model)
+    "dit-tiny": _preset(8, 1, 2, 128, 4, 4),       # 8x8 digits, about 1.3M parameters (the quick profile's model)
     "dit-mini": _preset(8, 1, 2, 64, 2, 4),        # tests: a few seconds of training
     "DiT-S/2": _preset(32, 3, 2, 384, 12, 6),      # Peebles & Xie's S/2 on 32x32 RGB
     "DiT-B/2": _preset(32, 3, 2, 768, 12, 12),     # B/2

@@ -12,7 +12,7 @@ ODE is integrated by Heun's method on the log-spaced grid of ``empirical.samplin
 (reversed). ``score`` must be differentiable in x with torch autograd (a network's
 -eps_theta/sigma_t, ``differentiable_noise_score``; or an exact target of ``empirical.targets``).
 
-Why (A6): the paper's Figure 3b plots a "log-likelihood" whose definition PAPER.md infers as the
+Why (A6): the paper's Figure 3b plots a "log-likelihood" whose definition this project infers as the
 mean of log p_data over generated samples. The model's likelihood of HELD-OUT draws is the other
 common reading, and the one a memorizing model does score badly on: its density concentrates
 on the training points. Status: exact for exact scores (tests: a mixture's log p_t0 to 0.01 nats

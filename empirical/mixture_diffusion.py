@@ -12,7 +12,7 @@ A point = (mixture, data set, network, training, sampler) fully resolved into a 
              generalizer, scored by the same rule) and the mean log-likelihood of those fresh draws; the
              mean log-likelihood of the memorized and of the novel samples separately.
 
-In low dimension the null rate is far from 0 (MEASURED.md: 9.4% at d = 2, n = 64), so a model's
+In low dimension the null rate is far from 0 (measured: 9.4% at d = 2, n = 64), so a model's
 memorization is always read against it.
 """
 

@@ -9,7 +9,7 @@ training images x_0: draw t from the time law T, z ~ N(0, I), compute the DSM lo
 The time law puts more mass on small t: u ~ Beta(0.8, 2) on [0, 1], mapped onto the diffusion's
 time range [t0, T] by ``time_map``: "log" (default) t = exp(log t0 + u (log T - log t0)), the
 geometry the training draws t in; or "linear" t = t0 + u (T - t0). [The paper gives the Beta law on
-[0, 1] without the map; MEASURED.md used the log map.]
+[0, 1] without the map; the first measurements used the log map.]
 
 Algorithm 1. Remove the floor(eta * H) heads with the lowest I over all layers (H = total heads)
 PHYSICALLY: ``prune_heads`` slices the rows of each layer's qkv projection and the columns of its

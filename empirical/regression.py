@@ -60,7 +60,7 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 @dataclass
 class RegressionConfig:
-    """One regression fit. Defaults: the MEASURED.md approximation setting (d = 2, t = 0.05,
+    """One regression fit. Defaults: the approximation setting first measured on 2 CPU cores (d = 2, t = 0.05,
     2 hidden layers, 3,000 steps), at which one fit takes seconds on a 2-core CPU."""
 
     width: int = 128                 # W: hidden width

@@ -1,4 +1,4 @@
-"""theory.EmpiricalDistribution against naive definitions (PAPER.md section 1; claims S1, S2, A1, A2).
+"""theory.EmpiricalDistribution against naive definitions (CLAIMS.md; claims S1, S2, A1, A2).
 
     Phat_t = (1/n) sum_i N(alpha_t x_i, sigma_t^2 I),   w_i(x) = softmax_i(-||x - alpha_t x_i||^2 / (2 sigma_t^2))
     score  = -(1/sigma_t^2) sum_i w_i (x - alpha_t x_i),  denoiser = sum_i w_i x_i,

@@ -1,4 +1,4 @@
-"""Forward OU process (PAPER.md section 1): alpha_t = exp(-t/2), sigma_t^2 = 1 - exp(-t).
+"""Forward OU process (the setting of CLAIMS.md): alpha_t = exp(-t/2), sigma_t^2 = 1 - exp(-t).
 
 Reference values come from mpmath at 50 significant digits (``mp.dps = 50``), evaluated from
 the definitions exp(-t/2), 1 - exp(-t) and sqrt(1 - exp(-t)), then rounded once to float64.

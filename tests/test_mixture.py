@@ -1,4 +1,4 @@
-"""theory.GaussianMixture against naive definitions (PAPER.md section 1; claims S2, S3, A1).
+"""theory.GaussianMixture against naive definitions (CLAIMS.md; claims S2, S3, A1).
 
 P = sum_k pi_k N(mu_k, Sigma_k),  P_t = sum_k pi_k N(alpha_t mu_k, alpha_t^2 Sigma_k + sigma_t^2 I).
 

@@ -1,4 +1,4 @@
-"""theory.UniformBoxMixture against naive definitions (PAPER.md section 2; claim S3, non-Gaussian case).
+"""theory.UniformBoxMixture against naive definitions (the setting of CLAIMS.md; claim S3, non-Gaussian case).
 
 X = mu_k + D_k^{1/2} xi, xi ~ Uniform[-sqrt 3, sqrt 3]^d, X_t = alpha_t X + sigma_t z. Per coordinate of
 a component, p(y) = [Phi((y - a)/sigma) - Phi((y - b)/sigma)] / (b - a), a, b = alpha (mu -+ sqrt(3 D)).
