@@ -59,8 +59,11 @@ def code_fingerprint() -> str:
 
 def run_stamp() -> dict:
     """{"finished_utc": ISO time, "command": the command line}."""
+    prog = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+    if prog == "__main__.py":                     # python -m verify ...
+        prog = "python -m verify"
     return {"finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else ""}
+            "command": " ".join([prog, *sys.argv[1:]]) if sys.argv else ""}
 
 
 def _git(args: list[str], cwd: Path) -> str | None:
