@@ -82,7 +82,8 @@ def test_run_a1_exits_zero_and_reports_progress(a1_run):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
     assert "[A1] CONFIRMED in " in proc.stdout
-    assert proc.stdout.rstrip().endswith(f"wrote {out / 'REPORT.md'}")
+    assert proc.stdout.rstrip().endswith(f"wrote {out / 'REPORT.md'}\n"
+                                         "1 claim(s): 1 CONFIRMED, 0 NOT CONFIRMED, 0 INCONCLUSIVE, 0 ERROR")
 
 
 def test_run_a1_writes_results_json(a1_run):

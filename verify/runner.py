@@ -188,6 +188,10 @@ def run_claims(ids: list[str] | None, profile: str, seed: int, out: Path, *, pro
     if report:
         path = write_report(out)
         echo(f"wrote {path}")
+    from .registry import VERDICTS
+
+    echo(f"{len(records)} claim(s): " + ", ".join(f"{sum(r['result']['verdict'] == v for r in records)} {v}"
+                                              for v in VERDICTS))
     return records
 
 
