@@ -28,7 +28,11 @@ KNOWN_FAILURES = {
 # Scale exemptions (README "Verdicts at the ci size"): rules the ci size cannot decide. They may be INCONCLUSIVE
 # there (never NOT CONFIRMED); every other rule must pass at ci.
 CI_INCONCLUSIVE = {
-    "A3": {"A3.time_conditioned"},           # ci trains no time-conditioned networks (tc_reps = 0)
+    # ci trains no time-conditioned networks (tc_reps = 0); its other rules are t-tests over 2 replicates (1 degree
+    # of freedom, critical t 6.31 at level 0.05): they pass at ci by thin margins (t = 7.1, 8.1, 5.6 against 6.31,
+    # 6.31, 4.70 when measured), which another CPU's rounding may tip
+    "A3": {"A3.time_conditioned", "A3.empirical_slope", "A3.true_bounded", "A3.slopes_differ"},
+    "A4": {"A4.width_tracks_distinct"},      # as A3: 2 replicates, measured t = 6.66 against 6.31
     # 4 training digits, 100 fine-tuning steps, 128 samples: the paper's 5-point effects are far below what this
     # size can detect (power 0.1-0.4 at the Table 1 effects)
     "M1": {"M1.rationale_small_t"},
