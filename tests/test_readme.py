@@ -30,3 +30,15 @@ def test_claims_table_shows_every_registered_claim_with_its_committed_verdict():
 
     committed = {r["claim"]["id"]: r["result"]["verdict"] for r in load_results(results.parent)}
     assert table == committed
+
+
+def test_the_repository_stands_alone():
+    """README, REPORT, CLAIMS and the code never point to files outside the repository (the project's private
+    spec folder): what a reader needs lives here."""
+    root = Path(__file__).resolve().parent.parent
+    texts = {p: p.read_text(encoding="utf-8") for p in [root / "README.md", root / "REPORT.md", root / "CLAIMS.md"]
+             + [q for d in ("theory", "empirical", "verify", "tests") for q in (root / d).rglob("*.py")]
+             if p.name != "test_readme.py"}
+    bad = {str(p.relative_to(root)) for p, t in texts.items()
+           if re.search(r"\.\./shared|shared/spec|PAPER\.md|MEASURED\.md|STYLE\.md", t)}
+    assert not bad, sorted(bad)
