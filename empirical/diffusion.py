@@ -90,7 +90,9 @@ class DiffusionConfig:
     batch: int = 256
     lr: float = 1e-3
     weight_decay: float = 0.0        # AdamW decoupled weight decay (Figure 3b sweeps it)
-    warmup: int = 100                # optimiser steps of linear warm-up, then constant lr
+    warmup: int = 100                # optimiser steps of linear warm-up, then constant lr (or the decay below)
+    lr_final: float | None = None    # None: constant lr after warm-up; else cosine decay from lr to lr_final at the
+                                     # last step (lr_k = lr_final + (lr - lr_final) (1 + cos(pi u)) / 2, u = progress)
     ema: float = 0.999               # EMA decay of the sampled weights (0: no EMA, sample the raw weights)
     grad_clip: float | None = None   # max global gradient norm
     t0: float = 1e-3
@@ -112,6 +114,8 @@ class DiffusionConfig:
                 raise ValueError(f"{name}: must be a non-negative int, got {v!r}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr: must be > 0 and finite, got {self.lr}")
+        if self.lr_final is not None and not (0 < self.lr_final <= self.lr and math.isfinite(self.lr_final)):
+            raise ValueError(f"lr_final: must be None or in (0, lr = {self.lr}], got {self.lr_final}")
         if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
             raise ValueError(f"weight_decay: must be >= 0 and finite, got {self.weight_decay}")
         if not (0 <= self.ema < 1):
@@ -139,10 +143,24 @@ class DiffusionResult:
     seconds: float
     parameters: int
     config: DiffusionConfig
+    snapshots: dict = field(default_factory=dict, repr=False)   # {step: EMA state_dict (CPU)} at ``snapshot_steps``
 
     def to_dict(self) -> dict:
         return {"losses": [list(p) for p in self.losses], "seconds": self.seconds, "parameters": self.parameters,
                 "config": self.config.to_dict()}
+
+
+def lr_factor(k: int, cfg: DiffusionConfig) -> float:
+    """Multiplier of cfg.lr at optimiser step k (0-based): linear warm-up over cfg.warmup steps, then constant, or a
+    cosine decay to cfg.lr_final at the last step."""
+    if cfg.warmup and k + 1 < cfg.warmup:
+        return (k + 1) / cfg.warmup
+    if cfg.lr_final is None:
+        return 1.0
+    span = max(cfg.steps - cfg.warmup, 1)
+    u = min(max(k + 1 - cfg.warmup, 0) / span, 1.0)
+    low = cfg.lr_final / cfg.lr
+    return low + (1.0 - low) * 0.5 * (1.0 + math.cos(math.pi * u))
 
 
 def draw_times(m: int, t0: float, T: float, law: str, generator: torch.Generator, device) -> torch.Tensor:
@@ -200,7 +218,7 @@ def load_checkpoint(path: Path, device) -> dict:
 def train_diffusion(data, cfg: DiffusionConfig | None = None, *, model: nn.Module | None = None,
                     preset: str | None = "mlp-100k", width: int | None = None, depth: int | None = None,
                     progress: bool = False, checkpoint: str | Path | None = None, checkpoint_every: int = 1000,
-                    resume: bool = False) -> DiffusionResult:
+                    resume: bool = False, snapshot_steps: tuple[int, ...] = ()) -> DiffusionResult:
     """Train eps_theta on ``data`` (n, d), or (n, *shape) with a given ``model`` (a DiT on (n, C, H, W)
     images), with the DSM noise-prediction loss; see the module doc.
 
@@ -213,8 +231,16 @@ def train_diffusion(data, cfg: DiffusionConfig | None = None, *, model: nn.Modul
     numbers). Under torchrun (torch.distributed initialised) every rank draws the same global batch and
     trains on its 1/world slice, DistributedDataParallel averages the gradients, so the update is the
     single-process one up to the order of floating-point sums; only rank 0 writes the checkpoint.
+
+    snapshot_steps: steps (1..steps) after which a CPU copy of the EMA weights is kept in
+    ``DiffusionResult.snapshots`` (the checkpoint carries them, so a resumed run returns them too): one run
+    of M_max steps gives the models fine-tuned M steps for every M in the list (the same batches as separate
+    runs of M steps, since the batch stream does not depend on the length).
     """
     cfg = (cfg or DiffusionConfig()).validate()
+    snapshot_steps = tuple(sorted(set(int(k) for k in snapshot_steps)))
+    if any(not 1 <= k <= cfg.steps for k in snapshot_steps):
+        raise ValueError(f"snapshot_steps: must lie in [1, steps = {cfg.steps}], got {snapshot_steps}")
     if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
         raise ValueError(f"checkpoint_every: must be a positive int, got {checkpoint_every!r}")
     x = np.asarray(data, dtype=np.float64)
@@ -239,10 +265,11 @@ def train_diffusion(data, cfg: DiffusionConfig | None = None, *, model: nn.Modul
     x0_all = torch.as_tensor(x, dtype=dtype, device=device)
     gen = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "batches"))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: min(1.0, (k + 1) / cfg.warmup) if cfg.warmup else 1.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: lr_factor(k, cfg))
     losses: list[tuple[int, float]] = []
     window = torch.zeros((), dtype=torch.float64, device=device)
     count, first, seconds = 0, 1, 0.0
+    snapshots: dict[int, dict] = {}
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if resume and ckpt is not None and ckpt.is_file():
         st = load_checkpoint(ckpt, device)
@@ -262,6 +289,12 @@ def train_diffusion(data, cfg: DiffusionConfig | None = None, *, model: nn.Modul
             raise BadFileError(ckpt, f"does not fit this model and optimiser ({reason(exc)})") from None
         losses, count, first, seconds = [tuple(v) for v in st["losses"]], st["count"], st["step"] + 1, st["seconds"]
         window.fill_(st["window"])
+        snaps = st.get("snapshots") or {}
+        if not isinstance(snaps, dict) or not all(isinstance(v, dict) for v in snaps.values()):
+            from .fileio import BadFileError
+
+            raise BadFileError(ckpt, "is not a memsep training checkpoint (bad snapshots)")
+        snapshots.update({int(k): v for k, v in snaps.items()})
     net = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
@@ -275,7 +308,8 @@ def train_diffusion(data, cfg: DiffusionConfig | None = None, *, model: nn.Modul
         return {"step": step, "model": model.state_dict(), "ema": ema_model.state_dict() if cfg.ema > 0 else None,
                 "opt": opt.state_dict(), "sched": sched.state_dict(), "gen": gen.get_state(), "losses": losses,
                 "window": float(window), "count": count, "seconds": seconds + time.perf_counter() - start,
-                "config": cfg.to_dict(), "n": n}
+                "config": cfg.to_dict(), "n": n, **({"snapshots": {str(k): v for k, v in snapshots.items()}}
+                                                   if snapshot_steps else {})}
 
     steps = range(first, cfg.steps + 1)
     if progress and rank == 0:
@@ -315,6 +349,8 @@ def train_diffusion(data, cfg: DiffusionConfig | None = None, *, model: nn.Modul
             count = 0
             if progress and rank == 0 and hasattr(steps, "set_postfix"):
                 steps.set_postfix(loss=f"{losses[-1][1]:.4g}")
+        if step in snapshot_steps:
+            snapshots[step] = {k: v.detach().to("cpu", copy=True) for k, v in ema_model.state_dict().items()}
         if ckpt is not None and rank == 0 and (step % checkpoint_every == 0 or step == cfg.steps):
             save_torch(ckpt, state(step))
     if device.type == "cuda":
@@ -323,7 +359,7 @@ def train_diffusion(data, cfg: DiffusionConfig | None = None, *, model: nn.Modul
     model.eval()
     ema_model.eval()
     return DiffusionResult(model=model, ema_model=ema_model, losses=losses, seconds=seconds,
-                           parameters=count_parameters(model), config=cfg)
+                           parameters=count_parameters(model), config=cfg, snapshots=dict(sorted(snapshots.items())))
 
 
 class NoiseScore:

@@ -7,9 +7,20 @@ training images x_0: draw t from the time law T, z ~ N(0, I), compute the DSM lo
     S(h) += | dL / dxi_h |,          then   I(h) = S(h) / sqrt( sum_{h' in layer(h)} S(h')^2 ).
 
 The time law puts more mass on small t: u ~ Beta(0.8, 2) on [0, 1], mapped onto the diffusion's
-time range [t0, T] by ``time_map``: "log" (default) t = exp(log t0 + u (log T - log t0)), the
-geometry the training draws t in; or "linear" t = t0 + u (T - t0). [The paper gives the Beta law on
-[0, 1] without the map; the first measurements used the log map.]
+time range [t0, T] by ``time_map``:
+
+    "ddpm"    (default) the DiT code base's discrete schedule: 1,000 steps with betas linear from 1e-4 to
+              0.02 (Ho et al. 2020; facebookresearch/DiT's ``create_diffusion``), step i = floor(1000 u), and
+              the OU time with the same signal level, alpha_t^2 = exp(-t) = alpha_bar_i, i.e.
+              t = -log alpha_bar_i = -sum_{j <= i} log(1 - beta_j), clipped to [t0, T];
+    "log"     t = exp(log t0 + u (log T - log t0)), the geometry our training draws t in;
+    "linear"  t = t0 + u (T - t0).
+
+[The paper gives the Beta law on [0, 1] without the map. The paper's models are DiTs trained with the
+DiT code base, whose time variable is the DDPM step index, so Beta(0.8, 2) on [0, 1] most likely
+scales the step index: "ddpm" is the default (chosen before any result under it was seen). Its median
+noise level is sigma_t^2 ~ 0.5, against ~ 0.01 under "log", so the maps disagree on which heads are
+"unimportant at small t"; M2 reports the outcome under each.]
 
 Algorithm 1. Remove the floor(eta * H) heads with the lowest I over all layers (H = total heads)
 PHYSICALLY: ``prune_heads`` slices the rows of each layer's qkv projection and the columns of its
@@ -32,9 +43,20 @@ from theory import derive_seed
 from .diffusion import dsm_noise_loss
 from .dit import DiT
 
-__all__ = ["draw_importance_times", "importance_scores", "select_heads", "random_heads", "prune_heads", "head_count"]
+__all__ = ["draw_importance_times", "importance_scores", "select_heads", "random_heads", "prune_heads", "head_count",
+           "ddpm_times", "TIME_MAPS"]
 
-TIME_MAPS = ("log", "linear")
+TIME_MAPS = ("ddpm", "log", "linear")
+DDPM_STEPS = 1000
+DDPM_BETAS = (1e-4, 0.02)
+
+
+def ddpm_times(u: torch.Tensor, t0: float, T: float) -> torch.Tensor:
+    """(m,) OU times of the DDPM steps floor(1000 u) (module doc): t = -log alpha_bar_i, clipped to [t0, T]."""
+    betas = np.linspace(DDPM_BETAS[0], DDPM_BETAS[1], DDPM_STEPS, dtype=np.float64)
+    t_of_step = torch.as_tensor(-np.cumsum(np.log1p(-betas)), dtype=torch.float64)        # (1000,)
+    i = torch.clamp((u * DDPM_STEPS).floor().long(), 0, DDPM_STEPS - 1)
+    return torch.clamp(t_of_step[i], t0, T)
 
 
 def head_count(model: DiT) -> int:
@@ -42,7 +64,7 @@ def head_count(model: DiT) -> int:
 
 
 def draw_importance_times(m: int, t0: float, T: float, generator: torch.Generator, *, a: float = 0.8, b: float = 2.0,
-                          time_map: str = "log") -> torch.Tensor:
+                          time_map: str = "ddpm") -> torch.Tensor:
     """(m,) float64 times: u ~ Beta(a, b) mapped onto [t0, T] (module doc)."""
     if time_map not in TIME_MAPS:
         raise ValueError(f"time_map: must be one of {TIME_MAPS}, got {time_map!r}")
@@ -52,13 +74,15 @@ def draw_importance_times(m: int, t0: float, T: float, generator: torch.Generato
     seed = int(torch.randint(0, 2**62, (1,), generator=generator))
     rng = np.random.default_rng(seed)
     u = torch.as_tensor(rng.beta(a, b, size=m), dtype=torch.float64)
+    if time_map == "ddpm":
+        return ddpm_times(u, t0, T)
     if time_map == "log":
         return torch.exp(math.log(t0) + u * (math.log(T) - math.log(t0)))
     return t0 + u * (T - t0)
 
 
 def importance_scores(model: DiT, data, *, batches: int = 20, batch: int = 64, t0: float = 1e-3, T: float = 8.0,
-                      time_map: str = "log", seed: int = 0) -> list[np.ndarray]:
+                      time_map: str = "ddpm", seed: int = 0) -> list[np.ndarray]:
     """Algorithm 2: per layer, the normalised importances I (h_l,) of its heads. data: (n, C, H, W)."""
     x_all = torch.as_tensor(np.asarray(data), dtype=next(model.parameters()).dtype)
     if x_all.ndim != 4:

@@ -128,13 +128,23 @@ def test_select_and_random_heads_counts():
         select_heads(imp, 1.0)
 
 
-def test_importance_time_law_is_beta_on_log_time():
-    # u = (log t - log t0) / (log T - log t0) must be Beta(0.8, 2): KS test, false-failure rate 1e-3
-    t = draw_importance_times(4000, 1e-3, 8.0, torch.Generator().manual_seed(0)).numpy()
+def test_importance_time_law_is_beta_under_each_map():
+    # log map: u = (log t - log t0) / (log T - log t0) must be Beta(0.8, 2): KS test, false-failure rate 1e-3
+    t = draw_importance_times(4000, 1e-3, 8.0, torch.Generator().manual_seed(0), time_map="log").numpy()
     u = (np.log(t) - np.log(1e-3)) / (np.log(8.0) - np.log(1e-3))
     assert stats.kstest(u, stats.beta(0.8, 2).cdf).pvalue > 1e-3
     lin = draw_importance_times(4000, 1e-3, 8.0, torch.Generator().manual_seed(0), time_map="linear").numpy()
     assert stats.kstest((lin - 1e-3) / (8.0 - 1e-3), stats.beta(0.8, 2).cdf).pvalue > 1e-3
+    # ddpm map (the default): t = -log alpha_bar_i of the 1,000-step linear-beta schedule at i = floor(1000 u), so
+    # 1 - exp(-t) = 1 - alpha_bar_i is that schedule's noise level; the step index floor(1000 u) / 1000 is Beta(0.8, 2)
+    # up to the flooring (KS on the index + 0.5, false-failure rate 1e-3), and the times are the schedule's
+    dd = draw_importance_times(4000, 1e-3, 8.0, torch.Generator().manual_seed(0)).numpy()
+    betas = np.linspace(1e-4, 0.02, 1000)
+    table = np.clip(-np.cumsum(np.log1p(-betas)), 1e-3, 8.0)
+    idx = np.searchsorted(table, dd - 1e-12)
+    np.testing.assert_allclose(table[idx], dd, rtol=1e-12)
+    assert stats.kstest((idx + 0.5) / 1000, stats.beta(0.8, 2).cdf).pvalue > 1e-3
+    assert 0.3 < np.median(-np.expm1(-dd)) < 0.55                       # median noise level ~0.42 (log map: ~0.01)
     with pytest.raises(ValueError, match="time_map"):
         draw_importance_times(3, 1e-3, 8.0, torch.Generator(), time_map="cosine")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -27,6 +28,8 @@ def test_dit_pipeline_end_to_end(tmp_path, capsys):
     assert main(["dit", "evaluate", "--run", str(pruned), "--features", "pixels"]) == 0
     ev = json.loads((pruned / "evaluation.json").read_text())
     assert 0 <= ev["memorization"] <= 1 and ev["fd"] >= 0 and ev["samples"] == 6
+    assert ev["k"] == 3 and ev["reference_size"] == 1797 and ev["fd_extrapolated"]["sizes"][0] == 6
+    assert "memsep: warning: 6 samples for 64 features" in capsys.readouterr().err
 
 
 def test_dit_dry_run_and_bad_input(tmp_path, capsys):
@@ -42,3 +45,137 @@ def test_dit_dry_run_and_bad_input(tmp_path, capsys):
         main(["dit", "train", "--run", str(tmp_path / "x"), "--steps", "0"])
     except SystemExit as exc:
         assert exc.code == 2
+
+
+# ---- evaluate: metrics with error bars, a cached classifier, TorchScript features (no DiT training) ---------------
+
+def _fake_run(root, name="r", samples=None, n=8):
+    """A run directory as `dit train` + `dit sample` leave it, made directly (evaluate reads only config.json and
+    samples.npy): n digits, and ``samples`` (default: 40 noisy copies of digits) as its samples."""
+    import dataclasses
+
+    from empirical.datasets import load_digits, subset
+    from empirical.diffusion import DiffusionConfig
+
+    x, _ = load_digits()
+    run = root / name
+    run.mkdir(parents=True)
+    cfg = {"command": "train", "dataset": "digits", "data": None, "n": n, "preset": "dit-mini", "seed": 0,
+           "train": dataclasses.asdict(DiffusionConfig(steps=10, batch=8)), "indices": subset(len(x), n, 0).tolist()}
+    (run / "config.json").write_text(json.dumps(cfg))
+    if samples is None:
+        rng = np.random.default_rng(len(name))
+        samples = np.clip(x[rng.choice(len(x), 40)] + 0.3 * rng.standard_normal((40, 1, 8, 8)), -1, 1)
+    np.save(run / "samples.npy", np.asarray(samples, dtype=np.float32))
+    return run
+
+
+def test_evaluate_records_k_sizes_accuracy_and_extrapolated_fd(tmp_path, capsys, monkeypatch):
+    import empirical.image_metrics as im
+
+    a, b = _fake_run(tmp_path / "runs", "a"), _fake_run(tmp_path / "runs", "b")
+    argv = ["--features", "classifier", "--classifier-steps", "5", "--k", "4"]
+    assert main(["dit", "evaluate", "--run", str(a), *argv]) == 0
+    err = capsys.readouterr().err
+    # 40 samples for 128 classifier features: one warning line, and nothing else on stderr
+    assert err.count("\n") == 1 and err.startswith("memsep: warning: 40 samples for 128 features")
+    ev = json.loads((a / "evaluation.json").read_text())
+    assert ev["k"] == 4 and ev["samples"] == 40 and ev["reference_size"] == 1797 and ev["feature_dim"] == 128
+    assert 0 <= ev["classifier_accuracy"] <= 1 and ev["classifier"]["accuracy"] == ev["classifier_accuracy"]
+    assert ev["classifier"]["seed"] == 0 and ev["classifier"]["steps"] == 5
+    cache = tmp_path / "runs" / ".memsep-cache"
+    assert [p.name for p in cache.iterdir()] == [Path(ev["classifier"]["cache"]).name]
+    fx = ev["fd_extrapolated"]
+    assert ev["fd"] == fx["values"][0] and fx["sizes"][0] == 40 and set(fx["sizes"]) == {40, 20, 10}
+    assert isinstance(fx["fd_inf"], float) and fx["se"] >= 0 and fx["se_method"] == "ols-residuals"
+    assert len(ev["warnings"]) == 1
+    log = [json.loads(s) for s in (a / "metrics.jsonl").read_text().splitlines()]
+    assert log[-1] == ev
+
+    # a second run next to it reuses the classifier: no training (same feature space for every arm)
+    def no_training(*args, **kw):
+        raise AssertionError("the classifier was trained again")
+
+    monkeypatch.setattr(im, "train_classifier", no_training)
+    assert main(["dit", "evaluate", "--run", str(b), *argv]) == 0
+    evb = json.loads((b / "evaluation.json").read_text())
+    assert evb["classifier"] == ev["classifier"] and len(list(cache.iterdir())) == 1
+    # and so does --overwrite of the first: the same numbers
+    assert main(["dit", "evaluate", "--run", str(a), *argv, "--overwrite"]) == 0
+    assert json.loads((a / "evaluation.json").read_text()) == ev
+
+
+def test_evaluate_refuses_a_corrupt_classifier_cache(tmp_path, capsys):
+    run = _fake_run(tmp_path / "runs")
+    argv = ["dit", "evaluate", "--run", str(run), "--classifier-steps", "2"]
+    assert main([*argv, "--dry-run"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["classifier"] == {"seed": 0, "steps": 2, "cache": str((tmp_path / "runs" / ".memsep-cache").resolve())}
+    assert plan["k"] == 3 and plan["reference_size"] == 1797 and not (tmp_path / "runs" / ".memsep-cache").exists()
+    assert main(argv) == 0
+    capsys.readouterr()
+    (cache,) = (tmp_path / "runs" / ".memsep-cache").iterdir()
+    cache.write_bytes(b"not a torch file")
+    (run / "evaluation.json").unlink()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("memsep: error: ") and str(cache) in err
+    assert "feature-classifier cache" in err
+    assert not (run / "evaluation.json").exists() and cache.read_bytes() == b"not a torch file"
+
+
+def test_evaluate_small_sample_warnings_and_refusals(tmp_path, capsys):
+    from empirical.datasets import load_digits
+
+    x, _ = load_digits()
+    run = _fake_run(tmp_path / "runs", samples=x[:2])
+    assert main(["dit", "evaluate", "--run", str(run), "--features", "pixels", "--k", "3"]) == 2
+    assert "k: must be smaller than the number of samples (2)" in capsys.readouterr().err
+    assert main(["dit", "evaluate", "--run", str(run), "--features", "pixels", "--k", "1"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and all(e.startswith("memsep: warning: ") for e in err)
+    assert "2 samples for 64 features" in err[0] and "too few to extrapolate" in err[1]
+    ev = json.loads((run / "evaluation.json").read_text())
+    assert ev["fd_extrapolated"] is None and ev["fd"] >= 0 and ev["classifier_accuracy"] is None and ev["k"] == 1
+    assert main(["dit", "evaluate", "--run", str(run), "--features", "pixels", "--k", "1", "--overwrite",
+                 "--feature-size", "-1"]) == 2
+    assert "feature-size" in capsys.readouterr().err
+
+
+def test_evaluate_with_a_torchscript_network(tmp_path, capsys):
+    """The TorchScript path through the CLI: the stand-in asserts uint8, 3 channels, its input size."""
+    import torch
+
+    class StandIn(torch.nn.Module):
+        def forward(self, x: torch.Tensor, return_features: bool = False) -> torch.Tensor:
+            assert return_features and x.dtype == torch.uint8, "expected uint8 images and return_features=True"
+            assert x.dim() == 4 and x.shape[1] == 3 and x.shape[2] == 16 and x.shape[3] == 16, "expected input size"
+            f = x.float()
+            return torch.stack([f.mean((1, 2, 3)), f.std((1, 2, 3)), f[:, 0, 0, 0], f[:, 1, 8, 8]], 1)
+
+    net = tmp_path / "standin.pt"
+    torch.jit.script(StandIn()).save(str(net))
+    run = _fake_run(tmp_path / "runs")
+    assert main(["dit", "evaluate", "--run", str(run), "--features", str(net), "--feature-size", "16"]) == 0
+    ev = json.loads((run / "evaluation.json").read_text())
+    assert ev["feature_dim"] == 4 and ev["classifier"] is None and ev["fd_extrapolated"]["sizes"][0] == 40
+    assert capsys.readouterr().err == ""                      # 40 samples >= 2 x 4 features: no warning
+    # without the resize the network's own check refuses, in one line
+    assert main(["dit", "evaluate", "--run", str(run), "--features", str(net), "--feature-size", "0",
+                 "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "failed on a uint8 batch" in err and "input size" in err
+
+
+def test_evaluate_warns_when_the_extrapolation_subsets_are_small(tmp_path, capsys):
+    """160 samples, 64 pixel features: FD itself has enough (>= 128), its quarter subsets (40) do not."""
+    from empirical.datasets import load_digits
+
+    x, _ = load_digits()
+    run = _fake_run(tmp_path / "runs", samples=x[100:260])
+    assert main(["dit", "evaluate", "--run", str(run), "--features", "pixels"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "smallest subset (40 samples) is below twice the feature dimension (128)" in err[0]
+    ev = json.loads((run / "evaluation.json").read_text())
+    assert ev["warnings"] == [err[0].removeprefix("memsep: warning: ")]
+    assert set(ev["fd_extrapolated"]["sizes"]) == {160, 80, 40}

@@ -375,7 +375,7 @@ def test_get_claims_orders_and_deduplicates():
 
 
 def test_claim_config_rejects_an_unknown_profile():
-    with pytest.raises(ValueError, match=r"^profile: must be one of ci, quick, full, got 'huge'"):
+    with pytest.raises(ValueError, match=r"^profile: must be one of ci, quick, standard, full, got 'huge'"):
         get_claims(["A1"])[0].config("huge")
 
 

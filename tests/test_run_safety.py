@@ -285,6 +285,7 @@ def test_overwrite_replaces_the_run_and_drops_its_stale_outputs(runs, capsys):
 def test_sample_overwrite_drops_the_evaluation_of_the_old_samples(runs, capsys):
     pruned = runs / "pruned"
     assert main(["dit", "evaluate", "--run", str(pruned), "--features", "pixels"]) == 0
+    assert "memsep: warning: 6 samples" in capsys.readouterr().err      # too few samples for FD: a warning line
     refused(capsys, ["dit", "evaluate", "--run", str(pruned), "--features", "pixels"], "evaluation.json",
             "--overwrite")
     assert main(["dit", "sample", "--run", str(pruned), "--samples", "5", "--steps", "3", "--seed", "1",

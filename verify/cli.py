@@ -86,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     run.add_argument("--claims", type=_claims, default=None, help="comma-separated claim ids (default: all registered)")
     run.add_argument("--profile", choices=PROFILES, default="quick",
-                     help="size preset: ci (test-suite size), quick (minutes on 2 cores), full (reference scale)")
+                     help="size preset: ci (test-suite size), quick (minutes on 2 cores), standard (the decisive size of "
+                          "the pruning claims, up to 2 hours on 2 cores; other claims run their quick preset), full "
+                          "(reference scale)")
     run.add_argument("--seed", type=_seed, default=None, help="run seed (default 0); each claim derives its own seed "
                      "from it")
     run.add_argument("--seeds", type=_seeds, default=None,

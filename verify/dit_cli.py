@@ -11,7 +11,19 @@ data-parallel (gloo on CPU, nccl on GPU).
     memsep dit train    --run runs/orig  [--dataset digits|cifar10 --data PATH] [--n 32] [--preset dit-tiny]
     memsep dit prune    --run runs/imp20 --from runs/orig [--method importance|random] [--eta 0.2]
     memsep dit sample   --run runs/imp20 [--samples 256] [--seed 0]
-    memsep dit evaluate --run runs/imp20
+    memsep dit evaluate --run runs/imp20 [--features classifier|pixels|FILE.pt] [--k 3]
+
+``evaluate`` writes evaluation.json: memorization (with its Wilson interval), precision and recall
+(k-NN, ``k`` recorded), FD of the N samples (``fd``) and FD extrapolated to N = infinity
+(``fd_extrapolated``: fd_inf with its se, ``empirical.image_metrics.frechet_distance_extrapolated``),
+the feature dimension, the reference set's size (the whole data set) and, for the classifier features,
+its held-out accuracy. The classifier is trained once per (dataset, data, classifier seed and steps,
+data digest) and kept in ``<run>/../.memsep-cache/``; every run evaluated next to it reuses it (the
+same feature space for every arm). A cache file that is not exactly such a classifier is refused
+(one line naming it, exit 2; delete it to retrain): it is never silently replaced. A warning line
+goes to stderr when the samples are too few for FD to mean much (fewer than twice the feature
+dimension), when the extrapolation's smallest subset (a quarter of them) is, or when there are too
+few to extrapolate at all (2 samples: fd_extrapolated is null).
 
 Safety of run directories (a run directory may come from someone else):
   - every file is read without running code (``empirical.fileio``: weights-only torch loads, numpy
@@ -77,7 +89,7 @@ def add_dit_parser(sub, parser_class, positive_int, seed_type) -> None:
     p.add_argument("--eta", type=float, default=0.2, help="pruning ratio: floor(eta H) heads are removed")
     p.add_argument("--finetune-steps", type=int, default=500, help="fine-tuning steps after pruning (0: none)")
     p.add_argument("--lr", type=float, default=1e-4, help="fine-tuning learning rate")
-    p.add_argument("--time-map", choices=("log", "linear"), default="log",
+    p.add_argument("--time-map", choices=("ddpm", "log", "linear"), default="ddpm",
                    help="how Beta(0.8, 2) on [0, 1] maps onto [t0, T] for the importance scores")
     p.add_argument("--importance-batches", type=positive_int, default=20, help="batches of Algorithm 2")
     p.add_argument("--seed", type=seed_type, default=0, help="seed of the importance batches / random heads")
@@ -95,8 +107,16 @@ def add_dit_parser(sub, parser_class, positive_int, seed_type) -> None:
     common(e, "run directory with samples.npy; writes metrics to metrics.jsonl and evaluation.json",
            "replace an existing evaluation.json")
     e.add_argument("--features", default="classifier",
-                   help="feature space: classifier (trained here), pixels, or a TorchScript file path (e.g. "
-                        "Inception; a TorchScript file is a program: give only files you trust)")
+                   help="feature space: classifier (trained here once and cached in <run>/../.memsep-cache/), "
+                        "pixels, or a TorchScript file path (e.g. the FID Inception network; a TorchScript file is "
+                        "a program: give only files you trust)")
+    e.add_argument("--k", type=positive_int, default=3, help="k of the k-NN precision and recall")
+    e.add_argument("--classifier-seed", type=seed_type, default=0,
+                   help="seed of the feature classifier (the same for every run compared)")
+    e.add_argument("--classifier-steps", type=positive_int, default=600, help="training steps of the feature classifier")
+    e.add_argument("--feature-size", type=int, default=299,
+                   help="TorchScript features: images are resized (bilinear) to this square size before the network "
+                        "(299 for Inception-v3); 0: no resize, for a network that resizes itself")
 
 
 # ---- reading a run directory --------------------------------------------------------------------------------
@@ -429,6 +449,21 @@ def _read_samples(run: Path, image_shape: tuple[int, ...]):
     return xs
 
 
+CACHE_DIR = ".memsep-cache"
+FD_FRACTIONS, FD_REPS = (1.0, 0.5, 0.25), 5
+
+
+def _cache_dir(run: Path) -> Path:
+    """Where evaluate keeps feature classifiers: next to the run directory, shared by its siblings."""
+    return run.resolve().parent / CACHE_DIR
+
+
+def _warn(message: str) -> None:
+    import sys
+
+    print(f"memsep: warning: {message}", file=sys.stderr)
+
+
 def _evaluate(args) -> int:
     from empirical.fileio import atomic_write_json
 
@@ -440,19 +475,63 @@ def _evaluate(args) -> int:
         raise ValueError(f"run: {run} already holds evaluation.json; pass --overwrite to replace it")
     if args.features not in ("classifier", "pixels") and not Path(args.features).is_file():
         raise ValueError(f"features: must be classifier, pixels or an existing TorchScript file, got {args.features!r}")
+    if args.k >= min(len(x), len(xs)):
+        raise ValueError(f"k: must be smaller than the number of samples ({len(xs)}) and of reference images "
+                         f"({len(x)}), got {args.k}")
+    if args.feature_size < 0:
+        raise ValueError(f"feature-size: must be >= 0 (0: no resize), got {args.feature_size}")
+    plan = {"command": "evaluate", "features": args.features, "samples": len(xs), "reference_size": len(x), "k": args.k}
+    if args.features == "classifier":
+        plan["classifier"] = {"seed": args.classifier_seed, "steps": args.classifier_steps,
+                              "cache": str(_cache_dir(run))}
+    elif args.features != "pixels":
+        plan["feature_size"] = args.feature_size or None
     if args.dry_run:
-        return _show({"command": "evaluate", "features": args.features, "samples": len(xs)})
-    from empirical.image_metrics import (PixelFeatures, TorchScriptFeatures, frechet_distance, precision_recall,
-                                         train_classifier)
+        return _show(plan)
+    from empirical.image_metrics import (PixelFeatures, TorchScriptFeatures, cached_classifier,
+                                         frechet_distance_extrapolated, precision_recall, subset_sizes)
     from empirical.metrics import memorization
 
     mem = memorization(xs.reshape(len(xs), -1), x[idx].reshape(len(idx), -1))
-    feats = (PixelFeatures() if args.features == "pixels" else train_classifier(x, y) if args.features == "classifier"
-             else TorchScriptFeatures(args.features))
+    clf_info, accuracy = None, None
+    if args.features == "pixels":
+        feats = PixelFeatures()
+    elif args.features == "classifier":
+        feats, path, _ = cached_classifier(x, y, _cache_dir(run), dataset=info.dataset, data=info.data,
+                                           seed=args.classifier_seed, steps=args.classifier_steps)
+        accuracy = feats.accuracy
+        clf_info = {"seed": args.classifier_seed, "steps": args.classifier_steps, "holdout": 0.2,
+                    "accuracy": accuracy, "cache": str(path)}
+    else:
+        feats = TorchScriptFeatures(args.features, size=args.feature_size or None)
     fr, fg = feats(x), feats(xs)
-    prec, rec = precision_recall(fr, fg, k=3)
-    out = {"event": "evaluate", "features": args.features, "memorization": mem["ratio"], "memorization_ci": mem["ci"],
-           "precision": prec, "recall": rec, "fd": frechet_distance(fr, fg), "samples": len(xs)}
+    dim = int(fg.shape[1])
+    prec, rec = precision_recall(fr, fg, k=args.k)
+    warnings = []
+    if len(xs) < 2 * dim:
+        warnings.append(f"{len(xs)} samples for {dim} features: FD needs at least {2 * dim} (twice the feature "
+                        "dimension) to mean much; fd is dominated by its finite-sample bias and fd_extrapolated "
+                        "by the fit's higher-order terms")
+    sizes = subset_sizes(len(xs), FD_FRACTIONS)
+    if len(xs) >= 2 * dim and len(sizes) >= 2 and sizes[-1] < 2 * dim:
+        warnings.append(f"the FD extrapolation's smallest subset ({sizes[-1]} samples) is below twice the feature "
+                        f"dimension ({2 * dim}): fd_inf leans on the 1/N law where higher-order terms still matter")
+    if len(sizes) >= 2:
+        ext = frechet_distance_extrapolated(fr, fg, fractions=FD_FRACTIONS, reps=FD_REPS, seed=0)
+        fd, fd_ext = ext.fd_n, {"fd_inf": ext.fd_inf, "se": ext.se, "se_method": ext.se_method, "slope": ext.slope,
+                                "fractions": list(FD_FRACTIONS), "reps": ext.reps, "sizes": list(ext.sizes),
+                                "values": list(ext.values)}
+    else:
+        from empirical.image_metrics import frechet_distance
+
+        fd, fd_ext = frechet_distance(fr, fg), None
+        warnings.append(f"{len(xs)} samples are too few to extrapolate FD in 1/N (fd_extrapolated is null)")
+    out = {"event": "evaluate", "features": args.features, "feature_dim": dim, "samples": len(xs),
+           "reference_size": len(x), "k": args.k, "classifier_accuracy": accuracy, "classifier": clf_info,
+           "memorization": mem["ratio"], "memorization_ci": mem["ci"], "precision": prec, "recall": rec,
+           "fd": fd, "fd_extrapolated": fd_ext, "warnings": warnings}
+    for w in warnings:
+        _warn(w)
     atomic_write_json(run / "evaluation.json", out)
     _log(run, [out])
     print(json.dumps(out, indent=1, default=float))
