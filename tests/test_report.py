@@ -440,7 +440,7 @@ def test_replication_section_compares_verdicts_across_seeds():
     rows = {split_row(ln)[0]: split_row(ln) for ln in block.splitlines() if ln.startswith("| S") or ln.startswith("| A")}
     assert rows["S1"][-1] == "quick: all 2 agree; ci: all 1 agree"
     assert rows["A2"][-1] == "quick: 1 of 2 agree; ci: all 1 agree"
-    assert "quick / 0 (main)" in block and "ci / 2" in block
+    assert "CONFIRMED (quick / 0)" in block and "ci / 2" in block
 
 
 def test_replicates_are_read_from_their_folders_and_validated(tmp_path):

@@ -280,26 +280,30 @@ def _provenance_line(r: dict) -> str:
 
 
 def _replication_section(primary: list[dict], replicates: list[tuple[str, int, list[dict]]]) -> list[str]:
-    """Verdicts of every claim under each (profile, run seed) present, and whether they agree."""
-    runs = [(r0["profile"], r0["seed"], {r["claim"]["id"]: r for r in primary}) for r0 in primary[:1]]
-    runs += [(p, s, {r["claim"]["id"]: r for r in recs}) for p, s, recs in replicates]
-    ids = sorted({cid for _, _, by in runs for cid in by}, key=_order)
+    """Verdicts of every claim in the main run and under each replicate (profile, run seed), and whether they agree."""
+    main = {r["claim"]["id"]: r for r in primary}
+    runs = [(p, s, {r["claim"]["id"]: r for r in recs}) for p, s, recs in replicates]
+    ids = sorted(set(main) | {cid for _, _, by in runs for cid in by}, key=_order)
     lines = ["## Replication", "",
-             "The same claims under other run seeds (`memsep run --seeds` / `memsep replicate`, results in "
-             "`replicates/<profile>/seed-<s>/`). A claim's verdict should not depend on the seed; where it does, the "
-             "rule sits near its threshold at this size. Column heads: profile / run seed.", ""]
-    cols = ["claim"] + [f"{p} / {s}" + (" (main)" if i == 0 else "") for i, (p, s, _) in enumerate(runs)] + ["agreement"]
+             "The same claims under other run seeds or sizes (`memsep run --seeds` / `memsep replicate`, results in "
+             "`replicates/<profile>/seed-<s>/`). A claim's verdict should not depend on the seed; where it does, a rule "
+             "sits near its threshold at that size. Column heads: profile / run seed; the main run's profile and seed "
+             "are given per claim.", ""]
+    cols = ["claim", "main run"] + [f"{p} / {s}" for p, s, _ in runs] + ["agreement (per profile, main run included)"]
     rows = []
     for cid in ids:
+        m = main.get(cid)
         vs = [by[cid]["result"]["verdict"] if cid in by else "-" for _, _, by in runs]
-        present = [v for v in vs if v != "-"]
         by_profile = {}
-        for (p, _, by), v in zip(runs, vs):
+        if m:
+            by_profile.setdefault(m["profile"], []).append(m["result"]["verdict"])
+        for (p, _, _), v in zip(runs, vs):
             if v != "-":
                 by_profile.setdefault(p, []).append(v)
         agree = "; ".join(f"{p}: {'all ' + str(len(v)) + ' agree' if len(set(v)) == 1 else f'{max(v.count(x) for x in set(v))} of {len(v)} agree'}"
                           for p, v in by_profile.items())
-        rows.append([cid, *[_MARK.get(v, v) for v in vs], agree if present else "-"])
+        main_cell = f"{_MARK[m['result']['verdict']]} ({m['profile']} / {m['seed']})" if m else "-"
+        rows.append([cid, main_cell, *[_MARK.get(v, v) for v in vs], agree or "-"])
     return lines + _table(cols, rows) + [""]
 
 
