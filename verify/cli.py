@@ -1,6 +1,6 @@
 """``memsep``: run the paper's claims, rebuild the report, list the claims.
 
-    memsep run    [--claims S1,S2] [--profile quick|full|ci] [--seed N] [--out DIR] [--dry-run]
+    memsep run    [--claims S1,S2] [--profile ci|quick|standard|full] [--seed N] [--out DIR] [--dry-run]
     memsep report [--out DIR]
     memsep list
     memsep fuzz   CLAIM [--examples N] [--seed S] [--time-budget SEC] [--out DIR] [--no-progress]

@@ -402,8 +402,9 @@ def render_report(results: list[dict], campaigns: list[dict] | None = None,
         profiles = sorted({r["profile"] for r in results})
         seeds = sorted({r["seed"] for r in results})
         lines += [f"Profile(s): {', '.join(profiles)}. Run seed(s): {', '.join(map(str, seeds))}. The reference run is the "
-              "`full` profile (`memsep run --profile full`, larger grids and more draws); `quick` is the default "
-              "minutes-scale run and `ci` the test-suite size.", ""]
+              "`full` profile (`memsep run --profile full`, larger grids and more draws); `standard` sits between quick and "
+              "full for the claims that define it (M1-M4: up to 2 hours on 2 CPU cores; the others run their quick "
+              "size); `quick` is the default minutes-scale run and `ci` the test-suite size.", ""]
         lines += ["## Summary", ""]
         rows = [[f"[{r['claim']['id']}](#{_anchor(r['claim'])})", r["claim"]["title"], _MARK[r["result"]["verdict"]],
                  r["result"]["headline"], f"{r['runtime_s']:.1f} s", r["profile"]] for r in results]
