@@ -7,7 +7,8 @@ recomputation, provenance and reproducibility.
 - a run computes its sweep points (a fresh folder reads nothing back), a rerun in the same folder reads
   them back, and two runs at one seed in two folders give the same results apart from timings and
   environment, whatever example database sits in the working directory;
-- the committed results come from one run at a clean commit whose code is HEAD's (skipped outside git).
+- each committed result comes from one run at a clean commit, and no file it depends on has changed since
+  (verify/codedeps.py; skipped outside git).
 """
 
 from __future__ import annotations
@@ -164,14 +165,15 @@ def _git(*args) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
-def test_committed_results_come_from_one_clean_run_of_heads_code():
-    """Every committed results file (main run, replicates, fuzz campaigns) was made at a clean commit by one code
-    version, and that code is HEAD's: its fingerprint of theory/, empirical/ and verify/ equals the fingerprint of
-    this checkout (and, where the git history is there, the commit's code directories equal HEAD's); REPORT.md is
-    rendered from them. Skipped outside a checkout with committed results."""
+def test_committed_results_are_clean_runs_of_the_code_they_depend_on():
+    """Every committed results file (main run, replicates, fuzz campaigns) was made at a clean commit, that commit's
+    code manifest (results/code/<commit>.json) is what git says it is (where the history is there) and reproduces the
+    recorded code fingerprint, and no file in the claim's dependency closure (verify/codedeps.py) has changed between
+    that commit and this checkout; REPORT.md is rendered from them. Skipped outside a checkout with committed results."""
     if _git("rev-parse", "--is-inside-work-tree") != "true" or _git("ls-files", "results") in (None, ""):
         pytest.skip("not a git checkout with committed results")
     from empirical.provenance import code_fingerprint
+    from verify import codedeps
     from verify.report import load_campaigns, load_replicates, load_results, render_report
 
     results = load_results(REPO)
@@ -179,15 +181,32 @@ def test_committed_results_come_from_one_clean_run_of_heads_code():
     campaigns = load_campaigns(REPO)
     recs = results + [r for _, _, rs in replicates for r in rs]
     assert recs
-    everything = recs + campaigns
-    assert all(r["environment"]["git_dirty"] is False for r in everything), "results computed from an uncommitted tree"
-    codes = {r["environment"].get("code") for r in everything}
-    assert codes == {code_fingerprint()}, (f"results from code {sorted(map(str, codes))}, this checkout's code is "
-                                           f"{code_fingerprint()}: theory/, empirical/ or verify/ changed since the "
-                                           "results were computed; rerun them (README, 'Results are recomputed')")
-    for c in {r["environment"]["git_commit"] for r in everything}:
-        if _git("cat-file", "-e", f"{c}^{{commit}}") is not None:        # a shallow clone may lack the commit
-            assert _git("diff", "--quiet", c, "HEAD", "--", "theory", "empirical", "verify") is not None, c
+    everything = [("run", r) for r in recs] + [("fuzz", r) for r in campaigns]
+    assert all(r["environment"]["git_dirty"] is False for _, r in everything), "results computed from an uncommitted tree"
+    head = codedeps.tree_blobs(REPO)
+    manifests = {}
+    for c in sorted({r["environment"]["git_commit"] for _, r in everything}):
+        path = codedeps.manifest_path(c, REPO)
+        assert path.is_file(), f"no code manifest for commit {c}: run `python -m verify.codedeps {c}` and commit it"
+        manifests[c] = json.loads(path.read_text(encoding="utf-8"))["files"]
+        from_git = codedeps.commit_blobs(c, REPO)
+        if from_git is not None:                                    # a shallow clone may lack the commit
+            assert manifests[c] == from_git, f"results/code/{c}.json differs from git's tree at that commit"
+    fingerprints = {c: codedeps.commit_fingerprint(c, REPO) for c in manifests}
+    stale = {}
+    for kind, r in everything:
+        c, cid = r["environment"]["git_commit"], r["claim"]["id"]
+        changed = codedeps.changed_files(manifests[c], head)
+        if not changed:
+            assert r["environment"]["code"] == code_fingerprint(), (cid, c)   # the manifest is the code that ran
+        if fingerprints[c] is not None:
+            assert r["environment"]["code"] == fingerprints[c], (cid, c)      # the commit is the code that ran
+        hit = codedeps.closure_paths(cid, kind, REPO) & changed
+        if hit:
+            stale[f"{kind} {cid} {r.get('profile')}/{r.get('seed')} ({c[:7]})"] = sorted(hit)
+    assert not stale, ("results whose code changed since they were computed (rerun them; README, 'Results are "
+                       f"recomputed'): {stale}")
+    codes = {r["environment"].get("code") for _, r in everything}
     for r in recs:
         sw = r["provenance"]["sweeps"]
         assert sw["read_back"] == 0 or all(s["code"] in codes for s in sw["read_back_from"]), (r["claim"]["id"], sw)

@@ -1,0 +1,158 @@
+"""verify/codedeps.py: the dependency closure that decides whether a committed result is still current, and the
+guards that keep its rules sound (no dynamic imports, registration-only claim package, no import-time side
+effects)."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from verify import codedeps
+from verify.registry import claim_ids
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """A miniature of the project's layout with every kind of edge the rules name."""
+    _write(tmp_path, {
+        "theory/__init__.py": "from .alpha import f\nfrom .beta import g\n",
+        "theory/alpha.py": "def f():\n    return 1\n",
+        "theory/beta.py": "def g():\n    return 2\n",
+        "theory/unused.py": "x = 1\n",
+        "empirical/__init__.py": "_LAZY = {'Net': 'nets'}\n",
+        "empirical/nets.py": "from theory.alpha import f\n",
+        "empirical/other.py": "def h():\n    from .deep.leaf import k\n",
+        "empirical/deep/__init__.py": "from . import leaf\n",
+        "empirical/deep/leaf.py": "from .. import nets\n",
+        "empirical/lonely.py": "",
+        "verify/__init__.py": "from .registry import register\n",
+        "verify/registry.py": "def load():\n    from . import claims\n",
+        "verify/runner.py": "from .report import write\nfrom .registry import load\n",
+        "verify/report.py": "from empirical import lonely\n",
+        "verify/claims/__init__.py": "from . import x1, x2\n",
+        "verify/claims/x1.py": "from theory import f\nfrom empirical import Net\nfrom ..registry import load\n",
+        "verify/claims/x2.py": "from empirical.other import h\n",
+        "verify/fuzz.py": "from . import claims\n",
+    })
+    return tmp_path
+
+
+def test_closure_follows_the_rules_of_the_module_docstring(tree):
+    files = codedeps.module_files(tree)
+    got = codedeps.closure(codedeps.result_roots("X1"), files)
+    # from theory import f: the package is imported for a name, so its re-exports are followed entirely
+    assert {"theory", "theory.alpha", "theory.beta"} <= got and "theory.unused" not in got
+    # from empirical import Net: the literal _LAZY resolves the name to its submodule, and nothing else
+    assert {"empirical", "empirical.nets"} <= got and "empirical.other" not in got
+    # registration: verify.registry's import of verify.claims does not pull in the sibling claim x2
+    assert {"verify.claims", "verify.claims.x1", "verify.registry"} <= got and "verify.claims.x2" not in got
+    # output-only: the runner's import of the report (and what only the report imports) is not a dependency
+    assert "verify.report" not in got and "empirical.lonely" not in got
+    got2 = codedeps.closure(codedeps.result_roots("X2"), files)
+    # an import inside a function counts; a parent package (empirical.deep) runs but its re-exports are not
+    # followed unless it is imported for a name; relative imports with level 2 resolve to the grandparent
+    assert {"empirical.other", "empirical.deep", "empirical.deep.leaf", "empirical.nets", "theory.alpha"} <= got2
+    fuzz = codedeps.closure(codedeps.result_roots("X1", "fuzz"), files)
+    assert "verify.fuzz" in fuzz and "verify.claims.x2" not in fuzz and "verify.runner" not in fuzz
+
+
+def test_closure_paths_and_bad_input(tree):
+    paths = codedeps.closure_paths("X1", "run", tree)
+    assert "verify/claims/x1.py" in paths and "verify/runner.py" in paths and "theory/__init__.py" in paths
+    with pytest.raises(ValueError, match="claim_id"):
+        codedeps.closure_paths("Q9", "run", tree)
+    with pytest.raises(ValueError, match="kind"):
+        codedeps.result_roots("X1", "replay")
+
+
+def test_blob_ids_and_manifests_match_git(tree):
+    subprocess.run(["git", "init", "-q"], cwd=tree, check=True)
+    subprocess.run(["git", "add", "."], cwd=tree, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "t"], cwd=tree, check=True)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tree, capture_output=True, text=True).stdout.strip()
+    assert codedeps.commit_blobs(commit, tree) == codedeps.tree_blobs(tree)
+    path = codedeps.write_manifest(commit, tree)
+    assert path == tree / "results" / "code" / f"{commit}.json"
+    (tree / "theory" / "alpha.py").write_text("def f():\n    return 3\n", encoding="utf-8")
+    assert codedeps.changed_files(codedeps.commit_blobs(commit, tree), codedeps.tree_blobs(tree)) == {"theory/alpha.py"}
+    assert codedeps.commit_blobs("0" * 40, tree) is None
+    with pytest.raises(ValueError, match="commit"):
+        codedeps.write_manifest("0" * 40, tree)
+
+
+def test_commit_fingerprint_is_provenances_fingerprint():
+    """At a commit whose code is the checkout's, the fingerprint recomputed from git equals the one runs record."""
+    from empirical.provenance import code_fingerprint
+
+    if codedeps.commit_blobs("HEAD", REPO) != codedeps.tree_blobs(REPO):
+        pytest.skip("code differs from HEAD (uncommitted changes) or no git here")
+    assert codedeps.commit_fingerprint("HEAD", REPO) == code_fingerprint()
+
+
+def test_every_claims_closure_starts_at_its_module_and_leaves_out_the_report():
+    for cid in claim_ids():
+        for kind in ("run", "fuzz"):
+            paths = codedeps.closure_paths(cid, kind)
+            assert f"verify/claims/{cid.lower()}.py" in paths and "theory/__init__.py" in paths
+            assert "verify/report.py" not in paths and "verify/cli.py" not in paths, (cid, kind)
+
+
+# The guards: what would make the static closure miss a dependency.
+
+def _code_files():
+    return sorted(p for d in codedeps.CODE_DIRS for p in (REPO / d).rglob("*.py"))
+
+
+def test_no_dynamic_imports_outside_the_lazy_map():
+    """Only empirical/__init__'s PEP 562 loader imports by name at run time (its names are the literal _LAZY)."""
+    for p in _code_files():
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                name = ast.unparse(node.func)
+                if name in ("importlib.import_module", "import_module", "__import__", "exec", "eval"):
+                    assert p.relative_to(REPO).as_posix() == "empirical/__init__.py", (p, node.lineno, name)
+
+
+def test_the_claims_package_only_registers():
+    """verify/claims/__init__ imports its claim modules and does nothing else (the registration rule)."""
+    body = ast.parse((REPO / "verify" / "claims" / "__init__.py").read_text(encoding="utf-8")).body
+    for node in body:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue                                                    # the docstring
+        assert isinstance(node, ast.ImportFrom) and (node.level == 1 and node.module is None
+                                                     or node.module == "__future__"), ast.unparse(node)
+
+
+_STATE_CALLS = ("torch.set_", "torch.manual_seed", "torch.use_deterministic", "torch.backends", "np.random.seed",
+                "numpy.random.seed", "random.seed", "np.seterr", "numpy.seterr", "np.set_printoptions",
+                "warnings.filterwarnings", "warnings.simplefilter", "matplotlib.use", "os.environ", "os.putenv",
+                "sys.setrecursionlimit", "setattr")
+
+
+def test_no_module_changes_global_state_when_imported():
+    """Importing a module (as registration does) runs only definitions and register / register_fuzz calls: a
+    claim module cannot change another claim's numbers by being imported."""
+    for p in _code_files():
+        for node in ast.parse(p.read_text(encoding="utf-8")).body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)):
+                continue
+            if isinstance(node, ast.If) and ast.unparse(node.test) == "__name__ == '__main__'":
+                continue
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+                assert ast.unparse(node.value.func) in ("register", "register_fuzz") or \
+                    p.name == "__main__.py", (p, node.lineno)
+            for sub in ast.walk(node):
+                text = ast.unparse(sub) if isinstance(sub, (ast.Call, ast.Attribute, ast.Subscript)) else ""
+                assert not any(text.startswith(s) for s in _STATE_CALLS), (p, node.lineno, text)

@@ -1,0 +1,263 @@
+"""Which source files a committed result depends on: static import closures and code manifests.
+
+A results file records the commit and the code fingerprint it was computed at (``environment``). Rerunning every
+claim after every change of code costs about 3 hours on 2 CPU cores (the standard M1-M4 run alone about 1 h 40 min),
+so a result is kept as long as no source file its computation can reach has changed; this module says which files
+those are, and ``tests/test_protocol.py`` checks every committed result against it.
+
+    module_files(root)            {module name: path} of every .py file under theory/, empirical/ and verify/
+    import_edges(name, files)     the modules of ours that one module imports (module level and inside functions)
+    closure(roots, files)         every module reachable from ``roots``, by the rules below
+    result_roots(claim_id, kind)  where a claim's computation starts: its claim module, with the runner (a run's
+                                  results) or the fuzz engine (a fuzz campaign)
+    blob_id(data)                 the git blob id of a file's bytes (what ``git ls-tree`` lists)
+    tree_blobs(root)              {path: blob id} of the working tree's code files
+    commit_blobs(commit, root)    the same at a commit, from git
+    commit_fingerprint(commit)    the code fingerprint (empirical.provenance) of the code at a commit, from git
+    changed_files(old, new)       paths added, removed or changed between two {path: blob id} maps
+    write_manifest(commit)        results/code/<commit>.json: {path: blob id} at a commit, for clones without history
+
+Rules of the closure (each stated where a plain "follow every import" would make every result depend on every
+file, and why that edge cannot change a result):
+
+* **Registration packages.** ``verify.claims`` imports every claim module so that they register themselves;
+  importing it (the registry's and the fuzz engine's loaders do) is registration, not computation. A result's
+  closure starts from its own claim module instead. Guarded by tests: the package's ``__init__`` holds only those
+  imports, and no module's top level runs anything but ``register`` / ``register_fuzz`` calls.
+* **Parent packages.** Importing ``a.b.c`` runs ``a/__init__`` and ``a/b/__init__``: they are in the closure, but
+  their imports of their own submodules (re-exports) are followed only when the package itself is imported for a
+  name (``from theory import alpha`` follows ``theory/__init__`` entirely).
+* **Lazy names.** A package ``__init__`` with a literal ``_LAZY = {name: submodule}`` (PEP 562) resolves
+  ``from pkg import name`` to that submodule; no other dynamic import exists (guarded by a test).
+* **Output-only edges.** ``verify.runner`` imports ``verify.report`` to write REPORT.md after every results file
+  is written; REPORT.md is re-rendered from the results and compared in the tests, so the report's code is not a
+  dependency of any result.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import subprocess
+from pathlib import Path
+
+__all__ = ["CODE_DIRS", "REGISTRATION_PACKAGES", "OUTPUT_ONLY_EDGES", "module_files", "import_edges", "closure",
+           "result_roots", "closure_paths", "blob_id", "tree_blobs", "commit_blobs", "commit_fingerprint",
+           "changed_files", "manifest_path", "write_manifest"]
+
+CODE_DIRS = ("theory", "empirical", "verify")
+REGISTRATION_PACKAGES = frozenset({"verify.claims"})
+OUTPUT_ONLY_EDGES = frozenset({("verify.runner", "verify.report")})
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def module_files(root: Path = ROOT) -> dict[str, Path]:
+    """{dotted module name: path} of every .py file under theory/, empirical/ and verify/ of ``root``."""
+    root = Path(root)
+    return {_module_name(p, root): p for d in CODE_DIRS for p in sorted((root / d).rglob("*.py"))}
+
+
+@functools.lru_cache(maxsize=None)
+def _parse(path: Path, mtime_ns: int) -> ast.Module:
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
+def _tree(path: Path) -> ast.Module:
+    return _parse(path, path.stat().st_mtime_ns)
+
+
+def _is_package(name: str, files: dict[str, Path]) -> bool:
+    return name in files and files[name].name == "__init__.py"
+
+
+def _lazy_map(name: str, files: dict[str, Path]) -> dict[str, str]:
+    """A package's literal ``_LAZY = {attribute: submodule}``, as {attribute: dotted module}."""
+    for node in _tree(files[name]).body:
+        if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict)
+                and any(isinstance(t, ast.Name) and t.id == "_LAZY" for t in node.targets)):
+            return {k.value: f"{name}.{v.value}" for k, v in zip(node.value.keys, node.value.values)
+                    if isinstance(k, ast.Constant) and isinstance(v, ast.Constant)}
+    return {}
+
+
+def import_edges(name: str, files: dict[str, Path]) -> list[tuple[str, str]]:
+    """[(module, how)] for every import of one of our modules in ``name`` (anywhere in the file); how is "full"
+    (the module's names are used) or "parent" (only run as the package of an imported submodule)."""
+    out: list[tuple[str, str]] = []
+    package = name.split(".") if _is_package(name, files) else name.split(".")[:-1]
+    for node in ast.walk(_tree(files[name])):
+        if isinstance(node, ast.Import):
+            out += [(a.name, "full") for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base_parts = package[:len(package) - (node.level - 1)]
+                base = ".".join(base_parts + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            for a in node.names:
+                sub = f"{base}.{a.name}"
+                lazy = _lazy_map(base, files) if _is_package(base, files) else {}
+                if sub in files:
+                    out += [(sub, "full"), (base, "parent")]
+                elif a.name in lazy:
+                    out += [(lazy[a.name], "full"), (base, "parent")]
+                else:
+                    out.append((base, "full"))
+    return [(m, how) for m, how in out if m.split(".")[0] in CODE_DIRS]
+
+
+def closure(roots, files: dict[str, Path]) -> set[str]:
+    """Every module of ours reachable from ``roots`` (dotted names) by the rules in the module docstring."""
+    mode: dict[str, str] = {}
+    stack = [(r, "full") for r in roots]
+    while stack:
+        name, how = stack.pop()
+        if name not in files or mode.get(name) == "full" or mode.get(name) == how:
+            continue
+        mode[name] = how
+        parts = name.split(".")
+        stack += [(".".join(parts[:i]), "parent") for i in range(1, len(parts))]
+        for target, h in import_edges(name, files):
+            if (name, target) in OUTPUT_ONLY_EDGES or target in REGISTRATION_PACKAGES and target != name:
+                continue
+            if how == "parent" and target.startswith(name + "."):
+                continue                               # a parent package's re-exports of its own submodules
+            stack.append((target, h))
+        if how == "full" and _is_package(name, files):
+            stack += [(m, "full") for m in _lazy_map(name, files).values()]
+    return set(mode)
+
+
+def result_roots(claim_id: str, kind: str = "run") -> list[str]:
+    """Where the computation of a claim's results starts: "run" (a ``memsep run`` results file, main or replicate)
+    or "fuzz" (a fuzz campaign)."""
+    if kind not in ("run", "fuzz"):
+        raise ValueError(f"kind: must be 'run' or 'fuzz', got {kind!r}")
+    return [f"verify.claims.{claim_id.lower()}", "verify.runner" if kind == "run" else "verify.fuzz"]
+
+
+def closure_paths(claim_id: str, kind: str = "run", root: Path = ROOT) -> set[str]:
+    """The repository-relative paths (posix) of the files a claim's results depend on."""
+    root = Path(root)
+    files = module_files(root)
+    missing = [r for r in result_roots(claim_id, kind) if r not in files]
+    if missing:
+        raise ValueError(f"claim_id: no module {missing[0]} for claim {claim_id!r}")
+    return {files[m].relative_to(root).as_posix() for m in closure(result_roots(claim_id, kind), files)}
+
+
+def blob_id(data: bytes) -> str:
+    """The git blob id (SHA-1 of ``b"blob <size>\\0" + data``) of a file's bytes."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def tree_blobs(root: Path = ROOT) -> dict[str, str]:
+    """{repository-relative path: git blob id} of every .py file under theory/, empirical/ and verify/."""
+    root = Path(root)
+    return {p.relative_to(root).as_posix(): blob_id(p.read_bytes()) for p in module_files(root).values()}
+
+
+def commit_blobs(commit: str, root: Path = ROOT) -> dict[str, str] | None:
+    """The same at ``commit``, from ``git ls-tree``; None where git or the commit is not available."""
+    try:
+        out = subprocess.run(["git", "ls-tree", "-r", commit, "--", *CODE_DIRS], cwd=root, capture_output=True,
+                             text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0:
+        return None
+    blobs = {}
+    for line in out.stdout.splitlines():
+        meta, path = line.split("\t", 1)
+        if path.endswith(".py") and meta.split()[1] == "blob":
+            blobs[path] = meta.split()[2]
+    return blobs
+
+
+def commit_fingerprint(commit: str, root: Path = ROOT) -> str | None:
+    """``empirical.provenance.code_fingerprint()`` of the code at ``commit`` (same files, order and hashing), from
+    git's objects; None where git or the commit is not available."""
+    blobs = commit_blobs(commit, root)
+    if blobs is None:
+        return None
+    root = Path(root)
+    h = hashlib.sha256()
+    for d in CODE_DIRS:
+        for p in sorted(root / path for path in blobs if path.split("/", 1)[0] == d):
+            rel = p.relative_to(root).as_posix()
+            out = subprocess.run(["git", "cat-file", "blob", blobs[rel]], cwd=root, capture_output=True, timeout=30)
+            if out.returncode != 0:
+                return None
+            h.update(rel.encode() + b"\0" + out.stdout + b"\0")
+    return h.hexdigest()[:16]
+
+
+def changed_files(old: dict[str, str], new: dict[str, str]) -> set[str]:
+    """Paths added, removed or changed between two {path: blob id} maps."""
+    return {p for p in old.keys() | new.keys() if old.get(p) != new.get(p)}
+
+
+MANIFEST_DIR = Path("results") / "code"
+
+
+def manifest_path(commit: str, root: Path = ROOT) -> Path:
+    """results/code/<commit>.json: the blob ids of the code files at a commit that committed results come from
+    (read by the tests where the clone has no history)."""
+    return Path(root) / MANIFEST_DIR / f"{commit}.json"
+
+
+def write_manifest(commit: str, root: Path = ROOT) -> Path:
+    """Write results/code/<commit>.json from git; ValueError where git does not know the commit."""
+    import json
+
+    blobs = commit_blobs(commit, root)
+    if blobs is None:
+        raise ValueError(f"commit: git has no commit {commit!r} here")
+    path = manifest_path(commit, root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"commit": commit, "files": dict(sorted(blobs.items()))}, indent=1) + "\n",
+                    encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m verify.codedeps [COMMIT ...]``: write the manifests of the given commits (default: every commit
+    that a committed results file, replicate or fuzz campaign records), then print which claims' results are
+    current (no file in their closure changed since their commit)."""
+    import json
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    records = _committed_records(ROOT)
+    commits = args or sorted({r["environment"]["git_commit"] for _, r in records})
+    for c in commits:
+        print(f"wrote {write_manifest(c).relative_to(ROOT)}")
+    head = tree_blobs(ROOT)
+    for kind, r in records:
+        c = r["environment"]["git_commit"]
+        old = json.loads(manifest_path(c).read_text(encoding="utf-8"))["files"]
+        stale = sorted(closure_paths(r["claim"]["id"], kind) & changed_files(old, head))
+        print(f"{kind:4} {r['claim']['id']:3} {c[:7]} {'current' if not stale else 'STALE: ' + ', '.join(stale)}")
+    return 0
+
+
+def _committed_records(root: Path) -> list[tuple[str, dict]]:
+    """(kind, record) of every results file, replicate and fuzz campaign under ``root``."""
+    import json
+
+    paths = [("run", p) for p in sorted((root / "results").glob("*.json"))]
+    paths += [("run", p) for p in sorted((root / "replicates").glob("*/seed-*/results/*.json"))]
+    paths += [("fuzz", p) for p in sorted((root / "results" / "fuzz").glob("*.json"))]
+    return [(kind, json.loads(p.read_text(encoding="utf-8"))) for kind, p in paths]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
