@@ -23,7 +23,7 @@ KNOWN_FAILURES = {
     # The likelihood of the paper's Figure 3b, read as the mean of log p_data(x_gen) (an inferred reading), cannot
     # be raised by weight decay: a memorized sample is a copy of a training point, itself a draw from p_data, so
     # decay lowers memorization only by degrading the fit, which lowers the likelihood (measured at ci and quick).
-    "A6": {"A6.b_weight_decay_helps_both"},
+    "A6": {"A6.b_weight_decay_helps_both_samples"},
 }
 # Scale exemptions (README "Verdicts at the ci size"): rules the ci size cannot decide. They may be INCONCLUSIVE
 # there (never NOT CONFIRMED); every other rule must pass at ci.

@@ -11,7 +11,7 @@ import pytest
 from decide_harness import parametrize_synthetic, verdict_for
 from verify.claims._approx import pooled_log_variance, replicate_mean, t_rule, welch
 from verify.claims.a3 import A3Measurements, Fit, SensFit, SlopeBootstrap, TCFit, WStar, replicate_slopes
-from verify.claims.a4 import A4Measurements, DupCase, WStarRef
+from verify.claims.a4 import A4Measurements, DupCase, DupSeed, WStarRef, rate_ratio
 from verify.stats import directional_rule
 
 NS = [8, 16, 32, 64, 128]
@@ -53,14 +53,29 @@ def _w(n):
     return 3.0 * n ** 0.95
 
 
-def a4(dup_law=lambda n, m: _w(n - m), exact=1e-13, noise=NOISE, dup_noise=(0.97, 1.0, 1.04)) -> A4Measurements:
-    """A4 measurements: W*(n distinct) = _w(n) x noise[r]; W* with m copies = dup_law(n, m) x dup_noise[r]."""
+def mem_seeds(ratio=14.0, base=1.2, reps=3, n_dup=8, n_single=56, factor=8, m=512, seed=0) -> list[DupSeed]:
+    """Duplicates-experiment replicates: per-point copies Poisson(base) for single points and Poisson(base x ratio)
+    for the n_dup points written ``factor`` times (fixed generator: the same numbers every run)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for r in range(reps):
+        mult = np.array([factor] * n_dup + [1] * n_single)
+        copies = np.concatenate([rng.poisson(base * ratio, n_dup), rng.poisson(base, n_single)])
+        out.append(DupSeed(rep=r, multiplicity=mult.tolist(), copies=copies.tolist(),
+                           null_copies=[0] * mult.size, m=m, memorized=int(copies.sum()), null_memorized=0))
+    return out
+
+
+def a4(dup_law=lambda n, m: _w(n - m), exact=1e-13, noise=NOISE, dup_noise=(0.97, 1.0, 1.04),
+       mem=None) -> A4Measurements:
+    """A4 measurements: W*(n distinct) = _w(n) x noise[r]; W* with m copies = dup_law(n, m) x dup_noise[r]; the
+    duplicates experiment ``mem`` (default: mem_seeds(), copy-rate ratio 14 as measured at quick)."""
     reps = len(noise)
     ref = [WStarRef(n, r, _w(n) * noise[r], "ok") for n in (8, 16, 32, 64) for r in range(reps)]
     dup = [DupCase(m, [dup_law(64, m) * dup_noise[r] for r in range(reps)], ["ok"] * reps, [-0.1, 0.1], 100)
            for m in (32, 48)]
     return A4Measurements(n=64, t=0.05, eps=0.25, reps=reps, d=8, exact_times=[1e-4, 1.0], exact_worst=[exact] * 4,
-                          ref=ref, dup=dup)
+                          ref=ref, dup=dup, mem=mem_seeds() if mem is None else mem)
 
 
 SYNTHETIC = {
@@ -98,6 +113,8 @@ def test_each_approx_rule_fails_on_its_own_violation():
         "A3.time_conditioned": a3(tc_true=0.5),
         "A4.dedup_identity": a4(exact=1e-6),
         "A4.width_tracks_distinct": a4(dup_law=lambda n, m: _w(n)),
+        # duplicated points copied no more often per point than single ones (ratio 1): the upper bound excludes 2
+        "A4.duplicates_memorized_more": a4(mem=mem_seeds(ratio=1.0)),
     }
     for key, m in cases.items():
         verdict, decisions = verdict_for(key.split(".")[0], m)
@@ -117,6 +134,66 @@ def test_inconclusive_when_replicates_are_too_noisy_or_too_few():
     _, dec = verdict_for("A3", a3(noise=(1.0,)))
     by = {a.key: a.outcome for a in dec}
     assert by["A3.empirical_slope"] == by["A3.true_bounded"] == by["A3.slopes_differ"] == "inconclusive"
+
+
+def _mem_outcome(mem) -> tuple[str, dict]:
+    _, dec = verdict_for("A4", a4(mem=mem))
+    a = {x.key: x for x in dec}["A4.duplicates_memorized_more"]
+    return a.outcome, a.test or {}
+
+
+def test_duplicates_rule_pass_fail_inconclusive():
+    # the measured size of the effect (ratio 14, 3 replicates of 512 samples): pass, powered
+    o, rec = _mem_outcome(mem_seeds())
+    assert o == "pass" and rec["power"] >= 0.8 and rec["ratio_interval"][0] > 2
+    # a ratio of 2 exactly (the effect looked for): the test has power; it passes here
+    o, rec = _mem_outcome(mem_seeds(ratio=2.0, base=3.0))
+    assert o == "pass" and rec["power"] >= 0.8, rec
+    # copy rates proportional to nothing: ratio 1 -> fail (upper bound below 2); ratio 0.5 -> fail
+    for ratio in (1.0, 0.5):
+        o, rec = _mem_outcome(mem_seeds(ratio=ratio))
+        assert o == "fail" and rec["ratio_interval"][1] < 2, (ratio, rec)
+    # too few copies (the model hardly memorizes): inconclusive, with power below 0.8
+    o, rec = _mem_outcome(mem_seeds(ratio=2.0, base=0.02, reps=2))
+    assert o == "inconclusive" and rec["power"] < 0.8, rec
+    # no copies at all: ratio 1 with a huge se -> inconclusive (never a fail on no data)
+    o, rec = _mem_outcome(mem_seeds(base=0.0))
+    assert o == "inconclusive", rec
+    # the experiment was not run, or had no duplicated points
+    assert _mem_outcome([])[0] == "inconclusive"
+    flat = [DupSeed(0, [1] * 10, [3] * 10, [0] * 10, 100, 30, 0)]
+    assert _mem_outcome(flat)[0] == "inconclusive"
+    # decided also when the width experiment has no duplication case
+    _, dec = verdict_for("A4", dataclasses.replace(a4(), dup=[]))
+    assert {a.key: a.outcome for a in dec} == {"A4.dedup_identity": "pass", "A4.width_tracks_distinct": "inconclusive",
+                                               "A4.duplicates_memorized_more": "pass"}
+
+
+def test_rate_ratio_estimator():
+    # one replicate, Poisson-like counts (phi floored at 1): L = log((C_D + a_D) / N_D) - log((C_S + a_S) / N_S)
+    s = DupSeed(0, [4] * 2 + [1] * 6, [5, 5, 1, 1, 1, 1, 1, 1], [0] * 8, 100, 16, 0)
+    rr = rate_ratio([s], 4)
+    assert rr["phi_dup"] == rr["phi_single"] == 1.0 and math.isinf(rr["df"])
+    want = math.log((10 + 0.25) / 2) - math.log((6 + 0.75) / 6)
+    assert rr["log_ratio"] == pytest.approx(want)
+    assert rr["se"] == pytest.approx(math.sqrt(1 / 10.25 + 1 / 6.75))
+    # no copies at all: ratio 1 (the pseudo-copy is split by group size)
+    z = DupSeed(0, [4] * 2 + [1] * 6, [0] * 8, [0] * 8, 100, 0, 0)
+    assert rate_ratio([z], 4)["log_ratio"] == pytest.approx(0.0)
+    # overdispersed counts between points inflate the se (phi > 1, finite df)
+    o = DupSeed(0, [4] * 4 + [1] * 8, [0, 0, 0, 40, 0, 0, 0, 0, 0, 0, 0, 8], [0] * 12, 100, 48, 0)
+    ro = rate_ratio([o], 4)
+    assert ro["phi_dup"] > 1 and ro["phi_single"] > 1 and math.isfinite(ro["df"])
+    # pooling two identical replicates halves the variance
+    two = rate_ratio([s, dataclasses.replace(s, rep=1)], 4)
+    assert two["log_ratio"] == pytest.approx(rr["log_ratio"]) and two["se"] == pytest.approx(rr["se"] / math.sqrt(2))
+    assert two["Q"] == pytest.approx(0.0) and two["Q_df"] == 1
+    # the null counts are read with null=True
+    assert rate_ratio([s], 4, null=True)["log_ratio"] == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="factor"):
+        rate_ratio([s], 1)
+    with pytest.raises(ValueError, match="mem"):
+        rate_ratio([DupSeed(0, [4, 1], [1], [0], 10, 1, 0)], 4)
 
 
 def test_replicate_slopes_average_to_the_slope_of_the_mean():

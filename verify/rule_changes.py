@@ -211,4 +211,34 @@ RULE_CHANGES: tuple[RuleChange, ...] = (
         why="issue 13: the old experiment could not carry a verdict (power, no control for fine-tuning, one original); "
             "the time map follows the code base the paper's DiTs come from. The rules were written before the new "
             "experiment ran."),
+    RuleChange(
+        date="2026-12-01", claim="A4-A6", keys=("A4.duplicates_memorized_more", "A5.intermediate_generalizes",
+                                                "A6.b_weight_decay_helps_both", "A6.b_weight_decay_helps_both_samples",
+                                                "A6.b_strong_decay_hurts_at_large_n",
+                                                "A6.b_strong_decay_hurts_at_large_n_samples"),
+        old="(issue 12) A4 checked the score identity and the width W* only; A5's generalizing stage asked an "
+            "intermediate width to fit better than the smallest (mean log p_data(x_gen)) without memorizing beyond the "
+            "null rate; A6's weight-decay rules read the likelihood as mean log p_data(x_gen) only; one training seed "
+            "per A6 cell, likelihood se from the samples only.",
+        new="(issue 14) A4.duplicates_memorized_more (new): duplicated points are copied more often per point than "
+            "single ones (log rate ratio, effect 2); A5.intermediate_generalizes: some intermediate width fits like the "
+            "truth (the model's held-out ELBO within 0.5 nat of log P_t0) and memorizes at the null rate, with widths "
+            "12, 24 and 32 added to quick; A6.b_weight_decay_helps_both and A6.b_strong_decay_hurts_at_large_n now read "
+            "the likelihood as the model's own likelihood of held-out draws (the ELBO), and the old readings continue "
+            "as *_samples; 2 training seeds per A6 cell in quick, likelihood se the larger of the between-seed and the "
+            "within-model se.",
+        seen=f"{_SEEN_QUICK.replace('2026-11-30', '2026-12-01')} (commit 068a6ea): A4 CONFIRMED, A5 INCONCLUSIVE (width 8 "
+             "memorized 11.1% against a null rate of 11.3%), A6 NOT CONFIRMED (the samples-reading weight-decay rule). "
+             "While building the new experiment (before the rules were written): pilot duplicate ratios of about 14 "
+             "at factor 8 (A4, used to choose the network); held-out ELBOs of single A6 quick-size models at d = 32, "
+             "n = 64 (mlp-24k -449, mlp-400k -339 without and -372 with weight decay 0.03; truth -47.5) and one run of "
+             "A5 / A6 at the ci size with the new rules (A5.intermediate_generalizes fail: deficit 3.3 nats at width "
+             "16; A6.b_weight_decay_helps_both inconclusive, A6.b_strong_decay_hurts_at_large_n fail: strong decay "
+             "raised the held-out ELBO at n = 64).",
+        verdict_old="A4 CONFIRMED, A5 INCONCLUSIVE, A6 NOT CONFIRMED (quick, commit 068a6ea).",
+        verdict_new="decided on the new measurements: see the A4-A6 sections.",
+        why="issue 14: A4 claimed more than it measured; A5's stage needs a width that fits like fresh draws; the "
+            "model's likelihood of held-out data is what diffusion papers report as likelihood, and the only one "
+            "memorization lowers. The ODE likelihood is reported as a cross-check (its forward paths diverge on "
+            "trained networks, empirical/likelihood.py)."),
 )

@@ -17,22 +17,25 @@ mean log p_data(x_gen), with its standard error. Panels:
 Rules (tests in verify/claims/_mixtures.py: one-sided Agresti-Caffo two-proportion z-tests for
 memorization, z-tests on the means for log-likelihoods; effects looked for 5 percentage points and
 1 nat, smallest effects of interest since Figure 3 gives no number; each rule wrongly fails with
-probability at most alpha = 0.01, its tests sharing alpha by Bonferroni). The tests cover the
-sampling noise of the trained models (``reps`` models per cell, counts pooled), not the spread
-between training seeds:
+probability at most alpha = 0.01, its tests sharing alpha by Bonferroni). Rules:
   a_rises_with_size     largest minus smallest network, at every n where the largest memorizes
                         beyond the null rate (at least two such n);
   a_falls_with_n        smallest minus largest n at the fixed network, at every d where it memorizes
                         beyond the null rate at the smallest n (at least one such d);
   a_falls_with_d        smallest minus largest d at the fixed network, at the smaller n;
   b_weight_decay_helps_both   at the smaller n some (moderate width, weight decay > 0) has BOTH lower
-                        memorization and higher log-likelihood than the widest network without decay:
-                        a documented disagreement (README, "Findings"; tests/test_claims.py
-                        KNOWN_FAILURES): with the likelihood read as mean log p_data(x_gen), memorized
+                        memorization and a higher likelihood than the widest network without decay, the
+                        likelihood read as the MODEL's likelihood of held-out draws (primary; measured by
+                        the ELBO of empirical.likelihood, cross-checked by the probability-flow ODE);
+  b_strong_decay_hurts_at_large_n   at the larger n the strongest weight decay lowers the held-out
+                        likelihood (against no decay);
+  b_*_samples           the same two rules with the likelihood read as mean log p_data(x_gen) of the
+                        samples (secondary). b_weight_decay_helps_both_samples is a documented
+                        disagreement (README, "Findings"; tests/test_claims.py KNOWN_FAILURES): memorized
                         samples score like fresh draws, so weight decay lowers memorization only by
-                        degrading the fit and the rule is expected to FAIL;
-  b_strong_decay_hurts_at_large_n   at the larger n the strongest weight decay lowers the
-                        log-likelihood (against no decay).
+                        degrading the fit and the rule is expected to FAIL.
+Each cell has ``reps`` training seeds (2 in quick): memorization counts are pooled over them; the
+likelihoods are means over seeds with se the larger of the between-seed and the within-model se.
 """
 
 from __future__ import annotations
@@ -62,14 +65,14 @@ class A6Config:
     ds: tuple[int, ...] = (8, 32, 64)
     wd_network: str = "mlp-400k"                      # (b-right): moderate width
     weight_decays: tuple[float, ...] = (0.0, 0.03, 0.1, 0.3)
-    reps: int = 1                                     # models per cell (pooled counts)
+    reps: int = 2                                     # models (training seeds) per cell
     alpha: float = 0.01                               # false-failure rate of each rule (Bonferroni inside a rule)
 
 
 CONFIGS = {
     "ci": A6Config(setting=MixtureDiffusionSetting(train=DiffusionConfig(steps=1500), n_samples=256), d=8,
                    ns=(16, 64), networks=("mlp-6k", "mlp-100k"), fixed_network="mlp-100k", ds=(4, 16),
-                   wd_network="mlp-100k", weight_decays=(0.0, 1.0)),
+                   wd_network="mlp-100k", weight_decays=(0.0, 1.0), reps=1),
     "quick": A6Config(),
     "full": A6Config(setting=MixtureDiffusionSetting(train=DiffusionConfig(steps=100000, batch=1024), n_samples=4096),
                      ns=(1000, 3200, 10000, 32000, 100000),
@@ -105,18 +108,26 @@ RULES = {
         f"level 0.01, effect looked for {_MEM}); fail if the upper bound excludes a {MEM_EFFECT:g} fall; else "
         "inconclusive",
     "A6.b_weight_decay_helps_both":
-        f"(b) smallest n: a moderate width with weight decay has lower memorization AND higher likelihood than the "
-        f"widest network without decay: some weight decay > 0 on the moderate network has both lower memorization "
-        f"({_AC}, effect looked for {_MEM}) and a higher mean log p_data(x_gen) (one-sided z on "
-        f"the means, effect looked for {_LL}); pass if some weight decay passes both tests; fail if every weight decay "
-        f"fails one of them (a {MEM_EFFECT:g} drop in memorization or a {LOGLIK_EFFECT:g} nat gain excluded); else "
-        "inconclusive. Bonferroni over the 2 x (number of weight decays > 0) tests, false-failure rate 0.01. "
-        "Documented disagreement, expected to FAIL (README, 'Findings'): memorized samples score like fresh draws "
-        "under this likelihood reading",
+        f"(b) smallest n, the likelihood read as the MODEL's likelihood of held-out data (primary reading: what "
+        f"diffusion papers report as likelihood, and the one memorization lowers): a moderate width with weight decay "
+        f"has lower memorization AND a higher likelihood than the widest network without decay: some weight decay > 0 "
+        f"on the moderate network has both lower memorization ({_AC}, effect looked for {_MEM}) and a higher mean "
+        f"variational bound (ELBO) of held-out draws from P_t0 at t0 (one-sided z on the means, effect looked for "
+        f"{_LL}; se the larger of the between-seed and the Monte Carlo se); pass if some weight decay passes both "
+        f"tests; fail if every weight decay fails one of them (a {MEM_EFFECT:g} drop in memorization or a "
+        f"{LOGLIK_EFFECT:g} nat gain excluded); else inconclusive. Bonferroni over the 2 x (number of weight decays "
+        "> 0) tests, false-failure rate 0.01",
+    "A6.b_weight_decay_helps_both_samples":
+        f"the same rule with the likelihood read as the mean log p_data(x_gen) of the generated samples under the true "
+        f"mixture (one-sided z on the means, effect looked for {_LL}). Secondary reading, documented disagreement "
+        "expected to FAIL (README, 'Findings'): memorized samples score like fresh draws under it",
     "A6.b_strong_decay_hurts_at_large_n":
-        f"(b) largest n, moderate network: mean log p_data(x_gen) without weight decay minus with the strongest "
-        f"weight decay > 0 (one-sided z on the means, level 0.01, effect looked for {_LL}); fail if the upper bound "
-        f"excludes a {LOGLIK_EFFECT:g} nat loss; else inconclusive",
+        f"(b) largest n, moderate network, held-out reading: the mean ELBO of held-out draws without weight decay "
+        f"minus with the strongest weight decay > 0 (one-sided z on the means, level 0.01, effect looked for {_LL}); "
+        f"fail if the upper bound excludes a {LOGLIK_EFFECT:g} nat loss; else inconclusive",
+    "A6.b_strong_decay_hurts_at_large_n_samples":
+        f"the same rule with the likelihood read as the mean log p_data(x_gen) of the generated samples (secondary "
+        f"reading; one-sided z on the means, level 0.01, effect looked for {_LL})",
 }
 
 
@@ -134,13 +145,25 @@ class A6Cell:
     null_memorized: int             # the null draws (fresh draws from P_t0), pooled likewise
     null_m: int
     loglik: float                   # mean over replicates of the per-model mean log p_data(x_gen)
-    loglik_se: float                # sqrt(sum se_r^2) / R: sampling noise of the models only
+    loglik_se: float                # max(between-replicate se, sqrt(sum se_r^2) / R)
     loglik_fresh: float
     loglik_memorized: float | None = None      # mean log p of the samples the rule calls memorized / novel
     loglik_novel: float | None = None
     seconds: float = 0.0
     reused: bool = False
     replicates: int = 1
+    # the model's own likelihood at t0 (empirical.mixture_diffusion.model_likelihood), mean over replicates; se
+    # the larger of the between-replicate and the within-model (Monte Carlo over points) standard errors
+    heldout_elbo: float | None = None
+    heldout_elbo_se: float | None = None
+    train_elbo: float | None = None
+    train_elbo_se: float | None = None
+    heldout_truth: float | None = None
+    train_truth: float | None = None
+    heldout_ode_median: float | None = None
+    train_ode_median: float | None = None
+    ode_diverged: float | None = None           # share of held-out ODE paths that left the prior's 1 - 1e-6 ball
+    per_rep: list = field(default_factory=list)  # (memorization ratio, held-out ELBO) per replicate
 
     @property
     def count(self) -> tuple[int, int]:
@@ -157,6 +180,15 @@ class A6Cell:
     @property
     def ll(self) -> tuple[float, float]:
         return self.loglik, self.loglik_se
+
+    @property
+    def heldout(self) -> tuple[float, float]:
+        return self.heldout_elbo, self.heldout_elbo_se
+
+    def reading(self, which: str) -> tuple[float, float]:
+        """(mean, se) of the likelihood under a reading: "heldout" (the model's ELBO of held-out draws, primary) or
+        "samples" (mean log p_data(x_gen))."""
+        return self.heldout if which == "heldout" else self.ll
 
 
 @dataclass
@@ -191,19 +223,43 @@ def _nanmean(values) -> float | None:
     return float(np.mean(v)) if v else None
 
 
+def _rep_mean(values: list[float], ses: list[float | None]) -> tuple[float, float]:
+    """Mean over replicates; se = max(between-replicate se, within se sqrt(sum se_r^2) / R)."""
+    v = np.asarray(values, dtype=float)
+    within = float(np.sqrt(np.sum([(s or 0.0) ** 2 for s in ses])) / v.size)
+    between = float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0
+    return float(v.mean()), max(within, between)
+
+
+def _likelihood_fields(rs: list[dict]) -> dict:
+    lls = [r.get("likelihood") for r in rs]
+    if not all(lls):
+        return {}
+    he = _rep_mean([x["heldout"]["elbo"]["mean"] for x in lls], [x["heldout"]["elbo"]["se"] for x in lls])
+    te = _rep_mean([x["train"]["elbo"]["mean"] for x in lls], [x["train"]["elbo"]["se"] for x in lls])
+    med = lambda name: _nanmean([(x[name]["ode"] or {}).get("median") for x in lls])  # noqa: E731
+    return {"heldout_elbo": he[0], "heldout_elbo_se": he[1], "train_elbo": te[0], "train_elbo_se": te[1],
+            "heldout_truth": float(np.mean([x["heldout"]["truth"]["mean"] for x in lls])),
+            "train_truth": float(np.mean([x["train"]["truth"]["mean"] for x in lls])),
+            "heldout_ode_median": med("heldout"), "train_ode_median": med("train"),
+            "ode_diverged": float(np.mean([x["heldout"]["ode_diverged"] for x in lls]))}
+
+
 def _cell(key: _Key, recs: list[dict]) -> A6Cell:
     rs = [r["result"] for r in recs]
     k, m = pooled_counts(rs)
     k0, m0 = null_counts(rs)
+    ll = _rep_mean([r["loglik"] for r in rs], [r["loglik_se"] for r in rs])
     return A6Cell(d=key.d, n=key.n, network=key.network, weight_decay=key.weight_decay,
                   parameters=int(rs[0]["parameters"]), memorized=k, m=m, null_memorized=k0, null_m=m0,
-                  loglik=float(np.mean([r["loglik"] for r in rs])),
-                  loglik_se=float(np.sqrt(np.sum([r["loglik_se"] ** 2 for r in rs])) / len(rs)),
+                  loglik=ll[0], loglik_se=ll[1],
                   loglik_fresh=float(np.mean([r["loglik_fresh"] for r in rs])),
                   loglik_memorized=_nanmean([r["loglik_memorized"] for r in rs]),
                   loglik_novel=_nanmean([r["loglik_novel"] for r in rs]),
                   seconds=float(sum(rec["seconds"] for rec in recs)), reused=all(rec["reused"] for rec in recs),
-                  replicates=len(rs))
+                  replicates=len(rs), **_likelihood_fields(rs),
+                  per_rep=[(r["memorization"], (r.get("likelihood") or {}).get("heldout", {}).get("elbo", {}).get("mean"))
+                           for r in rs])
 
 
 def measure(ctx: Context, cfg: A6Config) -> A6Measurements:
@@ -264,16 +320,24 @@ def _tests(m: A6Measurements, cfg: A6Config) -> dict[str, list[Test]]:
     widest = m.cell(cfg.d, n_lo, large)
     wds = [wd for wd in cfg.weight_decays if wd > 0]
     a4 = a / max(1, 2 * len(wds))
-    t4 = []
-    for wd in wds:
-        c = m.cell(cfg.d, n_lo, cfg.wd_network, wd)
-        t4 += [rises(f"n = {n_lo}: {large} (no decay) vs {cfg.wd_network} wd {wd:g}", widest.count, c.count, a4),
-               loglik_gain(f"n = {n_lo}: {cfg.wd_network} wd {wd:g} vs {large} (no decay)", c.ll, widest.ll, a4)]
     wd_max = max(cfg.weight_decays)
     c0, c1 = m.cell(cfg.d, n_hi, cfg.wd_network, 0.0), m.cell(cfg.d, n_hi, cfg.wd_network, wd_max)
-    t5 = [loglik_gain(f"n = {n_hi}: {cfg.wd_network} no decay vs wd {wd_max:g}", c0.ll, c1.ll, a)]
-    return {"A6.a_rises_with_size": _gate(g1, t1), "A6.a_falls_with_n": _gate(g2, t2), "A6.a_falls_with_d": t3,
-            "A6.b_weight_decay_helps_both": t4, "A6.b_strong_decay_hurts_at_large_n": t5}
+    b = {}
+    for suffix, which, name in (("", "heldout", "held-out ELBO"), ("_samples", "samples", "log p_data(x_gen)")):
+        needed = [widest, c0, c1] + [m.cell(cfg.d, n_lo, cfg.wd_network, wd) for wd in wds]
+        if any(c.reading(which)[0] is None for c in needed):
+            continue                                       # not measured (decide: inconclusive)
+        t4 = []
+        for wd in wds:
+            c = m.cell(cfg.d, n_lo, cfg.wd_network, wd)
+            t4 += [rises(f"n = {n_lo}: {large} (no decay) vs {cfg.wd_network} wd {wd:g}", widest.count, c.count, a4),
+                   loglik_gain(f"n = {n_lo}, {name}: {cfg.wd_network} wd {wd:g} vs {large} (no decay)",
+                               c.reading(which), widest.reading(which), a4)]
+        b[f"A6.b_weight_decay_helps_both{suffix}"] = t4
+        b[f"A6.b_strong_decay_hurts_at_large_n{suffix}"] = [
+            loglik_gain(f"n = {n_hi}, {name}: {cfg.wd_network} no decay vs wd {wd_max:g}", c0.reading(which),
+                        c1.reading(which), a)]
+    return {"A6.a_rises_with_size": _gate(g1, t1), "A6.a_falls_with_n": _gate(g2, t2), "A6.a_falls_with_d": t3, **b}
 
 
 def _wd_outcome(tests: list[Test]) -> tuple[str, list[int]]:
@@ -319,32 +383,40 @@ def decide(m: A6Measurements, cfg: A6Config) -> list:
                         f"{t.test['se']:.3f} (z = {t.test['z']:.2f}); all d: " + ", ".join(
                             f"{d}: {m.cell(d, n_lo, fx).ratio:.3f}" for d in cfg.ds), t.test))
 
-    t4 = T["A6.b_weight_decay_helps_both"]
     widest = m.cell(cfg.d, n_lo, large)
     wds = [wd for wd in cfg.weight_decays if wd > 0]
-    if wds:
-        o, good = _wd_outcome(t4)
-        parts = []
-        for i, wd in enumerate(wds):
-            c, tm, tl = m.cell(cfg.d, n_lo, cfg.wd_network, wd), t4[2 * i], t4[2 * i + 1]
-            parts.append(f"wd {wd:g}: memorization {fmt_rate(*c.count)} (drop {tm.test['estimate']:.3f}, z = "
-                         f"{tm.test['z']:.2f}: {tm.outcome}), log-likelihood {c.loglik:.4g} +- {c.loglik_se:.2g} (gain "
-                         f"{tl.test['estimate']:.4g}, upper bound {tl.test['interval'][1]:.4g}: {tl.outcome})")
-        detail = (f"n = {n_lo}, widest ({large}, no decay): memorization {fmt_rate(*widest.count)}, log-likelihood "
-                  f"{widest.loglik:.4g} +- {widest.loglik_se:.2g}; {cfg.wd_network}: " + "; ".join(parts)
-                  + f"; level per test {t4[0].test['alpha']:.2g}; passing both: {[wds[i] for i in good] or 'none'}")
-        out.append(decision("A6.b_weight_decay_helps_both", o, detail, combine(o, t4)))
-    else:
-        out.append(decision("A6.b_weight_decay_helps_both", "inconclusive", "no weight decay > 0 in the grid"))
-
-    t = T["A6.b_strong_decay_hurts_at_large_n"][0]
     wd_max = max(cfg.weight_decays)
     c0, c1 = m.cell(cfg.d, n_hi, cfg.wd_network, 0.0), m.cell(cfg.d, n_hi, cfg.wd_network, wd_max)
-    out.append(decision("A6.b_strong_decay_hurts_at_large_n", t.outcome,
-                        f"n = {n_hi}, {cfg.wd_network}: log-likelihood {c0.loglik:.4g} +- {c0.loglik_se:.2g} without "
-                        f"decay, {c1.loglik:.4g} +- {c1.loglik_se:.2g} at wd {wd_max:g} (loss {t.test['estimate']:.4g} "
-                        f"nats, z = {t.test['z']:.2f}); memorization {fmt_rate(*c0.count)} -> {fmt_rate(*c1.count)}",
-                        t.test))
+    for suffix, which, name in (("", "heldout", "held-out ELBO"), ("_samples", "samples", "mean log p_data(x_gen)")):
+        key = f"A6.b_weight_decay_helps_both{suffix}"
+        t4 = T.get(key)
+        if t4 is None:
+            out.append(decision(key, "inconclusive", f"no {name} measured"))
+            out.append(decision(f"A6.b_strong_decay_hurts_at_large_n{suffix}", "inconclusive", f"no {name} measured"))
+            continue
+        if not wds:
+            out.append(decision(key, "inconclusive", "no weight decay > 0 in the grid"))
+        else:
+            o, good = _wd_outcome(t4)
+            parts = []
+            for i, wd in enumerate(wds):
+                c, tm, tl = m.cell(cfg.d, n_lo, cfg.wd_network, wd), t4[2 * i], t4[2 * i + 1]
+                mean, se = c.reading(which)
+                parts.append(f"wd {wd:g}: memorization {fmt_rate(*c.count)} (drop {tm.test['estimate']:.3f}, z = "
+                             f"{tm.test['z']:.2f}: {tm.outcome}), {name} {mean:.4g} +- {se:.2g} (gain "
+                             f"{tl.test['estimate']:.4g}, upper bound {tl.test['interval'][1]:.4g}: {tl.outcome})")
+            wm, ws = widest.reading(which)
+            detail = (f"n = {n_lo}, widest ({large}, no decay): memorization {fmt_rate(*widest.count)}, {name} "
+                      f"{wm:.4g} +- {ws:.2g}; {cfg.wd_network}: " + "; ".join(parts)
+                      + f"; level per test {t4[0].test['alpha']:.2g}; passing both: {[wds[i] for i in good] or 'none'}")
+            out.append(decision(key, o, detail, combine(o, t4)))
+        key = f"A6.b_strong_decay_hurts_at_large_n{suffix}"
+        t = T[key][0]
+        (m0, s0), (m1, s1) = c0.reading(which), c1.reading(which)
+        out.append(decision(key, t.outcome,
+                            f"n = {n_hi}, {cfg.wd_network}: {name} {m0:.4g} +- {s0:.2g} without decay, {m1:.4g} +- "
+                            f"{s1:.2g} at wd {wd_max:g} (loss {t.test['estimate']:.4g} nats, z = {t.test['z']:.2f}); "
+                            f"memorization {fmt_rate(*c0.count)} -> {fmt_rate(*c1.count)}", t.test))
     return out
 
 
@@ -366,25 +438,38 @@ def report(ctx: Context, cfg: A6Config, m: A6Measurements, f: Findings) -> tuple
              "read back"], rows,
             note="Null rate: fresh draws from P_t0 scored by the same rule (a perfect generalizer). 'log p: memorized / "
                  "novel': mean log-likelihood of the samples the rule calls memorized / not memorized.")
+    lrows = [[c.d, c.n, c.network, c.weight_decay, c.heldout_truth, c.heldout_elbo, c.heldout_elbo_se,
+              c.train_elbo, c.train_elbo_se, c.train_elbo - c.heldout_elbo, c.heldout_ode_median, c.train_ode_median,
+              c.ode_diverged, "; ".join(f"{r:.3f} / {e:.4g}" if e is not None else f"{r:.3f}" for r, e in c.per_rep)]
+             for c in m.cells if c.heldout_elbo is not None]
+    if lrows:
+        f.table("The models' own likelihood at t0 (held-out draws from P_t0 and the distinct training points)",
+                ["d", "n", "network", "weight decay", "truth: log P_t0 (held-out)", "held-out ELBO", "se",
+                 "train ELBO", "se", "gap train - held-out (ELBO)", "held-out ODE (median)", "train ODE (median)",
+                 "held-out ODE paths diverged", "per seed: memorization / held-out ELBO"], lrows,
+                note="ELBO: the reverse SDE's variational bound (empirical.likelihood.elbo, trapezoid in log t, Hutchinson "
+                     "trace); it equals log P_t0 for the exact score (tests/test_likelihood.py). ODE: the probability-flow "
+                     "likelihood; its forward paths from held-out points leave the region the network was trained on and "
+                     "diverge, so only medians and the diverged share are shown. The truth's train-minus-held-out gap "
+                     "is 0 up to sampling.")
+        agree = _ordering(m)
+        if agree:
+            f.notes.append(agree)
     T = _tests(m, cfg)
     tests_table(f, "Every test behind the rules", T)
 
     mem_cells = [c for c in m.cells if c.loglik_memorized is not None and c.loglik_novel is not None]
     if mem_cells:
-        f.notes.append("Mean log-likelihood of memorized against novel samples of the same model: " + "; ".join(
+        f.notes.append("Mean log p_data of memorized against novel samples of the same model: " + "; ".join(
             f"d = {c.d}, n = {c.n}, {c.network}, wd {c.weight_decay:g}: {c.loglik_memorized:.4g} vs "
             f"{c.loglik_novel:.4g} (fresh draws {c.loglik_fresh:.4g})" for c in mem_cells) + ". A memorized sample "
-            "sits on a training point, itself a draw from P, so its log-likelihood is that of a typical draw: "
-            "memorization as such does not lower the mean log-likelihood; only poorly fitted (novel) samples do.")
-    o4, _ = _wd_outcome(T["A6.b_weight_decay_helps_both"])
-    if o4 != "pass":
-        f.notes.append("Finding on A6.b_weight_decay_helps_both (the weight-decay trade-off at the smaller n): with the "
-                       "likelihood read as the mean of log p_data(x_gen) (inferred), memorization cannot be what lowers "
-                       "it, since a memorized sample copies a training point, itself a typical draw from p_data (see the "
-                       "memorized / novel split above). Weight decay lowers memorization here only by degrading the fit, "
-                       "so the likelihood falls with it. The paper's dashed curves may measure another likelihood (for "
-                       "example the model's likelihood of held-out data, which a memorizing model does make low); this "
-                       "suite does not compute that one yet (issue 14).")
+            "sits on a training point, itself a draw from P, so its log p_data is that of a typical draw: "
+            "memorization as such does not lower the mean log p_data(x_gen); only poorly fitted (novel) samples do.")
+    f.notes.append("Two readings of Figure 3b's likelihood, both decided: the model's likelihood of held-out data "
+                   "(primary: the A6.b_* rules without suffix, measured by the ELBO of held-out draws) and the mean "
+                   "log p_data(x_gen) of the samples (secondary: the *_samples rules). Under the second, memorization "
+                   "cannot lower the likelihood (the split above), so weight decay can lower memorization only by "
+                   "degrading the fit.")
     f.notes.append(f"The paper's grid (n = 1K to 100K, networks 24K to 44M parameters) is the full profile: "
                    f"`{FULL_COMMAND}` (a GPU job).")
     f.tolerance("memorization comparisons", f"one-sided Agresti-Caffo two-proportion z, effect {MEM_EFFECT:g}",
@@ -392,7 +477,8 @@ def report(ctx: Context, cfg: A6Config, m: A6Measurements, f: Findings) -> tuple
                 f"rate {cfg.alpha:g} (Bonferroni), so the claim wrongly fails with probability <= "
                 f"{len(RULES) * cfg.alpha:g}; covers the sampling noise of the trained models only")
     f.tolerance("log-likelihood comparisons", f"one-sided z on the means, effect {LOGLIK_EFFECT:g} nat",
-                "standard errors of the mean over the samples; Bonferroni inside each rule as above")
+                f"mean over {cfg.reps} training seed(s); se the larger of the between-seed se and the within-model se "
+                "(samples or held-out points); Bonferroni inside each rule as above")
     _figure(ctx, f, cfg, m)
     f.seeds.update(m.seeds)
     f.notes.append(f"{len(m.seeds.get('points', {}))} models; per-point files (config, seeds, versions, loss curve) "
@@ -408,6 +494,22 @@ def report(ctx: Context, cfg: A6Config, m: A6Measurements, f: Findings) -> tuple
               "memorization compared by one-sided Agresti-Caffo two-proportion z-tests, log-likelihoods (under the "
               "true mixture) by z-tests on the means.")
     return headline, method
+
+
+def _ordering(m: A6Measurements) -> str:
+    """Whether the ODE likelihood orders the models and the train / held-out sets as the ELBO does (issue 14)."""
+    from scipy import stats
+
+    cells = [c for c in m.cells if c.heldout_elbo is not None and c.heldout_ode_median is not None
+             and c.train_ode_median is not None]
+    if len(cells) < 3:
+        return ""
+    same_sign = sum((c.train_elbo - c.heldout_elbo > 0) == (c.train_ode_median - c.heldout_ode_median > 0)
+                    for c in cells)
+    rho = stats.spearmanr([c.heldout_elbo for c in cells], [c.heldout_ode_median for c in cells])[0]
+    return (f"ODE against ELBO on the trained networks: the train-minus-held-out gap has the same sign in "
+            f"{same_sign}/{len(cells)} models; Spearman rank correlation of the held-out likelihoods across models "
+            f"{rho:.2f} (ELBO means against ODE medians).")
 
 
 def _figure(ctx: Context, f: Findings, cfg: A6Config, m: A6Measurements) -> None:
@@ -445,18 +547,24 @@ def _figure(ctx: Context, f: Findings, cfg: A6Config, m: A6Measurements) -> None
                     cells = [m.cell(cfg.d, n, cfg.wd_network, wd) for wd in cfg.weight_decays]
                     xs = list(cfg.weight_decays)
                 mem_line(ax, xs, cells, f"C{i}", f"n = {n}: memorization")
-                ax2.plot(xs, [-c.loglik for c in cells], "s--", color=f"C{i}", ms=3, label=f"n = {n}: -log p")
+                ax2.plot(xs, [-c.loglik for c in cells], "s--", color=f"C{i}", ms=3,
+                         label=f"n = {n}: -mean log p_data(x_gen)")
+                if all(c.heldout_elbo is not None for c in cells):
+                    ax2.errorbar(xs, [-c.heldout_elbo for c in cells], yerr=[c.heldout_elbo_se for c in cells],
+                                 fmt="^-.", color=f"C{i}", ms=3, capsize=2, label=f"n = {n}: -held-out ELBO")
                 ax2.axhline(-cells[0].loglik_fresh, color=f"C{i}", ls=":", lw=0.8)
             ax.set(xscale="log" if key == "width" else "symlog", xlabel=xlab, ylabel="memorization ratio (solid)",
                    ylim=(-0.02, 1.02), title=title)
             if key == "wd":
                 ax.set_xscale("symlog", linthresh=min(w for w in cfg.weight_decays if w > 0))
-            ax2.set(yscale="log", ylabel="mean -log p(x_gen) (dashed; dotted: fresh draws)")
+            ax2.set(yscale="log", ylabel="-log-likelihood (dashed: samples; dash-dot: held-out; dotted: truth)")
             ax.legend(fontsize=6, loc="upper left")
+            ax2.legend(fontsize=6, loc="upper right")
     f.figures.append(rel)
     f.notes.append(f"Figure A6_figure3 (profile {ctx.profile}): Figure 3's four panels; error bars are 95% Wilson "
-                   "intervals; the likelihood is drawn as the mean NEGATIVE log-likelihood on a log axis (lower is better), "
-                   "since poorly fitted models score values orders of magnitude below the fresh draws.")
+                   "intervals; both likelihoods are drawn NEGATED on a log axis (lower is better): dashed, the samples' mean "
+                   "log p_data(x_gen); dash-dot with error bars (se over seeds and points), the held-out ELBO; dotted, "
+                   "fresh draws (the truth).")
 
 
 register("A6", title="Memorization rises with network size, falls with n and d; weight decay trades it against likelihood",
@@ -465,8 +573,9 @@ register("A6", title="Memorization rises with network size, falls with n and d; 
                    "size and falls with n; with the network fixed it falls as d grows. At a smaller n, wide networks or "
                    "weak weight decay memorize and score a low likelihood while a moderate width with suitable weight "
                    "decay avoids both; at a larger n memorization is unlikely and strong weight decay hurts.",
-         inferred="The paper does not say which likelihood its dashed curves show; this project reads it as the mean "
-                  "log p_data(x_gen) of the generated samples under the true mixture. Trends are tested on their end "
+         inferred="The paper does not say which likelihood its dashed curves show; this project decides both readings: "
+                  "the model's likelihood of held-out draws at t0 (primary, by the reverse SDE's variational bound) and "
+                  "the mean log p_data(x_gen) of the generated samples under the true mixture (secondary). Trends are tested on their end "
                   "points (smallest against largest size, n, d), where the model memorizes beyond the null rate; the "
                   "effects looked for (5 points of memorization, 1 nat) are this project's choices.",
          configs=CONFIGS, rules=RULES, measure=measure, decide=decide, report=report)
