@@ -20,10 +20,20 @@ from verify.stats import bonferroni_z
 # rules fail by design of the measurement, and must keep failing: a change that makes one pass is news and should
 # update this table, the README and REPORT.md.
 KNOWN_FAILURES = {
-    # The likelihood of the paper's Figure 3b, read as the mean of log p_data(x_gen) (an inferred reading), cannot
+    # The likelihood of the paper's Figure 3b, read as the mean of log p_data(x_gen) (the secondary reading), cannot
     # be raised by weight decay: a memorized sample is a copy of a training point, itself a draw from p_data, so
     # decay lowers memorization only by degrading the fit, which lowers the likelihood (measured at ci and quick).
     "A6": {"A6.b_weight_decay_helps_both_samples"},
+}
+# Rules that fail at the ci size only, by what that size cannot reach (measured at ci seeds 0, 1, 2; README "Verdicts
+# at the ci size"). They must fail there, so that a change of behaviour is seen; the quick size decides them.
+CI_KNOWN_FAILURES = {
+    # 2,500 training steps and widths 4, 16, 128: no width comes within 0.5 nat of the truth's held-out likelihood
+    # (width 16: deficit 3.3 nats, se 0.24)
+    "A5": {"A5.intermediate_generalizes"},
+    # d = 8, n = 64, weight decay 1.0 (the ci grid's only decay): the strong decay RAISES the held-out ELBO (-53 against
+    # -78 without decay, z = -7.4), the opposite of the paper's "strong decay hurts at large n"
+    "A6": {"A6.b_strong_decay_hurts_at_large_n"},
 }
 # Scale exemptions (README "Verdicts at the ci size"): rules the ci size cannot decide. They may be INCONCLUSIVE
 # there (never NOT CONFIRMED); every other rule must pass at ci.
@@ -33,6 +43,8 @@ CI_INCONCLUSIVE = {
     # 6.31, 4.70 when measured), which another CPU's rounding may tip
     "A3": {"A3.time_conditioned", "A3.empirical_slope", "A3.true_bounded", "A3.slopes_differ"},
     "A4": {"A4.width_tracks_distinct"},      # as A3: 2 replicates, measured t = 6.66 against 6.31
+    # one seed, 256 held-out draws: the held-out ELBO's se (7.5 nats at d = 8) hides a 1-nat gain (measured +5.7)
+    "A6": {"A6.b_weight_decay_helps_both"},
     # 4 training digits, 1 original, 100 fine-tuning steps, 128 samples: the paper's 5-point effects are far below
     # what this size can detect (power 0.2-0.4 at the Table 1 effects), and with one original the quality contrasts
     # have no error estimate between models
@@ -49,11 +61,11 @@ def pruning_out(tmp_path_factory):
     return tmp_path_factory.mktemp("pruning")
 
 
-def check_outcomes(claim_id: str, rec: dict, may_be_inconclusive: set) -> None:
+def check_outcomes(claim_id: str, rec: dict, may_be_inconclusive: set, also_failing: set = frozenset()) -> None:
     """Every rule passes, except the known failures (which must fail) and the exempt ones (pass or inconclusive)."""
     res = rec["result"]
     assert res["verdict"] != "ERROR", rec["error"]
-    known = KNOWN_FAILURES.get(claim_id, set())
+    known = KNOWN_FAILURES.get(claim_id, set()) | set(also_failing)
     outcome = {a["key"]: a["outcome"] for a in res["assertions"]}
     assert set(outcome) == set(REGISTRY[claim_id].rules)
     wrong = {k: o for k, o in outcome.items() if (k in known and o != "fail") or (k not in known and o == "fail")
@@ -66,7 +78,7 @@ def check_outcomes(claim_id: str, rec: dict, may_be_inconclusive: set) -> None:
 def test_claim_at_ci_size(claim_id, tmp_path, pruning_out):
     out = pruning_out if claim_id.startswith("M") else tmp_path
     rec = run_claim(REGISTRY[claim_id], "ci", seed=0, out=out)
-    check_outcomes(claim_id, rec, CI_INCONCLUSIVE.get(claim_id, set()))
+    check_outcomes(claim_id, rec, CI_INCONCLUSIVE.get(claim_id, set()), CI_KNOWN_FAILURES.get(claim_id, set()))
     assert (out / "results" / f"{claim_id}.json").is_file()
     for fig in rec["result"]["figures"]:
         assert (out / fig).stat().st_size > 1000
