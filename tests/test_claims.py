@@ -20,20 +20,21 @@ from verify.stats import bonferroni_z
 # rules fail by design of the measurement, and must keep failing: a change that makes one pass is news and should
 # update this table, the README and REPORT.md.
 KNOWN_FAILURES = {
-    # The likelihood of the paper's Figure 3b, read as the mean of log p_data(x_gen) (the secondary reading), cannot
-    # be raised by weight decay: a memorized sample is a copy of a training point, itself a draw from p_data, so
-    # decay lowers memorization only by degrading the fit, which lowers the likelihood (measured at ci and quick).
-    "A6": {"A6.b_weight_decay_helps_both_samples"},
+    # Figure 3b's "at a larger n strong weight decay hurts" with the likelihood read as the model's own likelihood of
+    # held-out draws (the primary reading): the strongest decay RAISES it, at ci (d = 8, n = 64, wd 1: ELBO -53 against
+    # -78, seeds 0-2) and at quick (d = 32, n = 256, wd 0.3: -406 +- 14 against -549 +- 15, 2 seeds)
+    "A6": {"A6.b_strong_decay_hurts_at_large_n"},
 }
-# Rules that fail at the ci size only, by what that size cannot reach (measured at ci seeds 0, 1, 2; README "Verdicts
-# at the ci size"). They must fail there, so that a change of behaviour is seen; the quick size decides them.
+# Rules that fail at the ci size, by what that size cannot reach or resolve (measured at ci seeds 0, 1, 2; README
+# "Documented disagreements and exemptions"). They must fail there, so that a change of behaviour is seen.
 CI_KNOWN_FAILURES = {
     # 2,500 training steps and widths 4, 16, 128: no width comes within 0.5 nat of the truth's held-out likelihood
     # (width 16: deficit 3.3 nats, se 0.24)
     "A5": {"A5.intermediate_generalizes"},
-    # d = 8, n = 64, weight decay 1.0 (the ci grid's only decay): the strong decay RAISES the held-out ELBO (-53 against
-    # -78 without decay, z = -7.4), the opposite of the paper's "strong decay hurts at large n"
-    "A6": {"A6.b_strong_decay_hurts_at_large_n"},
+    # the likelihood read as mean log p_data(x_gen) (the secondary reading) cannot be raised by weight decay: a memorized
+    # sample copies a training point, itself a draw from p_data, so decay lowers memorization only by degrading the fit
+    # (at quick, 2 seeds per cell, the between-seed se leaves it inconclusive: QUICK_INCONCLUSIVE)
+    "A6": {"A6.b_weight_decay_helps_both_samples"},
 }
 # Scale exemptions (README "Verdicts at the ci size"): rules the ci size cannot decide. They may be INCONCLUSIVE
 # there (never NOT CONFIRMED); every other rule must pass at ci.
@@ -130,7 +131,12 @@ def test_monte_carlo_rule_rejects_a_score_that_is_not_the_minimiser(setting):
 
 # Rules the quick size cannot decide (README "Verdicts at the quick size" says why, with the numbers).
 QUICK_INCONCLUSIVE = {
-    "A5": {"A5.intermediate_generalizes"},   # 512 samples: a 5-point non-inferiority margin needs ~MDE 7.5 points
+    # 512 samples: the best widths' held-out deficits (0.54 +- 0.20 nats, tolerance 0.5) and memorization (11.7-13.3%
+    # against a null rate of 11.3%) are not decisive at the rule's Bonferroni level 0.0008
+    "A5": {"A5.intermediate_generalizes"},
+    # 2 seeds per cell: the held-out ELBOs' between-seed se (12-46 nats) hides differences of tens of nats; the samples
+    # reading fails at wd 0.03 and 0.3 but wd 0.1's two seeds (-61.6 and -86.0 nats) leave it inconclusive
+    "A6": {"A6.b_weight_decay_helps_both", "A6.b_weight_decay_helps_both_samples"},
     # one original model at quick (the decisive size is the standard profile): provisional
     "M1": {"M1.rationale_small_t"},
     "M2": set(CI_INCONCLUSIVE["M2"]),
