@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -83,7 +84,8 @@ def test_run_a1_exits_zero_and_reports_progress(a1_run):
     assert "Traceback" not in proc.stderr
     assert "[A1] CONFIRMED in " in proc.stdout
     assert proc.stdout.rstrip().endswith(f"wrote {out / 'REPORT.md'}\n"
-                                         "1 claim(s): 1 CONFIRMED, 0 NOT CONFIRMED, 0 INCONCLUSIVE, 0 ERROR")
+                                         "1 claim(s): 1 CONFIRMED, 0 NOT CONFIRMED, 0 INCONCLUSIVE, 0 ERROR\n"
+                                         f"wrote {out / 'summary.json'} (exit status 0)")
 
 
 def test_run_a1_writes_results_json(a1_run):
@@ -122,7 +124,63 @@ def test_run_a1_writes_report_with_a1_section(a1_run):
 
 def test_run_leaves_only_the_expected_files(a1_run):
     _, out = a1_run
-    assert files_under(out) == ["REPORT.md", "figures", "figures/A1_hessian.png", "results", "results/A1.json"]
+    assert files_under(out) == ["REPORT.md", "figures", "figures/A1_hessian.png", "results", "results/A1.json",
+                                "summary.json"]
+
+
+def test_run_a1_writes_a_summary_for_scripts(a1_run):
+    """summary.json: the exit status, the tally and every rule's outcome by key (issue 15)."""
+    proc, out = a1_run
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    rec = json.loads((out / "results" / "A1.json").read_text(encoding="utf-8"))
+    assert summary["exit_status"] == proc.returncode == 0
+    assert summary["tally"] == {"CONFIRMED": 1, "NOT CONFIRMED": 0, "INCONCLUSIVE": 0, "ERROR": 0}
+    (run,) = summary["runs"]
+    assert (run["claim"], run["profile"], run["seed"], run["verdict"]) == ("A1", "ci", 0, "CONFIRMED")
+    assert run["rules"] == {a["key"]: a["outcome"] for a in rec["result"]["assertions"]}
+    assert set(run["rules"]) == set(REGISTRY["A1"].rules)
+
+
+def test_version_prints_the_installed_version(capsys):
+    from importlib import metadata
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"memsep {metadata.version('memsep')}"
+
+
+def test_list_reads_the_claims_without_importing_them_and_equals_the_registry():
+    from verify import registry
+    from verify.cli import PROFILES, static_claims
+
+    assert static_claims() == [(c.id, c.title, c.paper_ref) for c in registry.get_claims()]
+    assert PROFILES == registry.PROFILES
+
+
+def test_help_shows_only_defaults_that_say_something(capsys):
+    """No "(default: None)", "(default: False)" or doubled defaults in any command's help (issue 15)."""
+    for argv in (["run"], ["replicate"], ["report"], ["claims"], ["fuzz"], ["dit", "train"], ["dit", "prune"],
+                 ["dit", "sample"], ["dit", "evaluate"]):
+        with pytest.raises(SystemExit):
+            main([*argv, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "(default: None)" not in text and "(default: False)" not in text, argv
+        assert not re.search(r"default[^()]*\) \(default:", text), argv          # "(default: x) (default: y)"
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    assert "(default: quick)" in " ".join(capsys.readouterr().out.split())
+
+
+def test_time_of_memsep_list_and_version(tmp_path, record_property):
+    """Reported, not asserted (wall time depends on the machine): `memsep list` and `--version` in a subprocess."""
+    import time
+
+    for argv in (["list"], ["--version"]):
+        t0 = time.perf_counter()
+        proc = memsep(*argv, cwd=tmp_path)
+        record_property(f"seconds {' '.join(argv)}", round(time.perf_counter() - t0, 3))
+        assert proc.returncode == 0, proc.stderr
 
 
 # ---- report ------------------------------------------------------------------------------------

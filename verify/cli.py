@@ -1,5 +1,6 @@
 """``memsep``: run the paper's claims, rebuild the report, list the claims.
 
+    memsep --version
     memsep run    [--claims S1,S2] [--profile ci|quick|standard|full] [--seed N] [--out DIR] [--dry-run]
     memsep report [--out DIR]
     memsep list
@@ -10,8 +11,16 @@ Bad input (unknown claim, bad flag, bad value, a file memsep reads that is corru
 and a failed write (full disk, an output folder that is not writable) print one line to stderr
 and exit 2; such a failure never replaces a previous result. Exit status of ``run``: 0 when
 every claim is CONFIRMED, 1 when one is NOT CONFIRMED or ERROR (the report is written either
-way), 2 as above. Exit status of ``fuzz``: 0 when no counterexample was found, 1 when one was
-(results/fuzz/<claim>.json is written either way).
+way), 2 as above. ``run`` and ``replicate`` also write ``<out>/summary.json``: every claim's verdict and
+every rule's outcome by key, the tally and the exit status, so that a script can tell an expected
+outcome (a documented disagreement) from a regression without parsing REPORT.md. Exit status of
+``fuzz``: 0 when no counterexample was found, 1 when one was (results/fuzz/<claim>.json is written
+either way).
+
+Claims run in paper order (S1-S5, A1-A6, M1-M4) whatever the order given to ``--claims``: claims that
+share an experiment (A3 and A4; M1-M4) rely on it. ``--help``, ``--version`` and ``list`` do not import
+the numerical code (``list`` reads the claims' ``register(...)`` calls from their source files;
+a test keeps that equal to the registry), so they answer in well under a second.
 """
 
 from __future__ import annotations
@@ -22,9 +31,47 @@ import math
 import sys
 from pathlib import Path
 
-from .registry import PROFILES, get_claims
+__all__ = ["main", "PROFILES", "static_claims"]
 
-__all__ = ["main"]
+# verify.registry.PROFILES (a test keeps them equal): importing the registry imports theory (numpy, scipy), which
+# --help and --version should not pay for.
+PROFILES = ("ci", "quick", "standard", "full")
+_CLAIMS_DIR = Path(__file__).resolve().parent / "claims"
+
+
+def static_claims() -> list[tuple[str, str, str]]:
+    """(id, title, paper_ref) of every claim, in paper order, read from the ``register("<id>", title=...,
+    paper_ref=...)`` calls of verify/claims/*.py without importing them."""
+    import ast
+
+    out = []
+    for path in sorted(_CLAIMS_DIR.glob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            call = node.value if isinstance(node, ast.Expr) else None
+            if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "register"):
+                continue
+            kw = {k.arg: k.value for k in call.keywords}
+            out.append((ast.literal_eval(call.args[0]), ast.literal_eval(kw["title"]),
+                        ast.literal_eval(kw["paper_ref"])))
+    group = {"S": 0, "A": 1, "M": 2}
+    return sorted(out, key=lambda c: (group.get(c[0][:1], 3), int(c[0][1:]) if c[0][1:].isdigit() else 0, c[0]))
+
+
+def get_claims(ids=None):
+    from .registry import get_claims as _get
+
+    return _get(ids)
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Shows a default only where it says something: not for None, False or a help text that names its default."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if ("default" in text or action.default in (None, False, argparse.SUPPRESS) or action.required
+                or action.option_strings == []):
+            return text
+        return f"{text} (default: {action.default})"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -81,10 +128,12 @@ def _claims(text: str) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="memsep", description="Executable verification of Ye, Zhu, Tao, Chen (2025): "
                 "provable separations between memorization and generalization in diffusion models.")
+    p.add_argument("--version", action="version", version=f"memsep {_version()}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="run claims, write results/, figures/ and REPORT.md",
-                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    run.add_argument("--claims", type=_claims, default=None, help="comma-separated claim ids (default: all registered)")
+                         formatter_class=_Formatter)
+    run.add_argument("--claims", type=_claims, default=None,
+                     help="comma-separated claim ids, run in paper order (default: all registered)")
     run.add_argument("--profile", choices=PROFILES, default="quick",
                      help="size preset: ci (test-suite size), quick (minutes on 2 cores), standard (the decisive size of "
                           "the pruning claims, up to 2 hours on 2 cores; other claims run their quick preset), full "
@@ -104,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "folder for M1-M4's full profile); nothing is fetched")
     rpl = sub.add_parser("replicate", help="run claims under several run seeds (out/replicates/<profile>/seed-<s>) "
                          "and add a verdict-agreement table to REPORT.md",
-                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                         formatter_class=_Formatter)
     rpl.add_argument("--seeds", type=_seeds, required=True, help="comma-separated run seeds, e.g. 1,2")
     rpl.add_argument("--claims", type=_claims, default=None, help="comma-separated claim ids (default: all registered)")
     rpl.add_argument("--profile", choices=PROFILES, default="quick", help="size preset of the replicates")
@@ -114,14 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
     rpl.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="torch device")
     rpl.add_argument("--data", type=Path, default=None, help="local cifar-10-batches-py folder (M1-M4 full profile)")
     rep = sub.add_parser("report", help="rebuild REPORT.md from existing results/*.json",
-                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                         formatter_class=_Formatter)
     rep.add_argument("--out", type=Path, default=Path("."), help="folder holding results/ (REPORT.md goes there)")
     sub.add_parser("list", help="print the registered claims")
     cl = sub.add_parser("claims", help="write CLAIMS.md: each claim's statement, what is inferred and its "
-                        "pre-registered decision rules", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                        "pre-registered decision rules", formatter_class=_Formatter)
     cl.add_argument("--out", type=Path, default=Path("CLAIMS.md"), help="file to write ('-': print it)")
     fz = sub.add_parser("fuzz", help="hunt for counterexamples to a claim's property with Hypothesis",
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                        formatter_class=_Formatter)
     fz.add_argument("claim", type=str.upper, help="claim id with a fuzz spec (S1, S2, A1, ...)")
     fz.add_argument("--examples", type=_positive_int, default=200, help="distinct examples to try")
     fz.add_argument("--seed", type=_seed, default=0, help="campaign seed; each chunk of examples derives its own")
@@ -134,6 +183,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_dit_parser(sub, _Parser, _positive_int, _seed)
     return p
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("memsep")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def write_summary(out: Path, records: list[dict], status: int) -> Path:
+    """<out>/summary.json: per claim (and run seed) its verdict and every rule's outcome, the tally, the exit status."""
+    from empirical.fileio import atomic_write_text
+
+    runs = [{"claim": r["claim"]["id"], "profile": r.get("profile"), "seed": r.get("seed"),
+             "verdict": r["result"]["verdict"],
+             "rules": {a["key"]: a.get("outcome", "pass" if a.get("passed") else "fail")
+                       for a in r["result"].get("assertions", []) if a.get("key")}} for r in records]
+    tally = {v: sum(x["verdict"] == v for x in runs) for v in ("CONFIRMED", "NOT CONFIRMED", "INCONCLUSIVE", "ERROR")}
+    path = Path(out) / "summary.json"
+    atomic_write_text(path, json.dumps({"exit_status": status, "tally": tally, "runs": runs}, indent=1) + "\n")
+    return path
 
 
 def _example_line(rec: dict | None) -> str:
@@ -172,8 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "list":
-            for c in get_claims():
-                print(f"{c.id:4s} {c.title}  [{c.paper_ref}]")
+            for cid, title, ref in static_claims():
+                print(f"{cid:4s} {title}  [{ref}]")
             return 0
         if args.command == "claims":
             from .preregistration import render_claims, write_claims
@@ -225,7 +297,9 @@ def main(argv: list[str] | None = None) -> int:
             records += run_claims(args.claims, args.profile, primary, args.out, **kw)
         if more:
             records += run_replicates(args.claims, args.profile, more, args.out, **kw)
-        return 0 if all(r["result"]["verdict"] == "CONFIRMED" for r in records) else 1
+        status = 0 if all(r["result"]["verdict"] == "CONFIRMED" for r in records) else 1
+        print(f"wrote {write_summary(args.out, records, status)} (exit status {status})")
+        return status
     except ValueError as exc:
         print(f"memsep: error: {exc}", file=sys.stderr)
         return 2

@@ -54,7 +54,7 @@ _CONFIG = "a memsep run configuration"
 def add_dit_parser(sub, parser_class, positive_int, seed_type) -> None:
     dit = sub.add_parser("dit", help="train, prune, sample and evaluate a DiT on your data (M1-M4 pipeline)")
     steps = dit.add_subparsers(dest="dit_command", required=True, parser_class=parser_class)
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    from .cli import _Formatter as fmt                  # defaults shown only where they say something
 
     def common(p, run_help, overwrite_help):
         p.add_argument("--run", type=Path, required=True, help=run_help)
