@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from verify.cli import main
 
@@ -45,6 +46,30 @@ def test_dit_dry_run_and_bad_input(tmp_path, capsys):
         main(["dit", "train", "--run", str(tmp_path / "x"), "--steps", "0"])
     except SystemExit as exc:
         assert exc.code == 2
+
+
+@pytest.mark.parametrize("argv, token", [
+    (["--preset", "dit-huge"], "preset: unknown 'dit-huge'"),
+    (["--n", "5000"], "n: must be an int in [2, 1797], got 5000"),
+    (["--steps", "20", "--warmup", "20"], "warmup: must be below --steps = 20"),
+])
+def test_dit_train_dry_run_refuses_what_the_run_would(tmp_path, capsys, argv, token):
+    """A dry run fails exactly where the run would (issue 15), writes nothing, and says why in one line."""
+    for dry in (["--dry-run"], []):
+        assert main(["dit", "train", "--run", str(tmp_path / "r"), *argv, *dry]) == 2
+        err = capsys.readouterr().err
+        assert token in err and err.count("\n") == 1, err
+        assert not (tmp_path / "r").exists()
+
+
+def test_short_dit_train_runs_scale_warmup_and_logging(tmp_path, capsys):
+    """--steps 20 warms up 2 steps (not the default 100, which would keep the rate below 2e-4) and logs every step."""
+    assert main(["dit", "train", "--run", str(tmp_path / "r"), "--steps", "20", "--dry-run"]) == 0
+    train = json.loads(capsys.readouterr().out)["train"]
+    assert (train["warmup"], train["log_every"]) == (2, 1)
+    assert main(["dit", "train", "--run", str(tmp_path / "r"), "--dry-run"]) == 0          # the 6,000-step default
+    train = json.loads(capsys.readouterr().out)["train"]
+    assert (train["warmup"], train["log_every"]) == (100, 100)
 
 
 # ---- evaluate: metrics with error bars, a cached classifier, TorchScript features (no DiT training) ---------------

@@ -76,6 +76,10 @@ def add_dit_parser(sub, parser_class, positive_int, seed_type) -> None:
     t.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate")
     t.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
     t.add_argument("--grad-clip", type=float, default=None, help="max gradient norm (default: none)")
+    t.add_argument("--warmup", type=int, default=None,
+                   help="steps of linear learning-rate warm-up (default: 100, or steps / 10 for shorter runs, so that "
+                        "a short run reaches its learning rate; the loss is logged about 20 times per run, at most "
+                        "every 100 steps)")
     t.add_argument("--seed", type=seed_type, default=0, help="seed of the subset, init and batches")
     t.add_argument("--checkpoint-every", type=positive_int, default=500, help="steps between checkpoints")
     t.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
@@ -301,8 +305,13 @@ def _train(args, device: str) -> int:
         raise ValueError("data: --dataset cifar10 needs --data PATH (a local cifar-10-batches-py folder)")
     if args.preset not in DIT_PRESETS:
         raise ValueError(f"preset: unknown {args.preset!r}; known: {', '.join(DIT_PRESETS)}")
+    base = DiffusionConfig()
+    warmup = args.warmup if args.warmup is not None else min(base.warmup, args.steps // 10)
+    if warmup >= args.steps:
+        raise ValueError(f"warmup: must be below --steps = {args.steps}, got {warmup}")
     train = DiffusionConfig(steps=args.steps, batch=args.batch, lr=args.lr, weight_decay=args.weight_decay,
-                            grad_clip=args.grad_clip, seed=args.seed, device=device).validate()
+                            grad_clip=args.grad_clip, seed=args.seed, device=device, warmup=warmup,
+                            log_every=max(1, min(base.log_every, args.steps // 20))).validate()
     x, _, idx = _data(args.dataset, args.data, args.n, args.seed)
     cfg = {"command": "train", "dataset": args.dataset, "data": args.data, "n": args.n, "preset": args.preset,
            "seed": args.seed, "train": dataclasses.asdict(train), "indices": idx.tolist()}
