@@ -19,6 +19,8 @@ def test_dit_pipeline_end_to_end(tmp_path, capsys):
     assert len(cfg["indices"]) == 8 and cfg["train"]["steps"] == 20 and (orig / "checkpoint.pt").is_file()
     lines = [json.loads(s) for s in (orig / "metrics.jsonl").read_text().splitlines()]
     assert [r["event"] for r in lines] == ["train"] * len(lines) and lines[-1]["step"] == 20
+    assert len(lines) == 20                                         # a 20-step run logs every step
+    assert len({r["invocation"] for r in lines}) == 1 and all(r["time_utc"].endswith("+00:00") for r in lines)
     assert main(["dit", "prune", "--run", str(pruned), "--from", str(orig), "--eta", "0.25", "--finetune-steps", "5",
                  "--importance-batches", "2", "--device", "cpu", "--no-progress"]) == 0
     events = [json.loads(s)["event"] for s in (pruned / "metrics.jsonl").read_text().splitlines()]
@@ -26,6 +28,10 @@ def test_dit_pipeline_end_to_end(tmp_path, capsys):
     assert main(["dit", "sample", "--run", str(pruned), "--samples", "6", "--steps", "5", "--device", "cpu",
                  "--no-progress"]) == 0
     assert np.load(pruned / "samples.npy").shape == (6, 1, 8, 8)
+    png = (pruned / "samples.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 200
+    sample_event = [json.loads(s) for s in (pruned / "metrics.jsonl").read_text().splitlines()][-1]
+    assert sample_event["event"] == "sample" and sample_event["wall_s"] >= 0
     assert main(["dit", "evaluate", "--run", str(pruned), "--features", "pixels"]) == 0
     ev = json.loads((pruned / "evaluation.json").read_text())
     assert 0 <= ev["memorization"] <= 1 and ev["fd"] >= 0 and ev["samples"] == 6
@@ -46,6 +52,19 @@ def test_dit_dry_run_and_bad_input(tmp_path, capsys):
         main(["dit", "train", "--run", str(tmp_path / "x"), "--steps", "0"])
     except SystemExit as exc:
         assert exc.code == 2
+
+
+def test_write_grid_tiles_images_and_names_bad_input(tmp_path):
+    import matplotlib.image as mpimg
+
+    from verify.dit_cli import write_grid
+
+    x = np.linspace(-1, 1, 10 * 64).reshape(10, 1, 8, 8)
+    img = mpimg.imread(write_grid(tmp_path / "g.png", x, ncols=4))
+    scale = 256 // 8
+    assert img.shape[:2] == (3 * 9 * scale + scale, 4 * 9 * scale + scale)     # 3 rows of 4, 1-pixel grey borders
+    with pytest.raises(ValueError, match="images: must have shape"):
+        write_grid(tmp_path / "bad.png", np.zeros((2, 8, 8)))
 
 
 @pytest.mark.parametrize("argv, token", [
@@ -115,7 +134,8 @@ def test_evaluate_records_k_sizes_accuracy_and_extrapolated_fd(tmp_path, capsys,
     assert isinstance(fx["fd_inf"], float) and fx["se"] >= 0 and fx["se_method"] == "ols-residuals"
     assert len(ev["warnings"]) == 1
     log = [json.loads(s) for s in (a / "metrics.jsonl").read_text().splitlines()]
-    assert log[-1] == ev
+    stamp = ("invocation", "time_utc", "wall_s")                    # added to every metrics.jsonl event
+    assert {k: v for k, v in log[-1].items() if k not in stamp} == ev and set(stamp) <= set(log[-1])
 
     # a second run next to it reuses the classifier: no training (same feature space for every arm)
     def no_training(*args, **kw):

@@ -2,9 +2,10 @@
 
 Each command works in a run directory (``--run DIR``) holding ``config.json`` (the resolved
 configuration, seeds and versions), ``metrics.jsonl`` (one JSON line per logged event: training
-losses, importances, metrics), ``checkpoint.pt`` (written atomically every ``--checkpoint-every``
-steps; ``--resume`` continues exactly), ``model.pt`` (the EMA weights), ``samples.npy`` and
-``evaluation.json``. ``--dry-run`` checks everything a run would check, prints the resolved
+losses, importances, metrics; each with the command's invocation id, its UTC time and the seconds since
+the command started), ``checkpoint.pt`` (written atomically every ``--checkpoint-every`` steps;
+``--resume`` continues exactly), ``model.pt`` (the EMA weights), ``samples.npy`` with ``samples.png`` (a
+grid of the first 64) and ``evaluation.json``. ``--dry-run`` checks everything a run would check, prints the resolved
 configuration and exits. Under ``torchrun --nproc_per_node=N memsep dit train ...`` the training is
 data-parallel (gloo on CPU, nccl on GPU).
 
@@ -47,7 +48,8 @@ from pathlib import Path
 __all__ = ["add_dit_parser", "run_dit", "RunInfo", "read_run_config"]
 
 # Every file a run directory can hold, in the order a pipeline makes them.
-RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint.pt", "model.pt", "samples.npy", "evaluation.json")
+RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint.pt", "model.pt", "samples.npy", "samples.png",
+             "evaluation.json")
 _CONFIG = "a memsep run configuration"
 
 
@@ -271,11 +273,28 @@ def _write_config(run: Path, cfg: dict) -> None:
                                                                    if k in ("packages", "git_commit")}})
 
 
+_INVOCATION = {"id": None, "start": None}
+
+
+def _stamp(records: list[dict]) -> list[dict]:
+    """Each event with the command's invocation id (one per `memsep dit ...` process), the UTC time it was written
+    and the seconds since the command started."""
+    import datetime
+    import secrets
+    import time
+
+    if _INVOCATION["id"] is None:
+        _INVOCATION.update(id=secrets.token_hex(6), start=time.monotonic())
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    wall = round(time.monotonic() - _INVOCATION["start"], 3)
+    return [{**r, "invocation": _INVOCATION["id"], "time_utc": now, "wall_s": wall} for r in records]
+
+
 def _log(run: Path, records: list[dict]) -> None:
     """Append events to the run's metrics.jsonl (atomically: the old log or the new one, never a torn line)."""
     from empirical.fileio import append_lines
 
-    append_lines(run / "metrics.jsonl", records)
+    append_lines(run / "metrics.jsonl", _stamp(records))
 
 
 def _write_log(run: Path, records: list[dict]) -> None:
@@ -283,7 +302,40 @@ def _write_log(run: Path, records: list[dict]) -> None:
     carries the earlier losses, so the history is written once, whole)."""
     from empirical.fileio import atomic_write_text, to_jsonable
 
-    atomic_write_text(run / "metrics.jsonl", "".join(json.dumps(to_jsonable(r)) + "\n" for r in records))
+    atomic_write_text(run / "metrics.jsonl", "".join(json.dumps(to_jsonable(r)) + "\n" for r in _stamp(records)))
+
+
+def write_grid(path: Path, images, ncols: int = 8, limit: int = 64) -> Path:
+    """A PNG grid of the first ``limit`` images (m, C, H, W) in [-1, 1] (values outside are clipped), ``ncols``
+    per row, one pixel of grey between images; written atomically."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from empirical.fileio import atomic_open
+
+    x = np.clip((np.asarray(images, dtype=np.float64)[:limit] + 1.0) / 2.0, 0.0, 1.0)
+    if x.ndim != 4 or x.shape[0] < 1 or x.shape[1] not in (1, 3):
+        raise ValueError(f"images: must have shape (m, 1 or 3, H, W) with m >= 1, got {x.shape}")
+    m, c, h, w = x.shape
+    cols = min(ncols, m)
+    rows = -(-m // cols)
+    grid = np.full((rows * (h + 1) + 1, cols * (w + 1) + 1, c), 0.5)
+    for i in range(m):
+        r, q = divmod(i, cols)
+        grid[1 + r * (h + 1):1 + r * (h + 1) + h, 1 + q * (w + 1):1 + q * (w + 1) + w] = x[i].transpose(1, 2, 0)
+    buf = io.BytesIO()
+    scale = max(1, 256 // max(h, w))                            # small images: enlarge without interpolation
+    big = grid.repeat(scale, 0).repeat(scale, 1)
+    plt.imsave(buf, big[..., 0] if c == 1 else big, cmap="gray" if c == 1 else None, vmin=0.0, vmax=1.0,
+               format="png")
+    with atomic_open(path, "wb") as fh:
+        fh.write(buf.getvalue())
+    return path
 
 
 def _show(plan: dict) -> int:
@@ -436,8 +488,10 @@ def _sample(args, device: str) -> int:
                 T=info.T, device=device, progress=not args.no_progress).numpy()
     (run / "evaluation.json").unlink(missing_ok=True)     # made from the samples being replaced
     save_npy(run / "samples.npy", xs)
+    write_grid(run / "samples.png", xs)
     _log(run, [{"event": "sample", **plan}])
-    print(f"wrote {run / 'samples.npy'} ({xs.shape[0]} samples)")
+    print(f"wrote {run / 'samples.npy'} ({xs.shape[0]} samples) and {run / 'samples.png'} (the first "
+          f"{min(64, xs.shape[0])})")
     return 0
 
 
