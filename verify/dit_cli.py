@@ -297,12 +297,26 @@ def _log(run: Path, records: list[dict]) -> None:
     append_lines(run / "metrics.jsonl", _stamp(records))
 
 
+_STAMP = ("invocation", "time_utc", "wall_s")
+
+
 def _write_log(run: Path, records: list[dict]) -> None:
     """Start the run's metrics.jsonl afresh with these events (train and prune: a resumed run's checkpoint
-    carries the earlier losses, so the history is written once, whole)."""
+    carries the earlier losses, so the history is written once, whole). An event already in the old log (same
+    content) keeps its stamp: when and by which invocation it was first logged."""
     from empirical.fileio import atomic_write_text, to_jsonable
 
-    atomic_write_text(run / "metrics.jsonl", "".join(json.dumps(to_jsonable(r)) + "\n" for r in _stamp(records)))
+    old = {}
+    try:
+        for line in (run / "metrics.jsonl").read_text(encoding="utf-8").splitlines():
+            rec = json.loads(line)
+            old[json.dumps({k: v for k, v in rec.items() if k not in _STAMP}, sort_keys=True)] = rec
+    except (OSError, ValueError, AttributeError):
+        old = {}
+    fresh = [json.loads(json.dumps(to_jsonable(r))) for r in records]
+    stamped = _stamp(fresh)
+    out = [old.get(json.dumps(r, sort_keys=True), s) for r, s in zip(fresh, stamped)]
+    atomic_write_text(run / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in out))
 
 
 def write_grid(path: Path, images, ncols: int = 8, limit: int = 64) -> Path:
@@ -602,6 +616,7 @@ def _evaluate(args) -> int:
 
 
 def run_dit(args) -> int:
+    _INVOCATION.update(id=None, start=None)              # one invocation id per command, also in one process
     from .runner import resolve_device
 
     device = resolve_device(args.device)
