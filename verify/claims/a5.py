@@ -49,16 +49,18 @@ class A5Config:
     n: int = 64
     widths: tuple[int, ...] = (4, 8, 12, 16, 24, 32, 64, 256)   # depth-3 residual MLPs, ~200 to ~400K parameters
     fit_tolerance: float = 0.5                        # nats: "fits like fresh draws" (A5.intermediate_generalizes)
+    reps: int = 2                                     # replicates per width: mixture, data set, training and sampler
+                                                      # seeds; memorization pooled, likelihoods averaged
     alpha: float = 0.01                               # false-failure rate of each rule (Bonferroni inside a rule)
     figure_samples: int = 1024                        # samples per width kept for the figure (the rules use all)
 
 
 CONFIGS = {
     "ci": A5Config(setting=MixtureDiffusionSetting(K=4, train=DiffusionConfig(steps=2500), n_samples=384,
-                                                   save_samples=True), n=32, widths=(4, 16, 128)),
+                                                   save_samples=True), n=32, widths=(4, 16, 128), reps=1),
     "quick": A5Config(),
     "full": A5Config(setting=MixtureDiffusionSetting(K=4, train=DiffusionConfig(steps=40000), n_samples=4096,
-                                                     save_samples=True), widths=(4, 8, 16, 32, 64, 128, 256, 1024)),
+                                                     save_samples=True), widths=(4, 8, 16, 32, 64, 128, 256, 1024), reps=3),
 }
 
 _MEM = f"{MEM_EFFECT * 100:g} percentage points (a smallest effect of interest: Figure 2 gives no number; the size of " \
@@ -117,7 +119,9 @@ class A5Size:
     heldout_elbo_se: float | None = None
     heldout_truth: float | None = None                     # log P_t0 of the same draws (closed form)
     train_elbo: float | None = None                        # the model's ELBO of the training points
-    samples: list = field(default_factory=list)           # first figure_samples samples (rounded), for the figure
+    replicates: int = 1
+    per_rep: list = field(default_factory=list)            # (memorization ratio, held-out ELBO) per replicate
+    samples: list = field(default_factory=list)           # first figure_samples samples (rounded), of replicate 0
     memorized_mask: list = field(default_factory=list)    # the rule's verdict on those samples
 
     @property
@@ -155,28 +159,61 @@ def _likelihood(r: dict) -> dict:
             "heldout_truth": ll["heldout"]["truth"]["mean"], "train_elbo": ll["train"]["elbo"]["mean"]}
 
 
+def _rep_mean(values: list[float], ses: list[float | None]) -> tuple[float, float]:
+    """Mean over replicates; se = max(between-replicate se, within se sqrt(sum se_r^2) / R) (as A6's cells; folded
+    into verify/claims/_mixtures.py at A6's next rerun)."""
+    v = np.asarray(values, dtype=float)
+    within = float(np.sqrt(np.sum([(x or 0.0) ** 2 for x in ses])) / v.size)
+    between = float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0
+    return float(v.mean()), max(within, between)
+
+
+def _size(w: int, rs: list[dict], recs: list[dict], k: int) -> A5Size:
+    """One width's replicates: memorization pooled, likelihoods averaged (``_rep_mean``), samples of replicate 0."""
+    ll = _rep_mean([r["loglik"] for r in rs], [r["loglik_se"] for r in rs])
+    lik = [_likelihood(r) for r in rs]
+    extra = {}
+    if all(lik):
+        he = _rep_mean([x["heldout_elbo"] for x in lik], [x["heldout_elbo_se"] for x in lik])
+        extra = {"heldout_elbo": he[0], "heldout_elbo_se": he[1],
+                 "heldout_truth": float(np.mean([x["heldout_truth"] for x in lik])),
+                 "train_elbo": float(np.mean([x["train_elbo"] for x in lik]))}
+    r0 = rs[0]
+    return A5Size(width=w, parameters=int(r0["parameters"]), memorized=sum(int(r["memorized"]) for r in rs),
+                  m=sum(int(r["m"]) for r in rs), loglik=ll[0], loglik_se=ll[1],
+                  final_loss=float(np.mean([r["final_loss"] for r in rs])),
+                  train_seconds=float(sum(r["train_seconds"] for r in rs)), reused=all(rec["reused"] for rec in recs),
+                  samples=np.round(np.asarray(r0["samples"])[:k], 4).tolist(),
+                  memorized_mask=[bool(b) for b in r0["memorized_mask"][:k]], replicates=len(rs),
+                  per_rep=[(float(r["memorization"]), _likelihood(r).get("heldout_elbo")) for r in rs], **extra)
+
+
 def measure(ctx: Context, cfg: A5Config) -> A5Measurements:
     s = cfg.setting
-    points = [diffusion_point(s, d=cfg.d, n=cfg.n, n_max=cfg.n, network=w, seed=ctx.seed) for w in cfg.widths]
+    points = {(w, rep): diffusion_point(s, d=cfg.d, n=cfg.n, n_max=cfg.n, network=w, rep=rep, seed=ctx.seed)
+              for w in cfg.widths for rep in range(cfg.reps)}
     folder = ctx.sweep_dir("points")
-    recs = [run_sweep([p], lambda q: run_point(q, ctx.device), folder)[0] for p in ctx.progress_bar(points, "models")]
-    res = [r["result"] for r in recs]
+    recs = {key: run_sweep([p], lambda q: run_point(q, ctx.device), folder)[0]
+            for key, p in ctx.progress_bar(list(points.items()), "models")}
     k = cfg.figure_samples
-    sizes = [A5Size(width=w, parameters=int(r["parameters"]), memorized=int(r["memorized"]), m=int(r["m"]),
-                    loglik=float(r["loglik"]), loglik_se=float(r["loglik_se"]), final_loss=float(r["final_loss"]),
-                    train_seconds=float(r["train_seconds"]), reused=bool(rec["reused"]),
-                    samples=np.round(np.asarray(r["samples"])[:k], 4).tolist(),
-                    memorized_mask=[bool(b) for b in r["memorized_mask"][:k]], **_likelihood(r))
-             for w, r, rec in zip(cfg.widths, res, recs)]
-    r0 = res[0]
+    sizes = []
+    for w in cfg.widths:
+        rr = [recs[(w, rep)] for rep in range(cfg.reps)]
+        sizes.append(_size(w, [r["result"] for r in rr], rr, k))
+    first = [recs[(cfg.widths[0], rep)]["result"] for rep in range(cfg.reps)]   # null and fresh draws per replicate
+    fresh = _rep_mean([r["loglik_fresh"] for r in first], [r["loglik_fresh_se"] for r in first])
+    p0 = points[(cfg.widths[0], 0)]
     return A5Measurements(
-        d=cfg.d, n=cfg.n, sizes=sizes, null_memorized=int(round(r0["null_memorization"] * r0["m"])), null_m=int(r0["m"]),
-        loglik_fresh=float(r0["loglik_fresh"]), loglik_fresh_se=float(r0["loglik_fresh_se"]),
-        data=np.round(np.asarray(r0["data"]), 4).tolist(),
-        mixture={"K": points[0]["K"], "mean_scale": points[0]["mean_scale"], "seed": points[0]["mixture_seed"]},
-        seeds={"claim": ctx.seed, "mixture": points[0]["mixture_seed"], "data": points[0]["data_seed"],
-               "sampler": points[0]["sampler"]["seed"], "null draws": points[0]["null_seed"],
-               "training": {w: p["train"]["seed"] for w, p in zip(cfg.widths, points)}})
+        d=cfg.d, n=cfg.n, sizes=sizes, null_memorized=sum(int(round(r["null_memorization"] * r["m"])) for r in first),
+        null_m=sum(int(r["m"]) for r in first), loglik_fresh=fresh[0], loglik_fresh_se=fresh[1],
+        data=np.round(np.asarray(first[0]["data"]), 4).tolist(),
+        mixture={"K": p0["K"], "mean_scale": p0["mean_scale"], "seed": p0["mixture_seed"]},
+        seeds={"claim": ctx.seed, "replicates": cfg.reps,
+               "mixture": {rep: points[(cfg.widths[0], rep)]["mixture_seed"] for rep in range(cfg.reps)},
+               "data": {rep: points[(cfg.widths[0], rep)]["data_seed"] for rep in range(cfg.reps)},
+               "sampler": {rep: points[(cfg.widths[0], rep)]["sampler"]["seed"] for rep in range(cfg.reps)},
+               "null draws": {rep: points[(cfg.widths[0], rep)]["null_seed"] for rep in range(cfg.reps)},
+               "training": {f"{w}/{rep}": p["train"]["seed"] for (w, rep), p in points.items()}})
 
 
 # ---- the rules ------------------------------------------------------------------------------------------------
@@ -294,14 +331,17 @@ def report(ctx: Context, cfg: A5Config, m: A5Measurements, f: Findings) -> tuple
     for x in m.sizes:
         lo, hi = wilson_interval(*x.count)
         rows.append([x.width, x.parameters, x.ratio, f"{lo:.3f} to {hi:.3f}", x.loglik, x.loglik_se, x.heldout_elbo,
-                     x.heldout_elbo_se, x.heldout_truth, x.train_elbo, x.final_loss, round(x.train_seconds, 1), x.reused])
+                     x.heldout_elbo_se, x.heldout_truth, x.train_elbo,
+                     "; ".join(f"{r:.3f} / {e:.4g}" if e is not None else f"{r:.3f}" for r, e in x.per_rep),
+                     x.final_loss, round(x.train_seconds, 1), x.reused])
     lo, hi = wilson_interval(*m.null)
     rows.append(["fresh draws from P_t0", "-", m.null_memorized / m.null_m, f"{lo:.3f} to {hi:.3f}", m.loglik_fresh,
-                 m.loglik_fresh_se, "-", "-", "-", "-", "-", "-", "-"])
+                 m.loglik_fresh_se, "-", "-", "-", "-", "-", "-", "-", "-"])
     f.table(f"Memorization and log-likelihood against network size (d = {m.d}, K = {s.K}, n = {m.n}, "
-            f"{s.train.steps} steps, {s.n_samples} samples)",
+            f"{s.train.steps} steps, {s.n_samples} samples x {cfg.reps} replicate(s))",
             ["width", "parameters", "memorization", "95% Wilson CI", "mean log p(x_gen)", "se", "held-out ELBO", "se",
-             "held-out log P_t0 (truth)", "train ELBO", "final DSM loss", "train s", "read back"], rows,
+             "held-out log P_t0 (truth)", "train ELBO", "per seed: memorization / held-out ELBO", "final DSM loss",
+             "train s", "read back"], rows,
             note="Memorized: ||x - NN1||^2 <= ||x - NN2||^2 / 9 over the distinct training points. The last row is the "
                  "null: fresh draws from P_t0 scored by the same rule, i.e. what a perfect generalizer would show. "
                  "Held-out / train ELBO: the model's own likelihood (variational bound of the reverse SDE) of held-out "
@@ -318,9 +358,11 @@ def report(ctx: Context, cfg: A5Config, m: A5Measurements, f: Findings) -> tuple
     f.tolerance("memorization comparisons", f"one-sided Agresti-Caffo two-proportion z, effect {MEM_EFFECT:g}",
                 "verify/claims/_mixtures.py; each rule's tests share its false-failure rate "
                 f"{cfg.alpha:g} (Bonferroni), so the claim wrongly fails with probability <= {len(RULES) * cfg.alpha:g}; "
-                "the tests cover the sampling noise of one trained model per size, not training-seed variability")
+                f"counts pooled over {cfg.reps} replicate(s) (each its own mixture, data set and seeds): the tests cover "
+                "the sampling noise of the trained models; the spread between replicates is shown per width")
     f.tolerance("fits like the truth", f"held-out deficit log P_t0 - ELBO below {cfg.fit_tolerance:g} nat",
-                "this project's choice (Figure 2 gives no number); Monte Carlo se of the ELBO over the held-out draws")
+                "this project's choice (Figure 2 gives no number); se the larger of the between-replicate se and the "
+                "Monte Carlo se of the ELBO over the held-out draws")
     f.tolerance("log-likelihood comparisons", f"one-sided z on the means, effect {LOGLIK_EFFECT:g} nat",
                 "standard errors of the mean over the samples; Bonferroni inside each rule as above")
     _figure(ctx, f, m)
@@ -362,7 +404,8 @@ def _figure(ctx: Context, f: Findings, m: A5Measurements) -> None:
         np.atleast_1d(axes)[0].legend(fontsize=6, loc="lower left")
     f.figures.append(rel)
     shown = len(S[0].samples)
-    f.notes.append(f"Figure A5_samples: generated samples per network size ({shown} of {S[0].m} shown), memorized ones "
+    f.notes.append(f"Figure A5_samples: generated samples per network size ({shown} of replicate 0's shown), "
+                   "memorized ones "
                    f"as red diamonds, training points as black crosses, grey contours of the true density (profile "
                    f"{ctx.profile}). Null rate of the rule here: "
                    f"{m.null_memorized / m.null_m:.1%}.")
