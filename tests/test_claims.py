@@ -131,8 +131,8 @@ def test_monte_carlo_rule_rejects_a_score_that_is_not_the_minimiser(setting):
 
 # Rules the quick size cannot decide (README "Verdicts at the quick size" says why, with the numbers).
 QUICK_INCONCLUSIVE = {
-    # 512 samples: the best widths' held-out deficits (0.54 +- 0.20 nats, tolerance 0.5) and memorization (11.7-13.3%
-    # against a null rate of 11.3%) are not decisive at the rule's Bonferroni level 0.0008
+    # 2 replicates of 512 samples: the best width's held-out deficit (0.39 +- 0.32 nats at run seed 0, tolerance 0.5)
+    # is not decisive at the rule's Bonferroni level 0.0008 (at run seed 2 the rule fails: deficits 0.70-0.90)
     "A5": {"A5.intermediate_generalizes"},
     # 2 seeds per cell: the held-out ELBOs' between-seed se (12-46 nats) hides differences of tens of nats; the samples
     # reading fails at wd 0.03 and 0.3 but wd 0.1's two seeds (-61.6 and -86.0 nats) leave it inconclusive
