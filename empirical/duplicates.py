@@ -24,15 +24,14 @@ probability c_j / N: a duplicated point f times as often as a single one.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
-import torch
 
 from theory import derive_seed
 
-from .diffusion import DiffusionConfig, NoiseScore, train_diffusion
 from .metrics import distinct_points, memorization, nearest_two
-from .mixture_diffusion import MixtureDiffusionSetting, make_dataset, make_mixture
-from .sampling import sample, sample_seeds
+from .mixture_diffusion import MixtureDiffusionSetting, make_dataset, make_mixture, network_spec, train_and_sample
 
 __all__ = ["duplicate_rows", "multiplicities", "copy_counts", "duplicates_point", "run_duplicates_point"]
 
@@ -105,12 +104,7 @@ def duplicates_point(setting: MixtureDiffusionSetting, *, d: int, n_distinct: in
                      rep: int = 0, seed: int = 0) -> dict:
     """The JSON point of one run. Replicate ``rep`` has its own mixture, distinct points, choice of duplicated
     points, training seed, sample seeds and null draws, all derived from (seed, rep, the sizes)."""
-    if isinstance(network, str):
-        net = {"preset": network}
-    elif isinstance(network, (int, np.integer)) and not isinstance(network, bool) and network >= 1:
-        net = {"width": int(network)}
-    else:
-        raise ValueError(f"network: must be a preset name or a positive width, got {network!r}")
+    net = network_spec(network)
     for name, v, lo in (("d", d, 1), ("n_distinct", n_distinct, 2), ("rep", rep, 0)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
             raise ValueError(f"{name}: must be an int >= {lo}, got {v!r}")
@@ -127,7 +121,8 @@ def duplicates_point(setting: MixtureDiffusionSetting, *, d: int, n_distinct: in
             "dup_seed": derive_seed(seed, "dup-choice", d, n_distinct, tag, rep), "network": net, "train": train,
             "sampler": {"method": setting.method, "steps": setting.sample_steps, "n_samples": setting.n_samples,
                         "seed": derive_seed(seed, "dup-sample", d, n_distinct, tag, rep)},
-            "null_seed": derive_seed(seed, "dup-null", d, n_distinct, tag, rep)}
+            "null_seed": derive_seed(seed, "dup-null", d, n_distinct, tag, rep),
+            "plateau": dataclasses.asdict(setting.plateau.validate(setting.train))}
 
 
 def run_duplicates_point(point: dict, device: str = "cpu", progress: bool = False) -> dict:
@@ -136,17 +131,13 @@ def run_duplicates_point(point: dict, device: str = "cpu", progress: bool = Fals
     mix = make_mixture(point["d"], point["K"], point["mean_scale"], point["mixture_seed"])
     distinct = make_dataset(mix, point["n_distinct"], point["n_distinct"], point["data_seed"])
     rows, _ = duplicate_rows(distinct, point["groups"], point["dup_seed"])
-    cfg = DiffusionConfig(**point["train"], device=device)
-    net = point["network"]
-    res = train_diffusion(rows, cfg, preset=net.get("preset"), width=net.get("width"), progress=progress)
+    res, xs, cfg, plateau = train_and_sample(rows, point, device, progress)
     sp = point["sampler"]
-    xs = sample(NoiseScore(res.ema_model), (point["d"],), seeds=sample_seeds(sp["seed"], sp["n_samples"]),
-                method=sp["method"], steps=sp["steps"], t0=cfg.t0, T=cfg.T, device=res.ema_model.inp.weight.device,
-                dtype=torch.float32).double().numpy()
     got = copy_counts(xs, rows)
     fresh = mix.sample(sp["n_samples"], np.random.default_rng(point["null_seed"]), t=cfg.t0)   # perfect generator
     null = copy_counts(fresh, rows)
     return {"parameters": res.parameters, "train_seconds": res.seconds, "final_loss": res.losses[-1][1],
-            "rows": int(rows.shape[0]), "multiplicity": got["multiplicity"].tolist(), "copies": got["copies"].tolist(),
+            "plateau": plateau, "rows": int(rows.shape[0]), "multiplicity": got["multiplicity"].tolist(),
+            "copies": got["copies"].tolist(),
             "null_copies": null["copies"].tolist(), "m": int(xs.shape[0]), "memorized": int(got["memorized"].sum()),
             "null_memorized": int(null["memorized"].sum()), "device": str(res.ema_model.inp.weight.device)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from decide_harness import parametrize_synthetic, verdict_for
@@ -331,6 +332,49 @@ def test_near_null_is_a_non_inferiority_test():
     assert mx.near_null("3 points above", (26000, 200000), (20000, 200000), 0.01).outcome == "pass"
     # significantly above the null rate and not shown within the margin: a fail
     assert mx.near_null("4 points above", (307, 2048), (225, 2048), 0.01).outcome == "fail"
+
+
+def test_between_seed_spread_widens_the_memorization_tests():
+    from verify.stats import two_proportions
+
+    # one replicate (no spread): the Agresti-Caffo se of the adjusted counts
+    t = mx.rises("no spread", (300, 1024), (200, 1024), 0.01)
+    assert t.test["se"] == pytest.approx(two_proportions(301, 1026, 201, 1026)[1])
+    # replicates that disagree: each arm's se is the larger of binomial and between-seed, and the test weakens
+    wide = mx.rises("spread", mx.Rate(300, 1024, 0.08), mx.Rate(200, 1024, 0.0), 0.01)
+    assert wide.test["se"] == pytest.approx(float(np.hypot(0.08, np.sqrt(201 / 1026 * 825 / 1026 / 1026))))
+    assert t.outcome == "pass" and wide.outcome == "inconclusive"
+    # a between-seed se below the binomial one changes nothing
+    assert mx.rises("small", mx.Rate(300, 1024, 1e-4), (200, 1024), 0.01).test["se"] == pytest.approx(t.test["se"])
+    rs = [{"memorized": 100, "m": 512, "memorization": 100 / 512, "null_memorization": 0.1},
+          {"memorized": 200, "m": 512, "memorization": 200 / 512, "null_memorization": 0.1}]
+    r = mx.pooled_rate(rs)
+    assert (r.k, r.m) == (300, 1024)
+    assert r.between_se == pytest.approx(np.std([100 / 512, 200 / 512], ddof=1) / np.sqrt(2))
+    assert mx.null_rate(rs) == mx.Rate(round(0.1 * 512) * 2, 1024, 0.0)
+    assert mx.pooled_rate(rs[:1]).between_se == 0.0
+    with pytest.raises(ValueError, match="k, m"):
+        mx.rises("bad", (5, 4), (0, 4), 0.01)
+
+
+def test_rep_mean_takes_the_larger_of_between_and_within():
+    assert mx.rep_mean([1.0, 3.0], [0.1, 0.1]) == (2.0, pytest.approx(1.0))        # between: sd 1.414 / sqrt 2
+    assert mx.rep_mean([1.0, 1.0], [0.4, 0.3]) == (1.0, pytest.approx(0.25))       # within: sqrt(0.16 + 0.09) / 2
+    assert mx.rep_mean([2.0], [None]) == (2.0, 0.0)
+    assert mx.nanmean([None, 1.0, 3.0]) == 2.0 and mx.nanmean([None]) is None
+
+
+def test_plateau_summary_and_thin_curve():
+    rs = [{"plateau": {"reached": True, "delta": 0.004, "steps": 12000, "stopped": "plateau", "round": 2000,
+                       "tol": 0.01}},
+          {"plateau": {"reached": False, "delta": 0.03, "steps": 20000, "stopped": "cap", "round": 2000, "tol": 0.01}}]
+    p = mx.plateau_summary(rs)
+    assert p["reached"] == 1 and p["replicates"] == 2 and p["steps"] == [12000, 20000]
+    assert mx.fmt_plateau(p) == "1/2 (delta 0.4%, 3.0%; 12000, 20000 steps)" and mx.fmt_plateau({}) == ""
+    curve = [(100 * (i + 1), float(i)) for i in range(250)]
+    thin = mx.thin_curve(curve, 100)
+    assert len(thin) == 84 and thin[0] == [300.0, 1.0] and thin[-1] == [25000.0, 249.0]
+    assert mx.thin_curve(curve[:50], 100) == [[float(s), v] for s, v in curve[:50]]
 
 
 def test_combiners():

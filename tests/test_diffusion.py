@@ -12,7 +12,8 @@ from scipy import stats
 from empirical.diffusion import (PRESETS, DiffusionConfig, NoiseScore, count_parameters, dsm_noise_loss, make_network,
                                  train_diffusion)
 from empirical.metrics import distinct_points, mean_loglik, memorization, nearest_two, wilson_interval
-from empirical.mixture_diffusion import MixtureDiffusionSetting, diffusion_point, make_dataset, make_mixture, run_point
+from empirical.mixture_diffusion import (MixtureDiffusionSetting, PlateauRule, diffusion_point, loss_references,
+                                         make_dataset, make_mixture, plateau_record, run_point, train_until_plateau)
 from empirical.sampling import sample, sample_seeds, time_grid
 from empirical.targets import EmpiricalScoreTarget, MixtureScoreTarget
 from theory import GaussianMixture
@@ -232,6 +233,69 @@ def test_run_point_smoke():
     a = diffusion_point(setting, d=2, n=8, n_max=16, network=64, weight_decay=0.3, seed=1)["train"]["seed"]
     b = diffusion_point(setting, d=2, n=8, n_max=16, network=64, weight_decay=0.0, seed=1)["train"]["seed"]
     assert a != b
+
+
+# ---- where a DSM loss sits: the true score's and the empirical score's losses on the training rows ------------
+
+def test_loss_references_match_closed_forms():
+    # P = N(mu, I): P_t = N(alpha_t mu, I), so sigma_t grad log P_t(x_t) + z = alpha_t^2 z - sigma_t alpha_t (x0 - mu)
+    # and, given the rows, E_z ||.||^2 = d alpha^4 + sigma^2 alpha^2 mean_j ||x_j - mu||^2: integrated over the
+    # estimator's own time nodes this is exact, so only the Monte Carlo error (its se) remains.
+    d, mu = 3, np.array([1.0, -2.0, 0.5])
+    P = GaussianMixture.isotropic(np.ones(1), mu[None, :], 1.0)
+    rows = P.sample(40, np.random.default_rng(0))
+    cfg = DiffusionConfig(t0=1e-3, T=8.0)
+    ref = loss_references(P, rows, cfg, seed=5, nodes=64, per_node=256)
+    u = (np.arange(64) + 0.5) / 64
+    t = np.exp(np.log(1e-3) + u * (np.log(8.0) - np.log(1e-3)))
+    a2, s2 = np.exp(-t), -np.expm1(-t)
+    exact = float(np.mean(d * a2 ** 2 + s2 * a2 * ((rows - mu) ** 2).sum(1).mean()))
+    assert abs(ref["true"]["mean"] - exact) < 4.5 * ref["true"]["se"]      # false-failure rate ~ 7e-6
+    # one training row: the empirical score is the exact conditional score, so its loss is 0 (the minimum)
+    one = loss_references(P, rows[:1], cfg, seed=5, nodes=16, per_node=32)
+    assert one["empirical"]["mean"] < 1e-20 and one["true"]["mean"] > 0.1
+    # the empirical score minimises the DSM loss over all functions: below the true score's on the same draws
+    assert ref["empirical"]["mean"] < ref["true"]["mean"]
+
+
+# ---- training until the DSM loss plateaus ---------------------------------------------------------
+
+def test_plateau_record_rounds_and_statistic():
+    losses = [(10, 4.0), (20, 2.0), (30, 2.0), (40, 1.0), (50, 0.99), (60, 0.99), (65, 0.5)]
+    rec = plateau_record(losses, 20, 0.05)
+    # complete rounds only: steps 1-20, 21-40, 41-60; the partial round ending at 65 is left out
+    assert rec["round_means"] == [3.0, 1.5, 0.99] and rec["steps"] == 65
+    assert rec["delta"] == pytest.approx((1.5 - 0.99) / 1.5) and rec["reached"] is False
+    assert plateau_record(losses[:6], 20, 0.5)["reached"] is True
+    one = plateau_record(losses[:2], 20, 0.05)
+    assert one["delta"] is None and one["reached"] is False
+
+
+def test_training_until_a_plateau_equals_one_run_of_the_final_length():
+    data = make_mixture(2, 3, 2.0, 0).sample(16, np.random.default_rng(1))
+    cfg = DiffusionConfig(steps=60, log_every=10, warmup=5, seed=3)
+    never = PlateauRule(round=20, tol=1e-12, until=True)        # the loss never plateaus this tightly: runs to the cap
+    res, rec = train_until_plateau(data, cfg, never, width=16)
+    ref = train_diffusion(data, cfg, width=16)
+    assert rec["stopped"] == "cap" and rec["steps"] == 60 and len(rec["round_means"]) == 3
+    assert res.losses == ref.losses
+    for a, b in zip(res.ema_model.state_dict().values(), ref.ema_model.state_dict().values()):
+        assert torch.equal(a, b)
+    early, rec2 = train_until_plateau(data, cfg, PlateauRule(round=20, tol=0.99, until=True), width=16)
+    assert rec2["stopped"] == "plateau" and rec2["steps"] == 40 and early.losses == ref.losses[:4]
+
+
+@pytest.mark.parametrize("rule, kw, match", [
+    (PlateauRule(round=20, until=True), {"lr_final": 1e-4}, "lr_final"),
+    (PlateauRule(round=20, until=True), {"steps": 30}, "steps"),
+    (PlateauRule(round=25, until=True), {}, "round"),
+    (PlateauRule(round=0), {}, "round"),
+    (PlateauRule(round=20, tol=0.0), {}, "tol"),
+])
+def test_bad_plateau_rule(rule, kw, match):
+    cfg = DiffusionConfig(**{"steps": 60, "log_every": 10, **kw})
+    with pytest.raises(ValueError, match=match):
+        train_until_plateau(np.zeros((4, 2)), cfg, rule, width=8)
 
 
 def test_a6_sweep_resumes_after_a_crash_without_retraining(tmp_path, monkeypatch):

@@ -241,4 +241,21 @@ RULE_CHANGES: tuple[RuleChange, ...] = (
             "model's likelihood of held-out data is what diffusion papers report as likelihood, and the only one "
             "memorization lowers. The ODE likelihood is reported as a cross-check (its forward paths diverge on "
             "trained networks, empirical/likelihood.py)."),
+    RuleChange(
+        date="2026-12-02", claim="A5, A6", keys=("A5.memorization_rises", "A5.smallest_not_memorizing",
+                                                "A5.intermediate_generalizes", "A5.largest_memorizes",
+                                                "A6.a_rises_with_size", "A6.a_falls_with_n", "A6.a_falls_with_d",
+                                                "A6.b_weight_decay_helps_both", "A6.b_weight_decay_helps_both_samples"),
+        old="memorization counts pooled over the replicates and compared by the Agresti-Caffo z-test with the binomial "
+            "se of the pooled counts (the spread between replicates shown per cell, not used).",
+        new="the same test with each arm's se the larger of its binomial se and the between-replicate se of its rate "
+            "(sd of the replicates' rates / sqrt(R)); with one replicate nothing changes.",
+        seen="the committed quick results (A5 at cb2535c, run seeds 0-2; A6 at 685a7ac) and the ci replicates of A6.",
+        verdict_old="A5: INCONCLUSIVE (seeds 0, 1), NOT CONFIRMED (seed 2); A6: NOT CONFIRMED (quick; ci seeds 0-2).",
+        verdict_new="the same verdicts and the same outcome of every rule, re-decided on the same stored model results "
+                    "with the new se (A6's ci profile has one replicate per cell, so its tests are unchanged).",
+        why="issue 14 asks for intervals that include the between-seed spread: the replicates differ in mixture, data "
+            "set and training seed, so pooled counts understate the variance when models differ. Arms are treated as "
+            "independent, which is conservative where cells share a replicate's data. Written in "
+            "verify/claims/_mixtures.py."),
 )

@@ -31,14 +31,15 @@ import numpy as np
 
 from empirical.diffusion import DiffusionConfig
 from empirical.metrics import wilson_interval
-from empirical.mixture_diffusion import MixtureDiffusionSetting, diffusion_point, make_mixture, run_point
+from empirical.mixture_diffusion import MixtureDiffusionSetting, PlateauRule, diffusion_point, make_mixture, run_point
 from empirical.sweep import run_sweep
 
 from ..io import figure
 from ..registry import Context, Findings, decision, register
 from ..stats import directional_rule
-from ._mixtures import LOGLIK_EFFECT, MEM_EFFECT, Test, all_of, any_of, combine, fmt_rate, loglik_gain, near_null, \
-    rises, tests_table
+from ._mixtures import LOGLIK_EFFECT, MEM_EFFECT, Rate, Test, all_of, any_of, between_se, combine, fmt_plateau, \
+    fmt_rate, loglik_gain, loss_figure, loss_refs, near_null, nanmean, null_rate, plateau_summary, progress, rep_mean, \
+    rises, tests_table, thin_curve
 
 
 @dataclass(frozen=True)
@@ -59,14 +60,22 @@ CONFIGS = {
     "ci": A5Config(setting=MixtureDiffusionSetting(K=4, train=DiffusionConfig(steps=2500), n_samples=384,
                                                    save_samples=True), n=32, widths=(4, 16, 128), reps=1),
     "quick": A5Config(),
-    "full": A5Config(setting=MixtureDiffusionSetting(K=4, train=DiffusionConfig(steps=40000), n_samples=4096,
-                                                     save_samples=True), widths=(4, 8, 16, 32, 64, 128, 256, 1024), reps=3),
+    # the decisive size: 3 replicates per width, each trained until its DSM loss plateaus (mixture_diffusion.
+    # PlateauRule: < 1% decrease between rounds of 4,000 steps; the loss of d = 2 is noisier) or 40,000 steps
+    "standard": A5Config(setting=MixtureDiffusionSetting(K=4, train=DiffusionConfig(steps=40000), save_samples=True,
+                                                         plateau=PlateauRule(round=4000, tol=0.01, until=True)),
+                         reps=3),
+    "full": A5Config(setting=MixtureDiffusionSetting(K=4, train=DiffusionConfig(steps=100000), n_samples=4096,
+                                                     save_samples=True,
+                                                     plateau=PlateauRule(round=4000, tol=0.01, until=True)),
+                     widths=(4, 8, 12, 16, 24, 32, 64, 256, 1024), reps=3),
 }
 
 _MEM = f"{MEM_EFFECT * 100:g} percentage points (a smallest effect of interest: Figure 2 gives no number; the size of " \
        f"Table 1's effect, 73.8% -> 68.6%)"
 _LL = f"{LOGLIK_EFFECT:g} nat per sample (a smallest effect of interest: Figure 2 gives no number)"
-_AC = "one-sided Agresti-Caffo two-proportion z-test"
+_AC = ("one-sided Agresti-Caffo two-proportion z-test on counts pooled over the replicates, each arm's se the larger "
+       "of its binomial se and the between-replicate se of its rate")
 _NULL = ("the NULL rate p_0: m fresh draws from the true mixture at t0 scored by the same 1/3 rule, about 9-11% in "
          "2-D, what a perfect generalizer shows")
 
@@ -123,10 +132,21 @@ class A5Size:
     per_rep: list = field(default_factory=list)            # (memorization ratio, held-out ELBO) per replicate
     samples: list = field(default_factory=list)           # first figure_samples samples (rounded), of replicate 0
     memorized_mask: list = field(default_factory=list)    # the rule's verdict on those samples
+    between_se: float = 0.0                                # between-replicate se of the memorization rate
+    plateau: dict = field(default_factory=dict)            # DSM-loss convergence (_mixtures.plateau_summary)
+    curves: list = field(default_factory=list)             # the DSM loss curve [(step, loss)] of each replicate
+    refs: list = field(default_factory=list)               # (L_true, L_emp) of each replicate (_mixtures.loss_refs)
+    last_loss: float | None = None                         # mean over replicates of the last round's mean DSM loss
+    progress: float | None = None                          # mean over replicates of u (_mixtures.progress) there
 
     @property
     def count(self) -> tuple[int, int]:
         return self.memorized, self.m
+
+    @property
+    def rate(self) -> Rate:
+        """The memorization count with its between-replicate se: what the tests compare (_mixtures.Rate)."""
+        return Rate(self.memorized, self.m, self.between_se)
 
     @property
     def ratio(self) -> float:
@@ -142,6 +162,7 @@ class A5Measurements:
     null_m: int
     loglik_fresh: float
     loglik_fresh_se: float
+    null_between_se: float = 0.0         # between-replicate se of the null rate
     data: list = field(default_factory=list)      # the training points (figure)
     mixture: dict = field(default_factory=dict)   # K, mean_scale, seed of the true mixture (figure contours)
     seeds: dict = field(default_factory=dict)
@@ -149,6 +170,10 @@ class A5Measurements:
     @property
     def null(self) -> tuple[int, int]:
         return self.null_memorized, self.null_m
+
+    @property
+    def null_rate(self) -> Rate:
+        return Rate(self.null_memorized, self.null_m, self.null_between_se)
 
 
 def _likelihood(r: dict) -> dict:
@@ -159,33 +184,29 @@ def _likelihood(r: dict) -> dict:
             "heldout_truth": ll["heldout"]["truth"]["mean"], "train_elbo": ll["train"]["elbo"]["mean"]}
 
 
-def _rep_mean(values: list[float], ses: list[float | None]) -> tuple[float, float]:
-    """Mean over replicates; se = max(between-replicate se, within se sqrt(sum se_r^2) / R) (as A6's cells; folded
-    into verify/claims/_mixtures.py at A6's next rerun)."""
-    v = np.asarray(values, dtype=float)
-    within = float(np.sqrt(np.sum([(x or 0.0) ** 2 for x in ses])) / v.size)
-    between = float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0
-    return float(v.mean()), max(within, between)
-
-
 def _size(w: int, rs: list[dict], recs: list[dict], k: int) -> A5Size:
-    """One width's replicates: memorization pooled, likelihoods averaged (``_rep_mean``), samples of replicate 0."""
-    ll = _rep_mean([r["loglik"] for r in rs], [r["loglik_se"] for r in rs])
+    """One width's replicates: memorization pooled, likelihoods averaged (``rep_mean``), samples of replicate 0."""
+    ll = rep_mean([r["loglik"] for r in rs], [r["loglik_se"] for r in rs])
     lik = [_likelihood(r) for r in rs]
     extra = {}
     if all(lik):
-        he = _rep_mean([x["heldout_elbo"] for x in lik], [x["heldout_elbo_se"] for x in lik])
+        he = rep_mean([x["heldout_elbo"] for x in lik], [x["heldout_elbo_se"] for x in lik])
         extra = {"heldout_elbo": he[0], "heldout_elbo_se": he[1],
                  "heldout_truth": float(np.mean([x["heldout_truth"] for x in lik])),
                  "train_elbo": float(np.mean([x["train_elbo"] for x in lik]))}
     r0 = rs[0]
+    refs = loss_refs(rs)
+    last = [((r.get("plateau") or {}).get("round_means") or [r["final_loss"]])[-1] for r in rs]
     return A5Size(width=w, parameters=int(r0["parameters"]), memorized=sum(int(r["memorized"]) for r in rs),
                   m=sum(int(r["m"]) for r in rs), loglik=ll[0], loglik_se=ll[1],
                   final_loss=float(np.mean([r["final_loss"] for r in rs])),
                   train_seconds=float(sum(r["train_seconds"] for r in rs)), reused=all(rec["reused"] for rec in recs),
                   samples=np.round(np.asarray(r0["samples"])[:k], 4).tolist(),
                   memorized_mask=[bool(b) for b in r0["memorized_mask"][:k]], replicates=len(rs),
-                  per_rep=[(float(r["memorization"]), _likelihood(r).get("heldout_elbo")) for r in rs], **extra)
+                  per_rep=[(float(r["memorization"]), _likelihood(r).get("heldout_elbo")) for r in rs],
+                  between_se=between_se(r["memorization"] for r in rs), plateau=plateau_summary(rs),
+                  curves=[thin_curve(r["losses"]) for r in rs], refs=refs, last_loss=float(np.mean(last)),
+                  progress=nanmean(progress(x, ref) for x, ref in zip(last, refs)), **extra)
 
 
 def measure(ctx: Context, cfg: A5Config) -> A5Measurements:
@@ -201,11 +222,12 @@ def measure(ctx: Context, cfg: A5Config) -> A5Measurements:
         rr = [recs[(w, rep)] for rep in range(cfg.reps)]
         sizes.append(_size(w, [r["result"] for r in rr], rr, k))
     first = [recs[(cfg.widths[0], rep)]["result"] for rep in range(cfg.reps)]   # null and fresh draws per replicate
-    fresh = _rep_mean([r["loglik_fresh"] for r in first], [r["loglik_fresh_se"] for r in first])
+    fresh = rep_mean([r["loglik_fresh"] for r in first], [r["loglik_fresh_se"] for r in first])
     p0 = points[(cfg.widths[0], 0)]
+    k0, m0, spread0 = null_rate(first)
     return A5Measurements(
-        d=cfg.d, n=cfg.n, sizes=sizes, null_memorized=sum(int(round(r["null_memorization"] * r["m"])) for r in first),
-        null_m=sum(int(r["m"]) for r in first), loglik_fresh=fresh[0], loglik_fresh_se=fresh[1],
+        d=cfg.d, n=cfg.n, sizes=sizes, null_memorized=k0, null_m=m0, null_between_se=spread0,
+        loglik_fresh=fresh[0], loglik_fresh_se=fresh[1],
         data=np.round(np.asarray(first[0]["data"]), 4).tolist(),
         mixture={"K": p0["K"], "mean_scale": p0["mean_scale"], "seed": p0["mixture_seed"]},
         seeds={"claim": ctx.seed, "replicates": cfg.reps,
@@ -224,9 +246,9 @@ def _tests(m: A5Measurements, cfg: A5Config) -> dict[str, list[Test]]:
     small, large, mid = S[0], S[-1], S[1:-1]
     fresh = (m.loglik_fresh, m.loglik_fresh_se)
     a_rise = a / len(S)                               # end points + (len(S) - 1) consecutive steps
-    rise = [rises(f"width {large.width} vs width {small.width}", large.count, small.count, a_rise)]
+    rise = [rises(f"width {large.width} vs width {small.width}", large.rate, small.rate, a_rise)]
     for x, y in zip(S[:-1], S[1:]):                   # a step fails the rule only if it is a significant decrease
-        t = rises(f"step width {x.width} -> {y.width}", x.count, y.count, a_rise,
+        t = rises(f"step width {x.width} -> {y.width}", x.rate, y.rate, a_rise,
                   what=f"memorization decrease (Agresti-Caffo): width {x.width} minus width {y.width}")
         rise.append(Test(t.label, "fail" if t.outcome == "pass" else "pass", t.test))
     a_mid = a / max(1, 2 * len(mid))
@@ -234,11 +256,11 @@ def _tests(m: A5Measurements, cfg: A5Config) -> dict[str, list[Test]]:
         "A5.memorization_rises": rise,
         "A5.smallest_fails_to_fit": [loglik_gain(f"fresh draws vs width {small.width}", fresh,
                                                  (small.loglik, small.loglik_se), a)],
-        "A5.smallest_not_memorizing": [near_null(f"width {small.width} vs null", small.count, m.null, a)],
+        "A5.smallest_not_memorizing": [near_null(f"width {small.width} vs null", small.rate, m.null_rate, a)],
         "A5.intermediate_generalizes": [t for x in mid for t in (
             fits_like_truth(f"width {x.width}: held-out ELBO vs log P_t0", x, cfg.fit_tolerance, a_mid),
-            near_null(f"width {x.width} vs null", x.count, m.null, a_mid))],
-        "A5.largest_memorizes": [rises(f"width {large.width} vs null", large.count, m.null, a)],
+            near_null(f"width {x.width} vs null", x.rate, m.null_rate, a_mid))],
+        "A5.largest_memorizes": [rises(f"width {large.width} vs null", large.rate, m.null_rate, a)],
     }
 
 
@@ -330,23 +352,36 @@ def report(ctx: Context, cfg: A5Config, m: A5Measurements, f: Findings) -> tuple
     rows = []
     for x in m.sizes:
         lo, hi = wilson_interval(*x.count)
-        rows.append([x.width, x.parameters, x.ratio, f"{lo:.3f} to {hi:.3f}", x.loglik, x.loglik_se, x.heldout_elbo,
-                     x.heldout_elbo_se, x.heldout_truth, x.train_elbo,
+        rows.append([x.width, x.parameters, x.ratio, f"{lo:.3f} to {hi:.3f}", x.between_se, x.loglik, x.loglik_se,
+                     x.heldout_elbo, x.heldout_elbo_se, x.heldout_truth, x.train_elbo,
                      "; ".join(f"{r:.3f} / {e:.4g}" if e is not None else f"{r:.3f}" for r, e in x.per_rep),
-                     x.final_loss, round(x.train_seconds, 1), x.reused])
+                     x.last_loss, nanmean(r[0] if r else None for r in x.refs),
+                     nanmean(r[1] if r else None for r in x.refs), x.progress, fmt_plateau(x.plateau),
+                     round(x.train_seconds, 1), x.reused])
     lo, hi = wilson_interval(*m.null)
-    rows.append(["fresh draws from P_t0", "-", m.null_memorized / m.null_m, f"{lo:.3f} to {hi:.3f}", m.loglik_fresh,
-                 m.loglik_fresh_se, "-", "-", "-", "-", "-", "-", "-", "-"])
+    rows.append(["fresh draws from P_t0", "-", m.null_memorized / m.null_m, f"{lo:.3f} to {hi:.3f}", m.null_between_se,
+                 m.loglik_fresh, m.loglik_fresh_se, "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"])
+    pr = s.plateau
+    training = (f"trained until the DSM loss fell by less than {pr.tol:.0%} between rounds of {pr.round} steps, at most "
+                f"{s.train.steps} steps" if pr.until else f"{s.train.steps} steps")
     f.table(f"Memorization and log-likelihood against network size (d = {m.d}, K = {s.K}, n = {m.n}, "
-            f"{s.train.steps} steps, {s.n_samples} samples x {cfg.reps} replicate(s))",
-            ["width", "parameters", "memorization", "95% Wilson CI", "mean log p(x_gen)", "se", "held-out ELBO", "se",
-             "held-out log P_t0 (truth)", "train ELBO", "per seed: memorization / held-out ELBO", "final DSM loss",
-             "train s", "read back"], rows,
+            f"{training}, {s.n_samples} samples x {cfg.reps} replicate(s))",
+            ["width", "parameters", "memorization", "95% Wilson CI (pooled)", "between-seed se", "mean log p(x_gen)",
+             "se", "held-out ELBO", "se", "held-out log P_t0 (truth)", "train ELBO",
+             "per seed: memorization / held-out ELBO", "DSM loss (last round)", "L_true", "L_emp", "progress u",
+             "DSM loss plateaued", "train s", "read back"],
+            rows,
             note="Memorized: ||x - NN1||^2 <= ||x - NN2||^2 / 9 over the distinct training points. The last row is the "
                  "null: fresh draws from P_t0 scored by the same rule, i.e. what a perfect generalizer would show. "
                  "Held-out / train ELBO: the model's own likelihood (variational bound of the reverse SDE) of held-out "
                  "draws from P_t0 and of the training points; a memorizing model scores the training points above "
-                 "the held-out draws.")
+                 "the held-out draws. Between-seed se: sd of the replicates' rates / sqrt(replicates); the tests use the "
+                 "larger of it and the binomial se. DSM loss plateaued: replicates whose mean loss fell by less than "
+                 f"{pr.tol:.0%} between the last two rounds of {pr.round} steps, or of half the run if shorter (delta, "
+                 "the last relative decrease, per replicate; empirical.mixture_diffusion.PlateauRule); curves in "
+                 "Figure A5_losses. L_true / L_emp: the DSM loss of the true / the empirical score on the same training "
+                 "rows (the generalizer's and the memorizer's, the minimum over all functions); progress u = (L_true - "
+                 "loss) / (L_true - L_emp) (empirical.mixture_diffusion.loss_references).")
     T = _tests(m, cfg)
     tests_table(f, "Every test behind the rules", T)
     mid = m.sizes[1:-1]
@@ -358,21 +393,29 @@ def report(ctx: Context, cfg: A5Config, m: A5Measurements, f: Findings) -> tuple
     f.tolerance("memorization comparisons", f"one-sided Agresti-Caffo two-proportion z, effect {MEM_EFFECT:g}",
                 "verify/claims/_mixtures.py; each rule's tests share its false-failure rate "
                 f"{cfg.alpha:g} (Bonferroni), so the claim wrongly fails with probability <= {len(RULES) * cfg.alpha:g}; "
-                f"counts pooled over {cfg.reps} replicate(s) (each its own mixture, data set and seeds): the tests cover "
-                "the sampling noise of the trained models; the spread between replicates is shown per width")
+                f"counts pooled over {cfg.reps} replicate(s) (each its own mixture, data set and seeds), each arm's se "
+                "the larger of the binomial se and the between-replicate se of its rate")
     f.tolerance("fits like the truth", f"held-out deficit log P_t0 - ELBO below {cfg.fit_tolerance:g} nat",
                 "this project's choice (Figure 2 gives no number); se the larger of the between-replicate se and the "
                 "Monte Carlo se of the ELBO over the held-out draws")
     f.tolerance("log-likelihood comparisons", f"one-sided z on the means, effect {LOGLIK_EFFECT:g} nat",
                 "standard errors of the mean over the samples; Bonferroni inside each rule as above")
     _figure(ctx, f, m)
+    if all(x.curves for x in m.sizes):
+        path, rel = ctx.figure_path("losses")
+        loss_figure(path, [(f"d = {m.d}, n = {m.n}: DSM training loss by width",
+                            [(f"width {x.width}", x.curves, x.refs, f"C{i % 10}", "-" if i < 10 else "--")
+                             for i, x in enumerate(m.sizes)])])
+        f.figures.append(rel)
+        f.notes.append(f"Figure A5_losses (profile {ctx.profile}): the DSM training loss of every model (window means of "
+                       f"{s.train.log_every} steps; one line per replicate).")
     f.seeds.update(m.seeds)
     S = m.sizes
     headline = (f"memorization {' -> '.join(format(x.ratio, '.0%') for x in S)} for widths "
                 f"{', '.join(str(x.width) for x in S)} (null {m.null_memorized / m.null_m:.0%}); log-likelihood "
                 f"{S[0].loglik:.3g} -> {S[-1].loglik:.3g} (fresh draws {m.loglik_fresh:.3g})")
     method = (f"empirical.mixture_diffusion: depth-3 residual MLPs (sinusoidal time embedding) trained by DSM noise "
-              f"prediction ({s.train.steps} AdamW steps, batch {s.train.batch}, lr {s.train.lr:g}, EMA "
+              f"prediction ({training} of AdamW, batch {s.train.batch}, lr {s.train.lr:g}, EMA "
               f"{s.train.ema:g}, t log-uniform on [{s.train.t0:g}, {s.train.T:g}]); {s.n_samples} samples by the "
               f"{s.method.upper()} sampler ({s.sample_steps} log-spaced steps); memorization compared by one-sided "
               "Agresti-Caffo two-proportion z-tests, log-likelihoods by z-tests on the means.")

@@ -46,13 +46,14 @@ import numpy as np
 
 from empirical.diffusion import DiffusionConfig
 from empirical.metrics import wilson_interval
-from empirical.mixture_diffusion import MixtureDiffusionSetting, diffusion_point, run_point
+from empirical.mixture_diffusion import MixtureDiffusionSetting, PlateauRule, diffusion_point, run_point
 from empirical.sweep import record_key, run_sweep
 
 from ..io import figure
 from ..registry import Context, Findings, decision, register
-from ._mixtures import LOGLIK_EFFECT, MEM_EFFECT, Test, all_of, any_of, combine, fmt_rate, loglik_gain, \
-    null_counts, pooled_counts, rises, tests_table
+from ._mixtures import LOGLIK_EFFECT, MEM_EFFECT, Rate, Test, all_of, any_of, combine, fmt_plateau, fmt_rate, \
+    loglik_gain, loss_figure, loss_refs, nanmean, null_rate, plateau_summary, pooled_rate, progress, rep_mean, rises, \
+    tests_table, thin_curve
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,12 @@ CONFIGS = {
                    ns=(16, 64), networks=("mlp-6k", "mlp-100k"), fixed_network="mlp-100k", ds=(4, 16),
                    wd_network="mlp-100k", weight_decays=(0.0, 1.0), reps=1),
     "quick": A6Config(),
-    "full": A6Config(setting=MixtureDiffusionSetting(train=DiffusionConfig(steps=100000, batch=1024), n_samples=4096),
+    # the decisive size (at most 2 h on 2 cores): the quick grid, each model trained until its DSM loss plateaus
+    # (mixture_diffusion.PlateauRule: < 1% decrease between rounds of 2,000 steps) or 12,000 steps, 3x quick
+    "standard": A6Config(setting=MixtureDiffusionSetting(train=DiffusionConfig(steps=12000),
+                                                         plateau=PlateauRule(round=2000, tol=0.01, until=True))),
+    "full": A6Config(setting=MixtureDiffusionSetting(train=DiffusionConfig(steps=100000, batch=1024), n_samples=4096,
+                                                     plateau=PlateauRule(round=5000, tol=0.01, until=True)),
                      ns=(1000, 3200, 10000, 32000, 100000),
                      networks=("mlp-24k", "mlp-100k", "mlp-400k", "mlp-1.6m", "mlp-6m", "mlp-12m", "mlp-44m"),
                      fixed_network="mlp-12m", ds=(8, 16, 32, 64), wd_network="mlp-1.6m",
@@ -86,7 +92,8 @@ FULL_COMMAND = "memsep run --claims A6 --profile full --device cuda"
 _MEM = f"{MEM_EFFECT * 100:g} percentage points (a smallest effect of interest: Figure 3 gives no number; the size of " \
        "Table 1's effect, 73.8% -> 68.6%)"
 _LL = f"{LOGLIK_EFFECT:g} nat per sample (a smallest effect of interest: Figure 3 gives no number)"
-_AC = "one-sided Agresti-Caffo two-proportion z-test"
+_AC = ("one-sided Agresti-Caffo two-proportion z-test on counts pooled over the replicates, each arm's se the larger "
+       "of its binomial se and the between-replicate se of its rate")
 _NULL = ("the null rate (fresh draws from the true mixture at t0 scored by the same 1/3 rule: what a perfect "
          "generalizer shows)")
 
@@ -164,6 +171,13 @@ class A6Cell:
     train_ode_median: float | None = None
     ode_diverged: float | None = None           # share of held-out ODE paths that left the prior's 1 - 1e-6 ball
     per_rep: list = field(default_factory=list)  # (memorization ratio, held-out ELBO) per replicate
+    between_se: float = 0.0         # between-replicate se of the memorization rate (0 with one replicate)
+    null_between_se: float = 0.0    # ... and of the null rate
+    plateau: dict = field(default_factory=dict)  # convergence of the DSM loss (_mixtures.plateau_summary)
+    curves: list = field(default_factory=list)   # the DSM loss curve [(step, loss)] of each replicate
+    refs: list = field(default_factory=list)     # (L_true, L_emp) of each replicate (_mixtures.loss_refs)
+    last_loss: float | None = None               # mean over replicates of the last round's mean DSM loss
+    progress: float | None = None                # mean over replicates of u (_mixtures.progress) at that loss
 
     @property
     def count(self) -> tuple[int, int]:
@@ -172,6 +186,15 @@ class A6Cell:
     @property
     def null(self) -> tuple[int, int]:
         return self.null_memorized, self.null_m
+
+    @property
+    def rate(self) -> Rate:
+        """The memorization count with its between-replicate se: what the tests compare (_mixtures.Rate)."""
+        return Rate(self.memorized, self.m, self.between_se)
+
+    @property
+    def null_rate(self) -> Rate:
+        return Rate(self.null_memorized, self.null_m, self.null_between_se)
 
     @property
     def ratio(self) -> float:
@@ -218,26 +241,13 @@ def _grid(cfg: A6Config) -> list[_Key]:
     return list(dict.fromkeys(keys))
 
 
-def _nanmean(values) -> float | None:
-    v = [x for x in values if x is not None]
-    return float(np.mean(v)) if v else None
-
-
-def _rep_mean(values: list[float], ses: list[float | None]) -> tuple[float, float]:
-    """Mean over replicates; se = max(between-replicate se, within se sqrt(sum se_r^2) / R)."""
-    v = np.asarray(values, dtype=float)
-    within = float(np.sqrt(np.sum([(s or 0.0) ** 2 for s in ses])) / v.size)
-    between = float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0
-    return float(v.mean()), max(within, between)
-
-
 def _likelihood_fields(rs: list[dict]) -> dict:
     lls = [r.get("likelihood") for r in rs]
     if not all(lls):
         return {}
-    he = _rep_mean([x["heldout"]["elbo"]["mean"] for x in lls], [x["heldout"]["elbo"]["se"] for x in lls])
-    te = _rep_mean([x["train"]["elbo"]["mean"] for x in lls], [x["train"]["elbo"]["se"] for x in lls])
-    med = lambda name: _nanmean([(x[name]["ode"] or {}).get("median") for x in lls])  # noqa: E731
+    he = rep_mean([x["heldout"]["elbo"]["mean"] for x in lls], [x["heldout"]["elbo"]["se"] for x in lls])
+    te = rep_mean([x["train"]["elbo"]["mean"] for x in lls], [x["train"]["elbo"]["se"] for x in lls])
+    med = lambda name: nanmean([(x[name]["ode"] or {}).get("median") for x in lls])  # noqa: E731
     return {"heldout_elbo": he[0], "heldout_elbo_se": he[1], "train_elbo": te[0], "train_elbo_se": te[1],
             "heldout_truth": float(np.mean([x["heldout"]["truth"]["mean"] for x in lls])),
             "train_truth": float(np.mean([x["train"]["truth"]["mean"] for x in lls])),
@@ -245,17 +255,28 @@ def _likelihood_fields(rs: list[dict]) -> dict:
             "ode_diverged": float(np.mean([x["heldout"]["ode_diverged"] for x in lls]))}
 
 
+def _loss_fields(rs: list[dict]) -> dict:
+    """The references, the last round's loss and its progress u, over a cell's replicates."""
+    refs = loss_refs(rs)
+    last = [(r.get("plateau") or {}).get("round_means") or [r["final_loss"]] for r in rs]
+    last = [x[-1] for x in last]
+    us = [progress(x, ref) for x, ref in zip(last, refs)]
+    return {"refs": refs, "last_loss": float(np.mean(last)), "progress": nanmean(us)}
+
+
 def _cell(key: _Key, recs: list[dict]) -> A6Cell:
     rs = [r["result"] for r in recs]
-    k, m = pooled_counts(rs)
-    k0, m0 = null_counts(rs)
-    ll = _rep_mean([r["loglik"] for r in rs], [r["loglik_se"] for r in rs])
+    k, m, spread = pooled_rate(rs)
+    k0, m0, null_spread = null_rate(rs)
+    ll = rep_mean([r["loglik"] for r in rs], [r["loglik_se"] for r in rs])
     return A6Cell(d=key.d, n=key.n, network=key.network, weight_decay=key.weight_decay,
                   parameters=int(rs[0]["parameters"]), memorized=k, m=m, null_memorized=k0, null_m=m0,
+                  between_se=spread, null_between_se=null_spread, plateau=plateau_summary(rs),
+                  curves=[thin_curve(r["losses"]) for r in rs], **_loss_fields(rs),
                   loglik=ll[0], loglik_se=ll[1],
                   loglik_fresh=float(np.mean([r["loglik_fresh"] for r in rs])),
-                  loglik_memorized=_nanmean([r["loglik_memorized"] for r in rs]),
-                  loglik_novel=_nanmean([r["loglik_novel"] for r in rs]),
+                  loglik_memorized=nanmean([r["loglik_memorized"] for r in rs]),
+                  loglik_novel=nanmean([r["loglik_novel"] for r in rs]),
                   seconds=float(sum(rec["seconds"] for rec in recs)), reused=all(rec["reused"] for rec in recs),
                   replicates=len(rs), **_likelihood_fields(rs),
                   per_rep=[(r["memorization"], (r.get("likelihood") or {}).get("heldout", {}).get("elbo", {}).get("mean"))
@@ -306,17 +327,17 @@ def _tests(m: A6Measurements, cfg: A6Config) -> dict[str, list[Test]]:
     d_lo, d_hi = min(cfg.ds), max(cfg.ds)
     small, large = cfg.networks[0], cfg.networks[-1]
     a1 = a / (2 * len(cfg.ns))
-    g1 = [rises(f"n = {n}: {large} vs null", m.cell(cfg.d, n, large).count, m.cell(cfg.d, n, large).null, a1)
+    g1 = [rises(f"n = {n}: {large} vs null", m.cell(cfg.d, n, large).rate, m.cell(cfg.d, n, large).null_rate, a1)
           for n in cfg.ns]
-    t1 = [rises(f"n = {n}: {large} vs {small}", m.cell(cfg.d, n, large).count, m.cell(cfg.d, n, small).count, a1)
+    t1 = [rises(f"n = {n}: {large} vs {small}", m.cell(cfg.d, n, large).rate, m.cell(cfg.d, n, small).rate, a1)
           for n in cfg.ns]
     a2 = a / (2 * len(cfg.ds))
     fx = cfg.fixed_network
-    g2 = [rises(f"d = {d}, n = {n_lo}: {fx} vs null", m.cell(d, n_lo, fx).count, m.cell(d, n_lo, fx).null, a2)
+    g2 = [rises(f"d = {d}, n = {n_lo}: {fx} vs null", m.cell(d, n_lo, fx).rate, m.cell(d, n_lo, fx).null_rate, a2)
           for d in cfg.ds]
-    t2 = [rises(f"d = {d}: n = {n_lo} vs n = {n_hi}", m.cell(d, n_lo, fx).count, m.cell(d, n_hi, fx).count, a2)
+    t2 = [rises(f"d = {d}: n = {n_lo} vs n = {n_hi}", m.cell(d, n_lo, fx).rate, m.cell(d, n_hi, fx).rate, a2)
           for d in cfg.ds]
-    t3 = [rises(f"n = {n_lo}: d = {d_lo} vs d = {d_hi}", m.cell(d_lo, n_lo, fx).count, m.cell(d_hi, n_lo, fx).count, a)]
+    t3 = [rises(f"n = {n_lo}: d = {d_lo} vs d = {d_hi}", m.cell(d_lo, n_lo, fx).rate, m.cell(d_hi, n_lo, fx).rate, a)]
     widest = m.cell(cfg.d, n_lo, large)
     wds = [wd for wd in cfg.weight_decays if wd > 0]
     a4 = a / max(1, 2 * len(wds))
@@ -330,7 +351,7 @@ def _tests(m: A6Measurements, cfg: A6Config) -> dict[str, list[Test]]:
         t4 = []
         for wd in wds:
             c = m.cell(cfg.d, n_lo, cfg.wd_network, wd)
-            t4 += [rises(f"n = {n_lo}: {large} (no decay) vs {cfg.wd_network} wd {wd:g}", widest.count, c.count, a4),
+            t4 += [rises(f"n = {n_lo}: {large} (no decay) vs {cfg.wd_network} wd {wd:g}", widest.rate, c.rate, a4),
                    loglik_gain(f"n = {n_lo}, {name}: {cfg.wd_network} wd {wd:g} vs {large} (no decay)",
                                c.reading(which), widest.reading(which), a4)]
         b[f"A6.b_weight_decay_helps_both{suffix}"] = t4
@@ -429,15 +450,25 @@ def report(ctx: Context, cfg: A6Config, m: A6Measurements, f: Findings) -> tuple
     for c in m.cells:
         lo, hi = wilson_interval(*c.count)
         rows.append([c.d, c.n, c.network, c.weight_decay, c.parameters, c.ratio, f"{lo:.3f} to {hi:.3f}",
-                     c.null_memorized / c.null_m, c.loglik, c.loglik_se, c.loglik_memorized, c.loglik_novel,
-                     c.loglik_fresh, round(c.seconds, 1), c.reused])
-    f.table(f"Every model (K = {s.K}, {s.train.steps} steps, batch {s.train.batch}, {s.n_samples} samples x {cfg.reps} "
+                     c.between_se, c.null_memorized / c.null_m, c.null_between_se, c.loglik, c.loglik_se,
+                     c.loglik_memorized, c.loglik_novel, c.loglik_fresh, c.last_loss, _ref(c, 0), _ref(c, 1),
+                     c.progress, fmt_plateau(c.plateau), round(c.seconds, 1), c.reused])
+    pr = s.plateau
+    f.table(f"Every model (K = {s.K}, {_training(s)}, batch {s.train.batch}, {s.n_samples} samples x {cfg.reps} "
             "replicate(s))",
-            ["d", "n", "network", "weight decay", "parameters", "memorization", "95% Wilson CI", "null rate",
-             "mean log p(x_gen)", "se", "log p: memorized", "log p: novel", "log p: fresh draws", "train+sample s",
-             "read back"], rows,
+            ["d", "n", "network", "weight decay", "parameters", "memorization", "95% Wilson CI (pooled)",
+             "between-seed se", "null rate", "between-seed se (null)", "mean log p(x_gen)", "se", "log p: memorized",
+             "log p: novel", "log p: fresh draws", "DSM loss (last round)", "L_true", "L_emp", "progress u",
+             "DSM loss plateaued", "train+sample s", "read back"], rows,
             note="Null rate: fresh draws from P_t0 scored by the same rule (a perfect generalizer). 'log p: memorized / "
-                 "novel': mean log-likelihood of the samples the rule calls memorized / not memorized.")
+                 "novel': mean log-likelihood of the samples the rule calls memorized / not memorized. Between-seed "
+                 "se: sd of the replicates' rates / sqrt(replicates); the tests use the larger of it and the binomial "
+                 f"se. DSM loss plateaued: replicates whose mean loss fell by less than {pr.tol:.0%} between the last "
+                 f"two rounds of {pr.round} steps, or of half the run if shorter (delta, the last relative decrease, "
+                 "per replicate; empirical.mixture_diffusion.PlateauRule); curves in Figure A6_losses. L_true / L_emp: "
+                 "the DSM loss of the true / the empirical score on the same training rows (the generalizer's and the "
+                 "memorizer's, the minimum over all functions); progress u = (L_true - loss) / (L_true - L_emp), 0 at "
+                 "the generalizer's loss, 1 at the memorizer's (empirical.mixture_diffusion.loss_references).")
     lrows = [[c.d, c.n, c.network, c.weight_decay, c.heldout_truth, c.heldout_elbo, c.heldout_elbo_se,
               c.train_elbo, c.train_elbo_se, c.train_elbo - c.heldout_elbo, c.heldout_ode_median, c.train_ode_median,
               c.ode_diverged, "; ".join(f"{r:.3f} / {e:.4g}" if e is not None else f"{r:.3f}" for r, e in c.per_rep)]
@@ -473,13 +504,16 @@ def report(ctx: Context, cfg: A6Config, m: A6Measurements, f: Findings) -> tuple
     f.notes.append(f"The paper's grid (n = 1K to 100K, networks 24K to 44M parameters) is the full profile: "
                    f"`{FULL_COMMAND}` (a GPU job).")
     f.tolerance("memorization comparisons", f"one-sided Agresti-Caffo two-proportion z, effect {MEM_EFFECT:g}",
-                f"verify/claims/_mixtures.py; counts pooled over replicates; each rule's tests share its false-failure "
+                f"verify/claims/_mixtures.py; counts pooled over replicates, each arm's se the larger of the binomial "
+                f"and the between-seed se; each rule's tests share its false-failure "
                 f"rate {cfg.alpha:g} (Bonferroni), so the claim wrongly fails with probability <= "
                 f"{len(RULES) * cfg.alpha:g}; covers the sampling noise of the trained models only")
     f.tolerance("log-likelihood comparisons", f"one-sided z on the means, effect {LOGLIK_EFFECT:g} nat",
                 f"mean over {cfg.reps} training seed(s); se the larger of the between-seed se and the within-model se "
                 "(samples or held-out points); Bonferroni inside each rule as above")
     _figure(ctx, f, cfg, m)
+    if all(c.curves for c in m.cells):
+        _loss_figure(ctx, f, cfg, m)
     f.seeds.update(m.seeds)
     f.notes.append(f"{len(m.seeds.get('points', {}))} models; per-point files (config, seeds, versions, loss curve) "
                    f"under results/sweeps/A6/{ctx.profile}/points/ (resumable).")
@@ -488,12 +522,47 @@ def report(ctx: Context, cfg: A6Config, m: A6Measurements, f: Findings) -> tuple
     headline = (f"d = {cfg.d}: {small} -> {large} memorizes {r[n_lo][0]:.0%} -> {r[n_lo][1]:.0%} at n = {n_lo} and "
                 f"{r[n_hi][0]:.0%} -> {r[n_hi][1]:.0%} at n = {n_hi}; {sum(a.passed for a in f.assertions)}/"
                 f"{len(f.assertions)} trend rules hold at this scale")
-    method = (f"empirical.mixture_diffusion: depth-3 residual MLPs trained by DSM noise prediction ({s.train.steps} AdamW "
-              f"steps, batch {s.train.batch}, lr {s.train.lr:g}, EMA {s.train.ema:g}, t log-uniform on "
+    method = (f"empirical.mixture_diffusion: depth-3 residual MLPs trained by DSM noise prediction ({_training(s)} of AdamW, "
+              f"batch {s.train.batch}, lr {s.train.lr:g}, EMA {s.train.ema:g}, t log-uniform on "
               f"[{s.train.t0:g}, {s.train.T:g}]); {s.n_samples} ODE samples ({s.sample_steps} steps) per model; "
               "memorization compared by one-sided Agresti-Caffo two-proportion z-tests, log-likelihoods (under the "
               "true mixture) by z-tests on the means.")
     return headline, method
+
+
+def _ref(c: A6Cell, i: int) -> float | None:
+    """Mean over replicates of L_true (i = 0) or L_emp (i = 1)."""
+    return nanmean([r[i] if r else None for r in c.refs])
+
+
+def _training(s) -> str:
+    """How long the models were trained, in words."""
+    pr = s.plateau
+    if pr.until:
+        return (f"trained until the DSM loss fell by less than {pr.tol:.0%} between rounds of {pr.round} steps, "
+                f"at most {s.train.steps} steps")
+    return f"{s.train.steps} steps"
+
+
+def _line(label: str, c: A6Cell, color: str, ls: str) -> tuple:
+    return label, c.curves, c.refs, color, ls
+
+
+def _loss_figure(ctx: Context, f: Findings, cfg: A6Config, m: A6Measurements) -> None:
+    path, rel = ctx.figure_path("losses")
+    styles = {n: ls for n, ls in zip(cfg.ns, ("-", "--", ":", "-."))}
+    panels = [
+        (f"(a-left) d = {cfg.d}, by network", [_line(f"{net}, n = {n}", m.cell(cfg.d, n, net), f"C{i}", styles[n])
+                                             for i, net in enumerate(cfg.networks) for n in cfg.ns]),
+        (f"(a-right) {cfg.fixed_network}, by d", [_line(f"d = {d}, n = {n}", m.cell(d, n, cfg.fixed_network),
+                                                       f"C{i}", styles[n]) for i, d in enumerate(cfg.ds) for n in cfg.ns]),
+        (f"(b) {cfg.wd_network}, d = {cfg.d}, by weight decay",
+         [_line(f"wd {wd:g}, n = {n}", m.cell(cfg.d, n, cfg.wd_network, wd), f"C{i}", styles[n])
+          for i, wd in enumerate(cfg.weight_decays) for n in cfg.ns])]
+    loss_figure(path, panels)
+    f.figures.append(rel)
+    f.notes.append(f"Figure A6_losses (profile {ctx.profile}): the DSM training loss of every model (window means of "
+                   f"{cfg.setting.train.log_every} steps; one line per replicate); line style by n.")
 
 
 def _ordering(m: A6Measurements) -> str:
