@@ -86,12 +86,13 @@ def test_claim_at_ci_size(claim_id, tmp_path, pruning_out):
 
 
 def test_every_claim_has_its_profiles():
-    """ci, quick and full everywhere; standard (the decisive pruning size) only where a claim needs one, else quick."""
+    """ci, quick and full everywhere; standard (the decisive size: pruning, and the mixture experiments trained to a
+    plateau) only where a claim needs one, else quick."""
     for cid in claim_ids():
         c = REGISTRY[cid]
         assert {"ci", "quick", "full"} <= set(c.configs) <= {"ci", "quick", "standard", "full"}
         assert c.config("standard") is c.configs.get("standard", c.configs["quick"])
-    assert {cid for cid in claim_ids() if "standard" in REGISTRY[cid].configs} == {"M1", "M2", "M3", "M4"}
+    assert {cid for cid in claim_ids() if "standard" in REGISTRY[cid].configs} == {"A5", "A6", "M1", "M2", "M3", "M4"}
 
 
 # ---- negative controls: the decision rules reject a false identity --------------------------

@@ -242,7 +242,7 @@ RULE_CHANGES: tuple[RuleChange, ...] = (
             "memorization lowers. The ODE likelihood is reported as a cross-check (its forward paths diverge on "
             "trained networks, empirical/likelihood.py)."),
     RuleChange(
-        date="2026-12-02", claim="A5, A6", keys=("A5.memorization_rises", "A5.smallest_not_memorizing",
+        date="2026-12-02", claim="A5-A6", keys=("A5.memorization_rises", "A5.smallest_not_memorizing",
                                                 "A5.intermediate_generalizes", "A5.largest_memorizes",
                                                 "A6.a_rises_with_size", "A6.a_falls_with_n", "A6.a_falls_with_d",
                                                 "A6.b_weight_decay_helps_both", "A6.b_weight_decay_helps_both_samples"),

@@ -46,6 +46,7 @@ its tests (Bonferroni), so each rule wrongly fails with probability at most alph
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -58,7 +59,7 @@ from ..stats import directional_rule
 __all__ = ["MEM_EFFECT", "MEM_EFFECT_SOURCE", "LOGLIK_EFFECT", "LOGLIK_EFFECT_SOURCE", "Test", "Rate", "between_se",
            "rises", "near_null", "loglik_gain", "all_of", "any_of", "combine", "pooled_counts", "null_counts",
            "pooled_rate", "null_rate", "rep_mean", "nanmean", "plateau_summary", "fmt_plateau", "thin_curve",
-           "loss_refs", "progress", "loss_figure", "fmt_rate", "tests_table"]
+           "loss_refs", "progress", "grid_figure", "loss_figure", "fmt_rate", "tests_table"]
 
 # Smallest effects of interest (the paper gives no number for Figures 2 and 3).
 MEM_EFFECT = 0.05
@@ -239,15 +240,34 @@ def progress(loss: float, ref: tuple[float, float] | None) -> float | None:
     return (ref[0] - loss) / (ref[0] - ref[1])
 
 
+@contextlib.contextmanager
+def grid_figure(path, nrows: int, ncols: int, size: tuple[float, float]):
+    """``with grid_figure(path, 2, 2, (12, 9)) as axes:`` an nrows x ncols grid (axes: a 2-D array), saved atomically
+    (verify.io.save_figure) and closed on exit; font sizes readable at the width REPORT.md shows."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..io import save_figure
+
+    with plt.rc_context({"font.size": 11, "axes.titlesize": 12, "legend.fontsize": 9}):
+        fig, axes = plt.subplots(nrows, ncols, figsize=size, squeeze=False)
+        try:
+            yield axes
+            fig.tight_layout()
+            save_figure(fig, path)
+        finally:
+            plt.close(fig)
+
+
 def loss_figure(path, panels: list[tuple[str, list[tuple]]]) -> None:
     """The DSM training curves, one panel per (title, lines); a line is (label, curves of the replicates (each
     [(step, window mean loss)]), their (L_true, L_emp) references (``loss_refs``), colour, line style); every
     replicate is drawn, the label once; the references' means as thin horizontal lines in the line's colour
     (dotted: L_true, the generalizer's loss; dash-dot: L_emp, the memorizer's)."""
-    from ..io import figure
-
-    with figure(path, len(panels), (5.8 * len(panels), 4.6)) as axes:
-        for ax, (title, lines) in zip(np.atleast_1d(axes), panels):
+    with grid_figure(path, 1, len(panels), (6.2 * len(panels), 5.0)) as axes:
+        for ax, (title, lines) in zip(axes[0], panels):
             for label, curves, refs, color, ls in lines:
                 for i, c in enumerate(curves):
                     if c:
@@ -263,7 +283,7 @@ def loss_figure(path, panels: list[tuple[str, list[tuple]]]) -> None:
             ax.set_ylabel(r"DSM loss $\mathbb{E}\,\|\epsilon_\theta(x_t, t) - z\|^2$ (window mean)")
             ax.set_title(title + "\n" + r"dotted: true score's loss $L_{true}$; dash-dot: empirical optimum $L_{emp}$",
                          fontsize=10)
-            ax.legend(fontsize=8, ncol=2)
+            ax.legend(ncol=2)
             ax.grid(alpha=0.3)
 
 

@@ -34,12 +34,11 @@ from empirical.metrics import wilson_interval
 from empirical.mixture_diffusion import MixtureDiffusionSetting, PlateauRule, diffusion_point, make_mixture, run_point
 from empirical.sweep import run_sweep
 
-from ..io import figure
 from ..registry import Context, Findings, decision, register
 from ..stats import directional_rule
 from ._mixtures import LOGLIK_EFFECT, MEM_EFFECT, Rate, Test, all_of, any_of, between_se, combine, fmt_plateau, \
-    fmt_rate, loglik_gain, loss_figure, loss_refs, near_null, nanmean, null_rate, plateau_summary, progress, rep_mean, \
-    rises, tests_table, thin_curve
+    fmt_rate, grid_figure, loglik_gain, loss_figure, loss_refs, near_null, nanmean, null_rate, plateau_summary, \
+    progress, rep_mean, rises, tests_table, thin_curve
 
 
 @dataclass(frozen=True)
@@ -433,24 +432,28 @@ def _figure(ctx: Context, f: Findings, m: A5Measurements) -> None:
     if m.mixture:
         mix = make_mixture(m.d, m.mixture["K"], m.mixture["mean_scale"], m.mixture["seed"])
         dens = np.exp(mix.logpdf(np.column_stack([gx.ravel(), gy.ravel()]))).reshape(gx.shape)
-    with figure(path, len(S), (3.2 * len(S), 3.4)) as axes:
-        for ax, x in zip(np.atleast_1d(axes), S):
+    cols = min(4, len(S))
+    rows = -(-len(S) // cols)
+    with grid_figure(path, rows, cols, (3.6 * cols, 3.9 * rows)) as axes:
+        for ax in axes.ravel()[len(S):]:
+            ax.set_visible(False)
+        for ax, x in zip(axes.ravel(), S):
             if dens is not None:
-                ax.contour(gx, gy, dens, levels=5, colors="0.6", linewidths=0.6)
+                ax.contour(gx, gy, dens, levels=5, colors="0.6", linewidths=0.7, zorder=0)
             xs, mask = np.asarray(x.samples), np.asarray(x.memorized_mask, dtype=bool)
-            ax.scatter(xs[~mask, 0], xs[~mask, 1], s=3, c="C0", alpha=0.5, label="generated")
-            ax.scatter(xs[mask, 0], xs[mask, 1], s=9, c="C3", marker="D", alpha=0.8, label="memorized")
-            ax.scatter(data[:, 0], data[:, 1], s=12, marker="x", c="k", lw=0.8, label="training")
-            ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal",
-                   title=f"width {x.width} ({x.parameters:,} params)\nmem. {x.ratio:.0%}, log p {x.loglik:.3g}")
-            ax.tick_params(labelsize=7)
-        np.atleast_1d(axes)[0].legend(fontsize=6, loc="lower left")
+            ax.scatter(xs[~mask, 0], xs[~mask, 1], s=4, c="C0", alpha=0.45, label="generated, novel", zorder=1)
+            ax.scatter(data[:, 0], data[:, 1], s=22, marker="x", c="k", lw=0.9, label="training point", zorder=2)
+            ax.scatter(xs[mask, 0], xs[mask, 1], s=14, c="C3", marker="D", alpha=0.9, edgecolors="none",
+                       label="generated, memorized", zorder=3)
+            ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel="$x_1$", ylabel="$x_2$",
+                   title=f"width {x.width} ({x.parameters:,} params)\nmemorized {x.ratio:.0%}, "
+                         f"log p {x.loglik:.3g}")
+        axes[0, 0].legend(fontsize=8, loc="lower left", markerscale=1.5)
     f.figures.append(rel)
     shown = len(S[0].samples)
     f.notes.append(f"Figure A5_samples: generated samples per network size ({shown} of replicate 0's shown), "
-                   "memorized ones "
-                   f"as red diamonds, training points as black crosses, grey contours of the true density (profile "
-                   f"{ctx.profile}). Null rate of the rule here: "
+                   "memorized ones as red diamonds drawn over the training points (black crosses), grey contours of "
+                   f"the true density (profile {ctx.profile}). Null rate of the rule here: "
                    f"{m.null_memorized / m.null_m:.1%}.")
 
 

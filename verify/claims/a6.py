@@ -49,11 +49,10 @@ from empirical.metrics import wilson_interval
 from empirical.mixture_diffusion import MixtureDiffusionSetting, PlateauRule, diffusion_point, run_point
 from empirical.sweep import record_key, run_sweep
 
-from ..io import figure
 from ..registry import Context, Findings, decision, register
 from ._mixtures import LOGLIK_EFFECT, MEM_EFFECT, Rate, Test, all_of, any_of, combine, fmt_plateau, fmt_rate, \
-    loglik_gain, loss_figure, loss_refs, nanmean, null_rate, plateau_summary, pooled_rate, progress, rep_mean, rises, \
-    tests_table, thin_curve
+    grid_figure, loglik_gain, loss_figure, loss_refs, nanmean, null_rate, plateau_summary, pooled_rate, progress, \
+    rep_mean, rises, tests_table, thin_curve
 
 
 @dataclass(frozen=True)
@@ -587,53 +586,63 @@ def _figure(ctx: Context, f: Findings, cfg: A6Config, m: A6Measurements) -> None
     def mem_line(ax, xs, cells, color, label, marker="o"):
         r = np.array([c.ratio for c in cells])
         ci = np.array([wilson_interval(*c.count) for c in cells])
-        ax.errorbar(xs, r, yerr=[r - ci[:, 0], ci[:, 1] - r], fmt=f"{marker}-", color=color, label=label, ms=4,
-                    capsize=2)
+        ax.errorbar(xs, r, yerr=[r - ci[:, 0], ci[:, 1] - r], fmt=f"{marker}-", color=color, label=label, ms=5,
+                    capsize=3)
 
-    with figure(path, 4, (20, 4.2)) as axes:
-        ax = axes[0]
+    def ll_lines(ax, xs, cells, color, n):
+        """Both likelihood readings, negated (lower is better), with the truth; se bars over seeds and points."""
+        ax.errorbar(xs, [-c.loglik for c in cells], yerr=[c.loglik_se for c in cells], fmt="s--", color=color, ms=4,
+                    capsize=2, label=rf"n = {n}: $-$mean log $p_{{data}}(x_{{gen}})$")
+        if all(c.heldout_elbo is not None for c in cells):
+            ax.errorbar(xs, [-c.heldout_elbo for c in cells], yerr=[c.heldout_elbo_se for c in cells], fmt="^-.",
+                        color=color, ms=5, capsize=2, label=f"n = {n}: $-$held-out ELBO")
+        ax.axhline(-cells[0].loglik_fresh, color=color, ls=":", lw=1.0, label=f"n = {n}: truth (fresh draws)")
+
+    with grid_figure(path, 2, 2, (13, 10)) as axes:
+        ax = axes[0, 0]
         for i, n in enumerate(cfg.ns):
             cells = [m.cell(cfg.d, n, net) for net in cfg.networks]
             mem_line(ax, [c.parameters for c in cells], cells, f"C{i}", f"n = {n}")
+            ax.plot([c.parameters for c in cells], [c.null_memorized / c.null_m for c in cells], "x:", color=f"C{i}",
+                    label=f"n = {n}: null rate")
         ax.set(xscale="log", xlabel="parameters", ylabel="memorization ratio", ylim=(-0.02, 1.02),
-               title=f"(a-left) d = {cfg.d}: against network size")
-        ax.legend(fontsize=7)
-        ax = axes[1]
+               title=f"(a-left) d = {cfg.d}, no weight decay: against network size")
+        ax.legend()
+        ax = axes[0, 1]
         for i, d in enumerate(cfg.ds):
             cells = [m.cell(d, n, cfg.fixed_network) for n in cfg.ns]
             mem_line(ax, list(cfg.ns), cells, f"C{i}", f"d = {d}")
-        ax.set(xscale="log", xlabel="n", ylabel="memorization ratio", ylim=(-0.02, 1.02),
-               title=f"(a-right) {cfg.fixed_network}: against n")
-        ax.legend(fontsize=7)
-        for ax, key, xlab, title in ((axes[2], "width", "parameters", "(b-left) fixed depth, growing width"),
-                                     (axes[3], "wd", "weight decay", f"(b-right) {cfg.wd_network}, growing weight decay")):
-            ax2 = ax.twinx()
-            for i, n in enumerate(cfg.ns):
-                if key == "width":
-                    cells = [m.cell(cfg.d, n, net) for net in cfg.networks]
-                    xs = [c.parameters for c in cells]
-                else:
-                    cells = [m.cell(cfg.d, n, cfg.wd_network, wd) for wd in cfg.weight_decays]
-                    xs = list(cfg.weight_decays)
-                mem_line(ax, xs, cells, f"C{i}", f"n = {n}: memorization")
-                ax2.plot(xs, [-c.loglik for c in cells], "s--", color=f"C{i}", ms=3,
-                         label=f"n = {n}: -mean log p_data(x_gen)")
-                if all(c.heldout_elbo is not None for c in cells):
-                    ax2.errorbar(xs, [-c.heldout_elbo for c in cells], yerr=[c.heldout_elbo_se for c in cells],
-                                 fmt="^-.", color=f"C{i}", ms=3, capsize=2, label=f"n = {n}: -held-out ELBO")
-                ax2.axhline(-cells[0].loglik_fresh, color=f"C{i}", ls=":", lw=0.8)
-            ax.set(xscale="log" if key == "width" else "symlog", xlabel=xlab, ylabel="memorization ratio (solid)",
-                   ylim=(-0.02, 1.02), title=title)
-            if key == "wd":
-                ax.set_xscale("symlog", linthresh=min(w for w in cfg.weight_decays if w > 0))
-            ax2.set(yscale="log", ylabel="-log-likelihood (dashed: samples; dash-dot: held-out; dotted: truth)")
-            ax.legend(fontsize=6, loc="upper left")
-            ax2.legend(fontsize=6, loc="upper right")
+        ax.set(xscale="log", xlabel="n (training points)", ylabel="memorization ratio", ylim=(-0.02, 1.02),
+               title=f"(a-right) {cfg.fixed_network}: against n, by d")
+        ax.set_xticks(list(cfg.ns), [str(n) for n in cfg.ns])
+        ax.minorticks_off()
+        ax.legend()
+        ax = axes[1, 0]
+        for i, n in enumerate(cfg.ns):
+            cells = [m.cell(cfg.d, n, net) for net in cfg.networks]
+            ll_lines(ax, [c.parameters for c in cells], cells, f"C{i}", n)
+        ax.set(xscale="log", yscale="log", xlabel="parameters", ylabel="$-$log-likelihood (nats; lower is better)",
+               title=f"(b-left) d = {cfg.d}, no weight decay: likelihood against network size")
+        ax.legend(fontsize=8)
+        ax = axes[1, 1]
+        ax2 = ax.twinx()
+        wds = list(cfg.weight_decays)
+        for i, n in enumerate(cfg.ns):
+            cells = [m.cell(cfg.d, n, cfg.wd_network, wd) for wd in wds]
+            mem_line(ax, wds, cells, f"C{i}", f"n = {n}: memorization (left axis)")
+            ll_lines(ax2, wds, cells, f"C{i}", n)
+        ax.set(xscale="symlog", xlabel="weight decay", ylabel="memorization ratio", ylim=(-0.02, 1.02),
+               title=f"(b-right) {cfg.wd_network}, d = {cfg.d}: against weight decay")
+        ax.set_xscale("symlog", linthresh=min(w for w in wds if w > 0))
+        ax2.set(yscale="log", ylabel="$-$log-likelihood (nats; right axis)")
+        h1, l1 = ax.get_legend_handles_labels()
+        h2, l2 = ax2.get_legend_handles_labels()
+        ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
     f.figures.append(rel)
-    f.notes.append(f"Figure A6_figure3 (profile {ctx.profile}): Figure 3's four panels; error bars are 95% Wilson "
-                   "intervals; both likelihoods are drawn NEGATED on a log axis (lower is better): dashed, the samples' mean "
-                   "log p_data(x_gen); dash-dot with error bars (se over seeds and points), the held-out ELBO; dotted, "
-                   "fresh draws (the truth).")
+    f.notes.append(f"Figure A6_figure3 (profile {ctx.profile}): Figure 3's panels. Memorization with 95% Wilson "
+                   "intervals (pooled over seeds), beside the null rate of fresh draws; the likelihoods NEGATED on a log "
+                   "axis (lower is better) with se bars (over seeds and points): squares (dashed), the samples' mean "
+                   "log p_data(x_gen); triangles (dash-dot), the model's ELBO of held-out draws; dotted, fresh draws (the truth).")
 
 
 register("A6", title="Memorization rises with network size, falls with n and d; weight decay trades it against likelihood",
