@@ -424,10 +424,40 @@ def test_inconclusive_verdict_tally_and_decision_statistics_are_rendered():
     text = render_report([make_record("S1"), rec, make_record("A2", "NOT CONFIRMED")])
     assert "*INCONCLUSIVE*" in text
     assert "**Tally:** 3 claims: 1 CONFIRMED, 1 NOT CONFIRMED, 1 INCONCLUSIVE, 0 ERROR." in text
-    line = next(ln for ln in text.splitlines() if "`M2.lowers`" in ln)
+    line = next(ln for ln in text.splitlines() if ln.startswith("- [") and "`M2.lowers`" in ln)
     assert line.startswith("- [?] `M2.lowers` pruning lowers memorization: counts")
     assert "power there 0.37" in line and "(Table 1)" in line and "minimum detectable effect" in line
     assert "one-sided z; drop; estimate 0.02 +- 0.04 (se)" in line
+
+
+def test_at_a_glance_says_which_rules_decide_each_verdict():
+    from verify.registry import decision
+
+    rec = make_record("A6", "NOT CONFIRMED")
+    rec["result"]["assertions"] = [dataclasses.asdict(decision(k, o, "detail")) for k, o in
+                                   (("A6.a", "pass"), ("A6.b", "fail"), ("A6.c", "inconclusive"))]
+    text = render_report([make_record("S1"), rec, make_record("M1", "ERROR", error="boom")])
+    glance = text.split("**At a glance**", 1)[1].split("\n## ", 1)[0]
+    lines = [ln for ln in glance.splitlines() if ln.startswith("- ")]
+    assert len(lines) == 3
+    assert lines[0].endswith("CONFIRMED: 1 of 1 rules pass: the paper's statement holds at this scale.")
+    assert "1 of 3 rules pass; the data contradict `A6.b`; too little evidence to decide `A6.c`." in lines[1]
+    assert "did not finish" in lines[2]
+    assert "**What to take from it:** 1 of 3 rules pass" in text
+
+
+def test_long_tables_are_folded_and_short_ones_are_not():
+    from verify.registry import Table
+    from verify.report import FOLD_ROWS
+
+    short = Table("Short table", ["a"], [[i] for i in range(FOLD_ROWS)])
+    long = Table("Long <table>", ["a"], [[i] for i in range(FOLD_ROWS + 1)])
+    text = render_report([make_record("S1", tables=[short, long])])
+    assert "**Short table**" in text and "<summary><b>Short" not in text
+    i = text.index("<details>")
+    block = text[i:text.index("</details>", i)]
+    assert f"<summary><b>Long &lt;table&gt;</b> ({FOLD_ROWS + 1} rows; click to open)</summary>" in block
+    assert sum(ln.startswith("| ") for ln in block.splitlines()) == FOLD_ROWS + 2      # header + rows
 
 
 def test_replication_section_compares_verdicts_across_seeds():

@@ -7,6 +7,7 @@ Claim results are ``results/<id>.json`` (``memsep run``); fuzz campaigns are
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -153,6 +154,37 @@ def _table(columns: list[str], rows: list[list]) -> list[str]:
     out = ["| " + " | ".join(_fmt(c) for c in columns) + " |", "|" + "---|" * len(columns)]
     out += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
     return out
+
+
+FOLD_ROWS = 15          # tables longer than this are folded (<details>) in REPORT.md
+
+
+def _folded_table(title: str, columns: list[str], rows: list[list]) -> list[str]:
+    """A titled table; folded under a <details> summary when it has more than FOLD_ROWS rows."""
+    body = _table(columns, rows)
+    if len(rows) <= FOLD_ROWS:
+        return [f"**{title}**", ""] + body
+    return ["<details>", f"<summary><b>{html.escape(title)}</b> ({len(rows)} rows; click to open)</summary>", ""] + \
+        body + ["", "</details>"]
+
+
+def _takeaway(r: dict) -> str:
+    """One line: what a reader should take from a claim's result (its rules' outcomes by key)."""
+    res = r["result"]
+    if res["verdict"] == "ERROR":
+        return "did not finish: see the error in its section"
+    outs = [(a.get("key") or a["name"], _outcome(a)) for a in res.get("assertions", [])]
+    n_pass = sum(o == "pass" for _, o in outs)
+    text = f"{n_pass} of {len(outs)} rules pass"
+    failed = [k for k, o in outs if o == "fail"]
+    unsure = [k for k, o in outs if o == "inconclusive"]
+    if failed:
+        text += "; the data contradict " + ", ".join(f"`{k}`" for k in failed)
+    if unsure:
+        text += "; too little evidence to decide " + ", ".join(f"`{k}`" for k in unsure)
+    if not failed and not unsure:
+        text += ": the paper's statement holds at this scale"
+    return text
 
 
 def _anchor(claim: dict) -> str:
@@ -341,6 +373,7 @@ def _section(r: dict, fuzz: dict | None = None) -> list[str]:
     if prov:
         lines += [prov, ""]
     lines += [f"**Verdict:** {_MARK[res['verdict']]}. {' '.join(res['headline'].split())}", ""]
+    lines += [f"**What to take from it:** {_takeaway(r)}.", ""]
     if fuzz is not None:
         lines += [_fuzz_pointer(fuzz), ""]
     if res.get("method"):
@@ -350,7 +383,7 @@ def _section(r: dict, fuzz: dict | None = None) -> list[str]:
         lines += [_decision_line(a) for a in res["assertions"]]
         lines.append("")
     for t in res.get("tables", []):
-        lines += [f"**{t['title']}**", ""] + _table(t["columns"], t["rows"]) + [""]
+        lines += _folded_table(t["title"], t["columns"], t["rows"]) + [""]
         if t.get("note"):
             lines += [f"*{t['note']}*", ""]
     for fig in res.get("figures", []):
@@ -401,16 +434,21 @@ def render_report(results: list[dict], campaigns: list[dict] | None = None,
     else:
         profiles = sorted({r["profile"] for r in results})
         seeds = sorted({r["seed"] for r in results})
+        standard = [r["claim"]["id"] for r in results if r["profile"] == "standard"]
         lines += [f"Profile(s): {', '.join(profiles)}. Run seed(s): {', '.join(map(str, seeds))}. The reference run is the "
               "`full` profile (`memsep run --profile full`, larger grids and more draws); `standard` sits between quick and "
-              "full for the claims that define it (M1-M4: up to 2 hours on 2 CPU cores; the others run their quick "
-              "size); `quick` is the default minutes-scale run and `ci` the test-suite size.", ""]
+              "full for the claims that define it (the decisive size, at most 2 hours on 2 CPU cores"
+              + (f"; here {', '.join(standard)}" if standard else "") + "; the others run their quick size); `quick` "
+              "is the default minutes-scale run and `ci` the test-suite size.", ""]
         lines += ["## Summary", ""]
         rows = [[f"[{r['claim']['id']}](#{_anchor(r['claim'])})", r["claim"]["title"], _MARK[r["result"]["verdict"]],
                  r["result"]["headline"], f"{r['runtime_s']:.1f} s", r["profile"]] for r in results]
         lines += _table(["claim", "title", "verdict", "headline", "runtime", "profile"], rows) + [""]
         counts = {v: sum(r["result"]["verdict"] == v for r in results) for v in VERDICTS}
         lines += [f"**Tally:** {len(results)} claims: " + ", ".join(f"{counts[v]} {v}" for v in VERDICTS) + ".", ""]
+        lines += ["**At a glance** (each claim's rules, by outcome):", ""]
+        lines += [f"- [{r['claim']['id']}](#{_anchor(r['claim'])}) {_MARK[r['result']['verdict']]}: {_takeaway(r)}."
+                  for r in results] + [""]
     if results and replicates:
         lines += _replication_section(results, replicates)
     lines += _rule_changes_section()
