@@ -157,7 +157,7 @@ def test_a1_section_from_a_real_record(a1_record):
     assert f"runtime {a1_record['runtime_s']:.1f} s" in section
     assert "```" not in section                                        # no traceback block
     for table in a1_record["result"]["tables"]:
-        assert f"**{table['title']}**" in section
+        assert f"**{table['title']}**" in section or f"<summary><b>{table['title']}</b>" in section
 
 
 def test_not_confirmed_is_rendered_visibly():
@@ -424,7 +424,7 @@ def test_inconclusive_verdict_tally_and_decision_statistics_are_rendered():
     text = render_report([make_record("S1"), rec, make_record("A2", "NOT CONFIRMED")])
     assert "*INCONCLUSIVE*" in text
     assert "**Tally:** 3 claims: 1 CONFIRMED, 1 NOT CONFIRMED, 1 INCONCLUSIVE, 0 ERROR." in text
-    line = next(ln for ln in text.splitlines() if ln.startswith("- [") and "`M2.lowers`" in ln)
+    line = next(ln for ln in text.splitlines() if re.match(r"- \[[x ?]\] ", ln) and "`M2.lowers`" in ln)
     assert line.startswith("- [?] `M2.lowers` pruning lowers memorization: counts")
     assert "power there 0.37" in line and "(Table 1)" in line and "minimum detectable effect" in line
     assert "one-sided z; drop; estimate 0.02 +- 0.04 (se)" in line
