@@ -156,3 +156,10 @@ def test_no_module_changes_global_state_when_imported():
             for sub in ast.walk(node):
                 text = ast.unparse(sub) if isinstance(sub, (ast.Call, ast.Attribute, ast.Subscript)) else ""
                 assert not any(text.startswith(s) for s in _STATE_CALLS), (p, node.lineno, text)
+
+
+def test_main_answers_help_and_refuses_options_it_does_not_know(capsys):
+    from verify.codedeps import main
+
+    assert main(["--help"]) == 0 and "COMMIT" in capsys.readouterr().out
+    assert main(["--bogus"]) == 2 and "COMMIT: expected commit ids, got --bogus" in capsys.readouterr().err

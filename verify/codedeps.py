@@ -39,6 +39,7 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import re
 import subprocess
 from pathlib import Path
 
@@ -236,6 +237,13 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     args = sys.argv[1:] if argv is None else argv
+    if any(a in ("-h", "--help") for a in args):
+        print(main.__doc__.split(":", 1)[0].strip("` ") + "\n\n" + " ".join(main.__doc__.split(":", 1)[1].split()))
+        return 0
+    bad = [a for a in args if a.startswith("-") or not re.fullmatch(r"[0-9a-fA-F]{4,40}|HEAD(~\d+)?", a)]
+    if bad:
+        print(f"codedeps: COMMIT: expected commit ids, got {', '.join(bad)}", file=sys.stderr)
+        return 2
     records = _committed_records(ROOT)
     commits = args or sorted({r["environment"]["git_commit"] for _, r in records})
     for c in commits:
