@@ -93,6 +93,11 @@ def test_short_dit_train_runs_scale_warmup_and_logging(tmp_path, capsys):
 
 # ---- evaluate: metrics with error bars, a cached classifier, TorchScript features (no DiT training) ---------------
 
+def _messages(capsys) -> list[str]:
+    """stderr lines other than evaluate's progress lines ("memsep dit evaluate: ...")."""
+    return [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("memsep dit evaluate: ")]
+
+
 def _fake_run(root, name="r", samples=None, n=8):
     """A run directory as `dit train` + `dit sample` leave it, made directly (evaluate reads only config.json and
     samples.npy): n digits, and ``samples`` (default: 40 noisy copies of digits) as its samples."""
@@ -120,10 +125,18 @@ def test_evaluate_records_k_sizes_accuracy_and_extrapolated_fd(tmp_path, capsys,
     a, b = _fake_run(tmp_path / "runs", "a"), _fake_run(tmp_path / "runs", "b")
     argv = ["--features", "classifier", "--classifier-steps", "5", "--k", "4"]
     assert main(["dit", "evaluate", "--run", str(a), *argv]) == 0
-    err = capsys.readouterr().err
-    # 40 samples for 128 classifier features: one warning line, and nothing else on stderr
-    assert err.count("\n") == 1 and err.startswith("memsep: warning: 40 samples for 128 features")
+    err = capsys.readouterr().err.splitlines()
+    # progress lines say what runs (the classifier's training first time), then one warning: 40 samples, 128 features
+    progress = [ln for ln in err if ln.startswith("memsep dit evaluate: ")]
+    assert len(progress) == 3 and "training it (5 steps" in progress[1]
+    warn = [ln for ln in err if ln.startswith("memsep: warning: ")]
+    assert len(warn) == 1 and warn[0].startswith("memsep: warning: 40 samples for 128 features")
+    assert len(err) == 4
     ev = json.loads((a / "evaluation.json").read_text())
+    # the nearest-neighbour grid: 32 samples, each above its nearest training image
+    nb = ev["neighbours"]
+    assert (a / nb["file"]).stat().st_size > 1000 and nb["shown"] == 32 and len(nb["memorized"]) == 32
+    assert all(r >= 0 for r in nb["distance_ratio"])
     assert ev["k"] == 4 and ev["samples"] == 40 and ev["reference_size"] == 1797 and ev["feature_dim"] == 128
     assert 0 <= ev["classifier_accuracy"] <= 1 and ev["classifier"]["accuracy"] == ev["classifier_accuracy"]
     assert ev["classifier"]["seed"] == 0 and ev["classifier"]["steps"] == 5
@@ -143,6 +156,7 @@ def test_evaluate_records_k_sizes_accuracy_and_extrapolated_fd(tmp_path, capsys,
 
     monkeypatch.setattr(im, "train_classifier", no_training)
     assert main(["dit", "evaluate", "--run", str(b), *argv]) == 0
+    assert "read from the cache" in capsys.readouterr().err
     evb = json.loads((b / "evaluation.json").read_text())
     assert evb["classifier"] == ev["classifier"] and len(list(cache.iterdir())) == 1
     # and so does --overwrite of the first: the same numbers
@@ -162,11 +176,13 @@ def test_evaluate_refuses_a_corrupt_classifier_cache(tmp_path, capsys):
     (cache,) = (tmp_path / "runs" / ".memsep-cache").iterdir()
     cache.write_bytes(b"not a torch file")
     (run / "evaluation.json").unlink()
+    (run / "neighbours.png").unlink()
     assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("memsep: error: ") and str(cache) in err
-    assert "feature-classifier cache" in err
+    err = _messages(capsys)
+    assert len(err) == 1 and err[0].startswith("memsep: error: ") and str(cache) in err[0]
+    assert "feature-classifier cache" in err[0]
     assert not (run / "evaluation.json").exists() and cache.read_bytes() == b"not a torch file"
+    assert not (run / "neighbours.png").exists()                  # nothing is written by a failed evaluation
 
 
 def test_evaluate_small_sample_warnings_and_refusals(tmp_path, capsys):
@@ -177,7 +193,7 @@ def test_evaluate_small_sample_warnings_and_refusals(tmp_path, capsys):
     assert main(["dit", "evaluate", "--run", str(run), "--features", "pixels", "--k", "3"]) == 2
     assert "k: must be smaller than the number of samples (2)" in capsys.readouterr().err
     assert main(["dit", "evaluate", "--run", str(run), "--features", "pixels", "--k", "1"]) == 0
-    err = capsys.readouterr().err.splitlines()
+    err = _messages(capsys)
     assert len(err) == 2 and all(e.startswith("memsep: warning: ") for e in err)
     assert "2 samples for 64 features" in err[0] and "too few to extrapolate" in err[1]
     ev = json.loads((run / "evaluation.json").read_text())
@@ -204,12 +220,12 @@ def test_evaluate_with_a_torchscript_network(tmp_path, capsys):
     assert main(["dit", "evaluate", "--run", str(run), "--features", str(net), "--feature-size", "16"]) == 0
     ev = json.loads((run / "evaluation.json").read_text())
     assert ev["feature_dim"] == 4 and ev["classifier"] is None and ev["fd_extrapolated"]["sizes"][0] == 40
-    assert capsys.readouterr().err == ""                      # 40 samples >= 2 x 4 features: no warning
+    assert _messages(capsys) == []                            # 40 samples >= 2 x 4 features: no warning
     # without the resize the network's own check refuses, in one line
     assert main(["dit", "evaluate", "--run", str(run), "--features", str(net), "--feature-size", "0",
                  "--overwrite"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "failed on a uint8 batch" in err and "input size" in err
+    err = _messages(capsys)
+    assert len(err) == 1 and "failed on a uint8 batch" in err[0] and "input size" in err[0]
 
 
 def test_evaluate_warns_when_the_extrapolation_subsets_are_small(tmp_path, capsys):
@@ -219,7 +235,7 @@ def test_evaluate_warns_when_the_extrapolation_subsets_are_small(tmp_path, capsy
     x, _ = load_digits()
     run = _fake_run(tmp_path / "runs", samples=x[100:260])
     assert main(["dit", "evaluate", "--run", str(run), "--features", "pixels"]) == 0
-    err = capsys.readouterr().err.splitlines()
+    err = _messages(capsys)
     assert len(err) == 1 and "smallest subset (40 samples) is below twice the feature dimension (128)" in err[0]
     ev = json.loads((run / "evaluation.json").read_text())
     assert ev["warnings"] == [err[0].removeprefix("memsep: warning: ")]

@@ -541,6 +541,30 @@ def _warn(message: str) -> None:
     print(f"memsep: warning: {message}", file=sys.stderr)
 
 
+def _say(message: str) -> None:
+    """A progress line on stderr (stdout keeps the JSON result)."""
+    import sys
+
+    print(f"memsep dit evaluate: {message}", file=sys.stderr, flush=True)
+
+
+def _neighbour_grid(path: Path, samples, train, mem: dict, pairs: int = 32) -> dict:
+    """neighbours.png: the first ``pairs`` samples (rows of 8) each above its nearest training image (the 1/3
+    rule's NN1 among the distinct training images); what the JSON says about them (file, memorized, ratio)."""
+    import numpy as np
+
+    from empirical.metrics import distinct_points
+
+    k = min(pairs, len(samples))
+    distinct = distinct_points(np.asarray(train).reshape(len(train), -1)).reshape((-1,) + tuple(train.shape[1:]))
+    nn = distinct[np.asarray(mem["nn1"])[:k]]
+    blocks = [np.concatenate([samples[i:i + 8], nn[i:i + 8]]) for i in range(0, k, 8)]
+    write_grid(path, np.concatenate(blocks), ncols=min(8, k), limit=2 * k)
+    return {"file": path.name, "shown": k, "layout": "rows of 8 samples, each above its nearest training image",
+            "memorized": [bool(b) for b in np.asarray(mem["memorized"])[:k]],
+            "distance_ratio": [round(float(r), 4) for r in np.asarray(mem["distance_ratio"])[:k]]}
+
+
 def _evaluate(args) -> int:
     from empirical.fileio import atomic_write_json
 
@@ -569,11 +593,15 @@ def _evaluate(args) -> int:
                                          frechet_distance_extrapolated, precision_recall, subset_sizes)
     from empirical.metrics import memorization
 
-    mem = memorization(xs.reshape(len(xs), -1), x[idx].reshape(len(idx), -1))
+    _say(f"memorization of {len(xs)} samples against {len(idx)} training images ...")
+    train = x[idx]
+    mem = memorization(xs.reshape(len(xs), -1), train.reshape(len(idx), -1))
     clf_info, accuracy = None, None
     if args.features == "pixels":
         feats = PixelFeatures()
     elif args.features == "classifier":
+        _say("feature classifier: " + ("read from the cache" if any(_cache_dir(run).glob("*.pt")) else
+                                       f"training it ({args.classifier_steps} steps; cached for the next runs)") + " ...")
         feats, path, _ = cached_classifier(x, y, _cache_dir(run), dataset=info.dataset, data=info.data,
                                            seed=args.classifier_seed, steps=args.classifier_steps)
         accuracy = feats.accuracy
@@ -581,6 +609,7 @@ def _evaluate(args) -> int:
                     "accuracy": accuracy, "cache": str(path)}
     else:
         feats = TorchScriptFeatures(args.features, size=args.feature_size or None)
+    _say(f"features of {len(x)} reference images and {len(xs)} samples; precision, recall and FD ...")
     fr, fg = feats(x), feats(xs)
     dim = int(fg.shape[1])
     prec, rec = precision_recall(fr, fg, k=args.k)
@@ -603,10 +632,11 @@ def _evaluate(args) -> int:
 
         fd, fd_ext = frechet_distance(fr, fg), None
         warnings.append(f"{len(xs)} samples are too few to extrapolate FD in 1/N (fd_extrapolated is null)")
+    neighbours = _neighbour_grid(run / "neighbours.png", xs, train, mem)      # written once the metrics succeeded
     out = {"event": "evaluate", "features": args.features, "feature_dim": dim, "samples": len(xs),
            "reference_size": len(x), "k": args.k, "classifier_accuracy": accuracy, "classifier": clf_info,
            "memorization": mem["ratio"], "memorization_ci": mem["ci"], "precision": prec, "recall": rec,
-           "fd": fd, "fd_extrapolated": fd_ext, "warnings": warnings}
+           "fd": fd, "fd_extrapolated": fd_ext, "neighbours": neighbours, "warnings": warnings}
     for w in warnings:
         _warn(w)
     atomic_write_json(run / "evaluation.json", out)
