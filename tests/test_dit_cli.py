@@ -20,6 +20,8 @@ def test_dit_pipeline_end_to_end(tmp_path, capsys):
     lines = [json.loads(s) for s in (orig / "metrics.jsonl").read_text().splitlines()]
     assert [r["event"] for r in lines] == ["train"] * len(lines) and lines[-1]["step"] == 20
     assert len(lines) == 20                                         # a 20-step run logs every step
+    # the learning rate of each logged step: a warm-up of 2 steps (a tenth of the run), then the constant rate
+    assert [r["lr"] for r in lines[:3]] == pytest.approx([cfg["train"]["lr"] / 2] + [cfg["train"]["lr"]] * 2)
     assert len({r["invocation"] for r in lines}) == 1 and all(r["time_utc"].endswith("+00:00") for r in lines)
     assert main(["dit", "prune", "--run", str(pruned), "--from", str(orig), "--eta", "0.25", "--finetune-steps", "5",
                  "--importance-batches", "2", "--device", "cpu", "--no-progress"]) == 0

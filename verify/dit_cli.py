@@ -300,6 +300,15 @@ def _log(run: Path, records: list[dict]) -> None:
 _STAMP = ("invocation", "time_utc", "wall_s")
 
 
+def _loss_events(event: str, losses: list, cfg) -> list[dict]:
+    """metrics.jsonl events of a loss curve [(step, window mean)]: with the learning rate of the window's last step
+    (empirical.diffusion.lr_factor: warm-up, then constant or cosine)."""
+    from empirical.diffusion import lr_factor
+
+    return [{"event": event, "step": step, "loss": loss, "lr": cfg.lr * lr_factor(step - 1, cfg)}
+            for step, loss in losses]
+
+
 def _write_log(run: Path, records: list[dict]) -> None:
     """Start the run's metrics.jsonl afresh with these events (train and prune: a resumed run's checkpoint
     carries the earlier losses, so the history is written once, whole). An event already in the old log (same
@@ -401,7 +410,7 @@ def _train(args, device: str) -> int:
     res = train_diffusion(x[idx], train, model=model, checkpoint=run / "checkpoint.pt",
                           checkpoint_every=args.checkpoint_every, resume=resume, progress=not args.no_progress)
     if rank == 0:
-        _write_log(run, [{"event": "train", "step": step, "loss": loss} for step, loss in res.losses])
+        _write_log(run, _loss_events("train", res.losses, train))
         save_dit(run / "model.pt", res.ema_model.cpu())
         print(f"trained {res.parameters:,} parameters for {train.steps} steps in {res.seconds:.1f} s; "
               f"final loss {res.losses[-1][1]:.4g}; wrote {run / 'model.pt'}")
@@ -467,9 +476,10 @@ def _prune(args, device: str) -> int:
     pruned = prune_heads(base, remove)
     log.append({"event": "pruned", "removed": {str(k): v for k, v in remove.items()}, "heads": pruned.cfg.heads})
     if args.finetune_steps > 0:
-        res = train_diffusion(x[idx], DiffusionConfig(**{**cfg["finetune"], "device": device}), model=pruned,
-                              checkpoint=run / "checkpoint.pt", resume=resume, progress=not args.no_progress)
-        log += [{"event": "finetune", "step": step, "loss": loss} for step, loss in res.losses]
+        ft = DiffusionConfig(**{**cfg["finetune"], "device": device})
+        res = train_diffusion(x[idx], ft, model=pruned, checkpoint=run / "checkpoint.pt", resume=resume,
+                              progress=not args.no_progress)
+        log += _loss_events("finetune", res.losses, ft)
         pruned = res.ema_model
     _write_log(run, log)
     save_dit(run / "model.pt", pruned.cpu())
