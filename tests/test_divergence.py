@@ -22,6 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import integrate, stats
 
+from checks import check_scalar
 import theory.divergence
 import theory.dsm
 from theory import EmpiricalDistribution, GaussianMixture, fisher_divergence, loss_gap, noise_draws
@@ -41,11 +42,6 @@ def gaussian_fisher_closed_form(mu1, S1, mu2, S2, t) -> float:
     D = i2 - i1
     u = i2 @ (a * (np.asarray(mu1) - np.asarray(mu2)))
     return float(np.trace(D @ C1 @ D) + u @ u)
-
-
-def check_rel(case, relation, got, ref, rtol):
-    assert abs(got - ref) <= rtol * abs(ref), \
-        f"{case}: {relation}: got {got!r}, reference {ref!r} (rel. diff {abs(got - ref) / abs(ref):.3g})"
 
 
 def check_in_interval(case, relation, est, ref):
@@ -71,7 +67,7 @@ def test_fisher_between_gaussians_matches_closed_form(name, t):
     case = f"{name} t={t}"
     quad = fisher_divergence(p, q, t, method="quadrature")
     assert quad.converged
-    check_rel(case, "Fisher closed form (quadrature)", quad.value, ref, rtol=1e-12)
+    check_scalar(case, "Fisher closed form (quadrature)", quad.value, ref, rtol=1e-12)
     mc = fisher_divergence(p, q, t, method="mc", n_draws=5000, seed=3, level=MC_LEVEL)
     check_in_interval(case, "Fisher closed form (MC)", mc, ref)
 
@@ -119,7 +115,7 @@ def test_fisher_between_1d_mixtures_matches_scipy_quad():
     ref = integrate.quad(integrand, -15.0, 15.0, epsabs=0, epsrel=1e-13, limit=400)[0]
     est = fisher_divergence(p, q, t, method="quadrature")
     assert est.converged
-    check_rel("1-D mixtures K=2 vs K=3", "Fisher vs scipy quad of explicit pdf sums", est.value, ref, rtol=1e-9)
+    check_scalar("1-D mixtures K=2 vs K=3", "Fisher vs scipy quad of explicit pdf sums", est.value, ref, rtol=1e-9)
 
 
 def test_q_may_be_a_distribution_or_a_callable():
@@ -166,7 +162,7 @@ def test_loss_gap_equals_fisher_under_empirical_law(mix, n, t):
     # Each side's quadrature error estimate is far below the tolerance of the comparison
     # (converged may be False when rtol = 1e-11 is missed by a hair at the largest 2-D order).
     assert gap.error <= 1e-9 * abs(gap.value) and fisher.error <= 1e-9 * abs(fisher.value), (case, gap, fisher)
-    check_rel(case, "Prop. 4.1: Loss-Gap_t = Fisher(Phat_t, P_t)", gap.value, fisher.value, rtol=1e-8)
+    check_scalar(case, "Prop. 4.1: Loss-Gap_t = Fisher(Phat_t, P_t)", gap.value, fisher.value, rtol=1e-8)
 
 
 def test_monte_carlo_loss_gap_and_fisher_use_the_same_points():

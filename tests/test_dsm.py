@@ -22,6 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import integrate, stats
 
+from checks import check_scalar
 import theory.dsm
 from theory import (EmpiricalDistribution, GaussianMixture, dsm_loss, dsm_loss_difference, dsm_loss_integrated,
                     noise_draws)
@@ -44,11 +45,6 @@ def linear_closed_form(data: np.ndarray, t: float, v: float) -> float:
     a, s = alpha(t), np.sqrt(sigma2(t))
     d = data.shape[1]
     return d * (s / v - 1.0 / s) ** 2 + a * a * float(np.mean(np.einsum("nd,nd->n", data, data))) / v ** 2
-
-
-def check_rel(case: str, relation: str, got: float, ref: float, rtol: float):
-    assert abs(got - ref) <= rtol * abs(ref), \
-        f"{case}: {relation}: got {got!r}, reference {ref!r} (rel. diff {abs(got - ref) / abs(ref):.3g})"
 
 
 def check_in_interval(case: str, relation: str, est, ref: float):
@@ -81,7 +77,7 @@ ZERO_CASES = [(1, 1, 1e-3), (5, 1, 0.5), (7, 2, 1e-2), (3, 2, 1.0), (4, 2, 8.0)]
 def test_zero_score_loss_is_d_over_sigma2_by_quadrature(n, d, t):
     est = dsm_loss(_data(n, d, seed=n + d), zero_score, t, method="quadrature")
     assert est.converged
-    check_rel(f"n={n} d={d} t={t}", "Lhat_t(0) = d/sigma_t^2", est.value, d / sigma2(t), rtol=1e-12)
+    check_scalar(f"n={n} d={d} t={t}", "Lhat_t(0) = d/sigma_t^2", est.value, d / sigma2(t), rtol=1e-12)
 
 
 @pytest.mark.parametrize("n, d, t", ZERO_CASES + [(20, 5, 0.3)])
@@ -92,7 +88,7 @@ def test_zero_score_loss_by_monte_carlo_inside_interval(n, d, t):
     check_in_interval(f"n={n} d={d} t={t}", "Lhat_t(0) = d/sigma_t^2", est, d / sigma2(t))
     # Naive definition: the same draws (noise_draws with the same seed), explicit mean.
     _, z = noise_draws(n, d, 4000, 100 + n)
-    check_rel(f"n={n} d={d} t={t}", "MC value = mean ||z||^2/sigma^2", est.value,
+    check_scalar(f"n={n} d={d} t={t}", "MC value = mean ||z||^2/sigma^2", est.value,
               float(np.mean(np.sum(z ** 2, axis=1))) / sigma2(t), rtol=1e-13)
 
 
@@ -105,7 +101,7 @@ def small_datasets(draw, d=st.integers(1, 2), n=st.integers(1, 8)):
 @given(small_datasets(), times(1e-3, 10.0))
 def test_zero_score_closed_form_for_any_data(data, t):
     est = dsm_loss(data, zero_score, t, method="quadrature")
-    check_rel(f"data {data.shape} t={t}", "Lhat_t(0) = d/sigma_t^2", est.value, data.shape[1] / sigma2(t), rtol=1e-12)
+    check_scalar(f"data {data.shape} t={t}", "Lhat_t(0) = d/sigma_t^2", est.value, data.shape[1] / sigma2(t), rtol=1e-12)
 
 
 LINEAR_CASES = [(1, 4, 0.01, 1.0), (1, 3, 0.5, 0.3), (2, 6, 0.05, 2.0), (2, 2, 3.0, 0.7)]
@@ -118,7 +114,7 @@ def test_linear_score_closed_form(d, n, t, v):
     case = f"d={d} n={n} t={t} v={v}"
     quad = dsm_loss(data, linear_score(v), t, method="quadrature")
     assert quad.converged
-    check_rel(case, "Lhat_t(-x/v) closed form (quadrature)", quad.value, ref, rtol=1e-12)
+    check_scalar(case, "Lhat_t(-x/v) closed form (quadrature)", quad.value, ref, rtol=1e-12)
     mc = dsm_loss(data, linear_score(v), t, method="mc", n_draws=5000, seed=21, level=MC_LEVEL)
     check_in_interval(case, "Lhat_t(-x/v) closed form (MC)", mc, ref)
 
@@ -126,7 +122,7 @@ def test_linear_score_closed_form(d, n, t, v):
 @given(small_datasets(), times(1e-2, 5.0), st.floats(0.2, 3.0))
 def test_linear_score_closed_form_property(data, t, v):
     est = dsm_loss(data, linear_score(v), t, method="quadrature")
-    check_rel(f"data {data.shape} t={t} v={v}", "Lhat_t(-x/v) closed form", est.value,
+    check_scalar(f"data {data.shape} t={t} v={v}", "Lhat_t(-x/v) closed form", est.value,
               linear_closed_form(data, t, v), rtol=1e-11)
 
 
@@ -141,7 +137,7 @@ def test_nonlinear_score_matches_per_point_scipy_quad():
                                   -np.inf, np.inf, epsabs=0, epsrel=1e-13, limit=400)[0] for xi in data[:, 0]])
     est = dsm_loss(data, score, t, method="quadrature")
     assert est.converged
-    check_rel("1-D, n=3, s=-sin x - x/2", "Lhat_t vs per-point scipy quad", est.value, ref, rtol=1e-10)
+    check_scalar("1-D, n=3, s=-sin x - x/2", "Lhat_t vs per-point scipy quad", est.value, ref, rtol=1e-10)
 
 
 # ---- integrated loss ---------------------------------------------------------------------------
@@ -157,7 +153,7 @@ def test_integrated_zero_score_closed_form_by_quadrature(d, t0, T, n_times):
     ref = integrated_zero_closed_form(d, t0, T)
     case = f"d={d} [{t0}, {T}] n_times={n_times}"
     assert est.method == "quadrature+gauss-legendre(log t)" and est.converged and est.seed is None
-    check_rel(case, "int d/sigma_t^2 dt = d [log(e^t - 1)]", est.value, ref, rtol=1e-6)
+    check_scalar(case, "int d/sigma_t^2 dt = d [log(e^t - 1)]", est.value, ref, rtol=1e-6)
     # The reported error (|I(n) - I(n/2)| + node errors) covers the actual error.
     assert abs(est.value - ref) <= est.error, f"{case}: error estimate {est.error} below actual {abs(est.value - ref)}"
 
@@ -196,9 +192,9 @@ def test_loss_difference_equals_difference_of_losses_by_quadrature(mixture_and_d
     la = dsm_loss(data, sa, t, method="quadrature")
     lb = dsm_loss(data, sb, t, method="quadrature")
     assert diff.converged and la.converged and lb.converged
-    check_rel(f"t={t}", "Lhat(a) - Lhat(b) paired vs unpaired", diff.value, la.value - lb.value, rtol=1e-9)
+    check_scalar(f"t={t}", "Lhat(a) - Lhat(b) paired vs unpaired", diff.value, la.value - lb.value, rtol=1e-9)
     back = dsm_loss_difference(data, sb, sa, t, method="quadrature")
-    check_rel(f"t={t}", "antisymmetry diff(a, b) = -diff(b, a)", back.value, -diff.value, rtol=1e-12)
+    check_scalar(f"t={t}", "antisymmetry diff(a, b) = -diff(b, a)", back.value, -diff.value, rtol=1e-12)
 
 
 def test_loss_difference_monte_carlo_uses_common_random_numbers(mixture_and_data):

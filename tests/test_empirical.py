@@ -28,6 +28,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.special import logsumexp
 
+from checks import check_close
 from theory import EmpiricalDistribution, noise_draws
 from theory.quadrature import GaussianComponents
 from verify.autograd_ref import autograd_hessian, autograd_score, empirical_logpdf_fn
@@ -128,18 +129,6 @@ def expansion_delta(points, x, t):
 
 
 # ---- check helpers ------------------------------------------------------------------------------------
-def check_close(actual, desired, rtol: float, what: str, *, floor: float | None = None) -> None:
-    """Per query: ||actual - desired|| <= rtol * max(||desired||, floor); floor defaults to the median norm."""
-    actual, desired = np.asarray(actual, dtype=float), np.asarray(desired, dtype=float)
-    assert actual.shape == desired.shape, f"{what}: shape {actual.shape} != reference {desired.shape}"
-    ax = tuple(range(1, desired.ndim))
-    num = np.sqrt(((actual - desired) ** 2).sum(axis=ax))
-    den = np.sqrt((desired ** 2).sum(axis=ax))
-    floor = float(np.median(den)) if floor is None else floor
-    err = num / np.maximum(den, max(floor, np.finfo(float).tiny))
-    k = int(np.argmax(err))
-    assert err[k] <= rtol, f"{what}: relative error {err[k]:.3g} > {rtol:g} at query {k}"
-
 
 def check_logpdf(emp, points, x, t, what):
     """|log phat - log(sum of scipy pdfs)| <= 1e-12 + 16 delta(x).

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from checks import check_rel
 from theory import alpha, sigma, sigma2
 
 RTOL = 1e-15
@@ -36,15 +37,6 @@ def _mp_refs(t: float) -> tuple[float, float, float]:
 REFS = np.array([_mp_refs(t) for t in TIMES])  # (T, 3)
 
 FUNCS = {"alpha": (alpha, 0), "sigma2": (sigma2, 1), "sigma": (sigma, 2)}
-
-
-def check_rel(actual, desired, rtol: float, what: str) -> None:
-    """Elementwise |actual - desired| <= rtol |desired|; the message names the relation and worst t."""
-    actual, desired = np.asarray(actual, dtype=float), np.asarray(desired, dtype=float)
-    err = np.abs(actual - desired) / np.abs(desired)
-    worst = int(np.argmax(err))
-    assert err.max() <= rtol, (f"{what}: max rel err {err.max():.3g} > {rtol:g} "
-                               f"at index {worst} (actual {actual.flat[worst]!r}, ref {desired.flat[worst]!r})")
 
 
 @pytest.mark.parametrize("name", list(FUNCS))

@@ -23,6 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.integrate import IntegrationWarning, quad
 
+from checks import check_close
 from theory import GaussianMixture
 from theory.quadrature import GaussianComponents
 from verify.autograd_ref import autograd_hessian, autograd_score, mixture_logpdf_fn
@@ -76,22 +77,6 @@ def _queries(mix: GaussianMixture, t: float, m: int = 16, seed: int = 0) -> np.n
 
 
 # ---- check helpers ------------------------------------------------------------------------------------
-def check_close(actual, desired, rtol: float, what: str, *, floor: float | None = None) -> None:
-    """Per query (leading axis): ||actual - desired|| <= rtol * max(||desired||, floor).
-
-    floor defaults to the median ||desired|| over the queries, so a query where the reference
-    happens to vanish (a stationary point of log p_t) is judged on the batch's scale.
-    """
-    actual, desired = np.asarray(actual, dtype=float), np.asarray(desired, dtype=float)
-    assert actual.shape == desired.shape, f"{what}: shape {actual.shape} != reference {desired.shape}"
-    ax = tuple(range(1, desired.ndim))
-    num = np.sqrt(((actual - desired) ** 2).sum(axis=ax))
-    den = np.sqrt((desired ** 2).sum(axis=ax))
-    floor = float(np.median(den)) if floor is None else floor
-    err = num / np.maximum(den, floor)
-    k = int(np.argmax(err))
-    assert err[k] <= rtol, f"{what}: relative error {err[k]:.3g} > {rtol:g} at query {k}"
-
 
 def naive_logpdf(mix: GaussianMixture, x: np.ndarray, t: float) -> np.ndarray:
     """log sum_k pi_k N(x; alpha mu_k, alpha^2 Sigma_k + sigma^2 I) by an explicit loop of scipy pdfs."""

@@ -20,6 +20,7 @@ from numpy.polynomial.hermite_e import hermegauss
 from scipy import integrate, stats
 from scipy.special import expit, factorial2
 
+from checks import check_scalar
 from theory.quadrature import ORDERS, GaussianComponents, expectation, gauss_hermite
 
 
@@ -37,11 +38,6 @@ def check_rule_moment(case: str, z: np.ndarray, w: np.ndarray, powers: tuple[int
     ref = float(np.prod([normal_moment(p) for p in powers]))
     scale = float(w @ np.abs(mono))
     assert abs(got - ref) <= rtol * scale, f"{case}: E prod z^{powers} = {got!r}, closed form {ref!r}"
-
-
-def check_close(case: str, relation: str, got: float, ref: float, rtol: float, atol: float = 0.0):
-    assert abs(got - ref) <= atol + rtol * abs(ref), \
-        f"{case}: {relation}: got {got!r}, reference {ref!r} (rel. diff {abs(got - ref) / max(abs(ref), 1e-300):.3g})"
 
 
 # ---- the rule itself ---------------------------------------------------------------------------
@@ -101,7 +97,7 @@ def test_low_degree_moments_exact_at_every_scheduled_order(d):
         z, w = gauss_hermite(q, d)
         assert z.shape[0] <= q ** d
         assert np.all(w > 0)
-        check_close(f"d={d} q={q}", "sum of weights", float(w.sum()), 1.0, rtol=1e-14)
+        check_scalar(f"d={d} q={q}", "sum of weights", float(w.sum()), 1.0, rtol=1e-14)
         for powers in np.ndindex(*([9] * d)):
             if sum(powers) <= 8:
                 check_rule_moment(f"d={d} q={q}", z, w, powers, rtol=1e-13)
@@ -175,7 +171,7 @@ def test_expectation_matches_gaussian_closed_forms(fname, form, K, d):
     case = f"{form} K={K} d={d}"
     assert est.method == "quadrature" and est.converged, f"{case}: {fname} did not converge: {est!r}"
     assert est.stderr == 0.0 and est.level is None and est.seed is None
-    check_close(case, f"E {fname}", est.value, ref, rtol=1e-10, atol=1e-13)
+    check_scalar(case, f"E {fname}", est.value, ref, rtol=1e-10, atol=1e-13)
     # The reported error is an upper bound on the actual one here (plus rounding slack).
     assert abs(est.value - ref) <= est.error + 1e-13 * abs(ref), f"{case}: error estimate {est.error} too small"
 
@@ -193,7 +189,7 @@ def test_second_moment_closed_form_for_random_components(comps):
     f, closed = FUNCTIONS["||x||^2"]
     est = expectation(comps, lambda x, z, k: f(x))
     assert est.converged
-    check_close(repr(comps), "E||x||^2 = sum_k w_k (||m_k||^2 + tr C_k)", est.value, closed(comps, _covs(comps)),
+    check_scalar(repr(comps), "E||x||^2 = sum_k w_k (||m_k||^2 + tr C_k)", est.value, closed(comps, _covs(comps)),
                 rtol=1e-12)
 
 
@@ -247,7 +243,7 @@ def test_1d_mixture_expectation_matches_scipy_quad():
     comps = GaussianComponents(w, m[:, None], chol=s[:, None, None])
     est = expectation(comps, lambda x, z, k: f(x[:, 0]))
     assert est.converged
-    check_close("3-component 1-D mixture", "E f vs scipy quad", est.value, ref, rtol=1e-10)
+    check_scalar("3-component 1-D mixture", "E f vs scipy quad", est.value, ref, rtol=1e-10)
 
 
 # ---- convergence flag and error estimate -------------------------------------------------------
@@ -282,4 +278,4 @@ def test_sharp_integrand_is_flagged_not_converged():
                           epsabs=1e-15, epsrel=1e-13, limit=400)[0]
     est5 = expectation(comps, f5)
     assert est5.converged
-    check_close("tanh(5x)", "E f vs scipy quad", est5.value, ref5, rtol=1e-10)
+    check_scalar("tanh(5x)", "E f vs scipy quad", est5.value, ref5, rtol=1e-10)

@@ -15,20 +15,13 @@ import numpy as np
 import pytest
 import torch
 
+from checks import check_scale_rel
 from empirical import (EmpiricalScoreTarget, FitResult, MixtureScoreTarget, RegressionConfig, ReLUMLP, evaluate,
                        fit_score)
 from theory import EmpiricalDistribution, GaussianMixture
 from verify.generators import random_mixture
 
 TIMES = (1e-3, 0.05, 1.0, 5.0)
-
-
-def check_rel(actual, expected, rtol, case):
-    """max |a - e| <= rtol * max |e| (relative to the target's scale), naming the case."""
-    actual, expected = np.asarray(actual), np.asarray(expected)
-    assert np.all(np.isfinite(actual)), f"{case}: non-finite values"
-    err = np.abs(actual - expected).max() / max(np.abs(expected).max(), 1e-300)
-    assert err <= rtol, f"{case}: relative error {err:.3g} > {rtol:g}"
 
 
 def problem(seed=0, K=4, d=2, n=8):
@@ -104,7 +97,7 @@ def test_empirical_target_matches_theory(seed, d, n, t):
     mix, data = problem(seed, K=3, d=d, n=n)
     x = EmpiricalDistribution(data).sample(300, np.random.default_rng(seed + 10), t)
     got = EmpiricalScoreTarget(data)(torch.from_numpy(x), t).numpy()
-    check_rel(got, EmpiricalDistribution(data).score(x, t), 1e-10, f"empirical seed={seed} d={d} n={n} t={t}")
+    check_scale_rel(got, EmpiricalDistribution(data).score(x, t), 1e-10, f"empirical seed={seed} d={d} n={n} t={t}")
 
 
 @pytest.mark.parametrize("seed, d, K, isotropic", [(0, 2, 4, False), (1, 3, 2, True), (2, 8, 5, False)])
@@ -113,7 +106,7 @@ def test_mixture_target_matches_theory(seed, d, K, isotropic, t):
     mix = random_mixture(np.random.default_rng(seed), K, d, isotropic=isotropic)
     x = mix.sample(300, np.random.default_rng(seed + 10), t)
     got = MixtureScoreTarget(mix)(torch.from_numpy(x), t).numpy()
-    check_rel(got, mix.score(x, t), 1e-10, f"mixture seed={seed} d={d} K={K} t={t}")
+    check_scale_rel(got, mix.score(x, t), 1e-10, f"mixture seed={seed} d={d} K={K} t={t}")
 
 
 def test_empirical_target_multiplicity_weights_equal_duplicated_points():
@@ -123,7 +116,7 @@ def test_empirical_target_multiplicity_weights_equal_duplicated_points():
     x = EmpiricalDistribution(dup).sample(200, np.random.default_rng(0), 0.1)
     for t in TIMES:
         got = EmpiricalScoreTarget(pts, weights=[2 / 6, 1 / 6, 3 / 6])(torch.from_numpy(x), t).numpy()
-        check_rel(got, EmpiricalDistribution(dup).score(x, t), 1e-10, f"multiplicities t={t}")
+        check_scale_rel(got, EmpiricalDistribution(dup).score(x, t), 1e-10, f"multiplicities t={t}")
 
 
 def test_per_row_times_equal_scalar_times():
@@ -133,7 +126,7 @@ def test_per_row_times_equal_scalar_times():
     for tgt in (EmpiricalScoreTarget(data), MixtureScoreTarget(mix)):
         rows = tgt(x, times)
         for i, t in enumerate(times.tolist()):
-            check_rel(rows[i], tgt(x[i:i + 1], t)[0], 1e-14, f"{tgt!r} row {i} t={t}")
+            check_scale_rel(rows[i], tgt(x[i:i + 1], t)[0], 1e-14, f"{tgt!r} row {i} t={t}")
 
 
 @pytest.mark.parametrize("device", ["cpu", torch.device("cpu"),
@@ -146,10 +139,10 @@ def test_targets_on_a_device(device):
                      (MixtureScoreTarget(mix, device=device), mix.score(x, 0.05))):
         out = tgt(torch.from_numpy(x), 0.05)
         assert out.device.type == torch.device(device).type and out.dtype == torch.float64
-        check_rel(out.cpu().numpy(), ref, 1e-10, f"{tgt!r}")
+        check_scale_rel(out.cpu().numpy(), ref, 1e-10, f"{tgt!r}")
         out32 = tgt.to(dtype=torch.float32)(torch.from_numpy(x), 0.05)
         assert out32.dtype == torch.float32
-        check_rel(out32.cpu().double().numpy(), ref, 1e-4, f"{tgt!r} float32")
+        check_scale_rel(out32.cpu().double().numpy(), ref, 1e-4, f"{tgt!r} float32")
     draws = EmpiricalScoreTarget(data, device=device).sample(7, torch.Generator().manual_seed(0), 0.05)
     assert draws.shape == (7, 2) and draws.device.type == torch.device(device).type
 
@@ -162,8 +155,8 @@ def test_targets_stable_at_small_t_far_apart_points():
     emp = EmpiricalScoreTarget(pts)(torch.from_numpy(x), t).numpy()
     tru = MixtureScoreTarget(mix)(torch.from_numpy(x), t).numpy()
     assert np.all(np.isfinite(emp)) and np.all(np.isfinite(tru))
-    check_rel(emp, EmpiricalDistribution(pts).score(x, t), 1e-10, "empirical, far points, t=1e-4")
-    check_rel(tru, mix.score(x, t), 1e-10, "mixture, far points, t=1e-4")
+    check_scale_rel(emp, EmpiricalDistribution(pts).score(x, t), 1e-10, "empirical, far points, t=1e-4")
+    check_scale_rel(tru, mix.score(x, t), 1e-10, "mixture, far points, t=1e-4")
     emp32 = EmpiricalScoreTarget(pts, dtype=torch.float32)(torch.from_numpy(x), t)
     assert torch.all(torch.isfinite(emp32))
 

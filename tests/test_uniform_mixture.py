@@ -28,6 +28,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.integrate import IntegrationWarning, dblquad, quad
 
+from checks import check_close
 from theory import EmpiricalDistribution, UniformBoxMixture, fisher_divergence, loss_gap
 from theory.uniform_mixture import _kappa, normal_interval
 from verify.strategies import seeds, times
@@ -72,23 +73,6 @@ def _queries(mix: UniformBoxMixture, t: float, m: int = 12, seed: int = 0) -> np
     edge = rng.choice([-1.0, 0.0, 1.0], size=(m // 2, mix.d))
     y = a * (mix.means[k] + edge * np.sqrt(3 * mix.variances[k])) + s * rng.uniform(-2, 2, size=(m // 2, mix.d))
     return np.concatenate([x, y])
-
-
-def check_close(actual, desired, rtol: float, what: str, *, floor: float | None = None) -> None:
-    """Per query (leading axis): ||actual - desired|| <= rtol * max(||desired||, floor).
-
-    floor defaults to the median norm; the score and Hessian tests pass their natural scales 1/sigma_t and
-    1/sigma_t^2 instead (inside a box at small t the score is exponentially small, not a relative target).
-    """
-    actual, desired = np.asarray(actual, dtype=float), np.asarray(desired, dtype=float)
-    assert actual.shape == desired.shape, f"{what}: shape {actual.shape} != reference {desired.shape}"
-    ax = tuple(range(1, desired.ndim))
-    num = np.sqrt(((actual - desired) ** 2).sum(axis=ax))
-    den = np.sqrt((desired ** 2).sum(axis=ax))
-    floor = float(np.median(den)) if floor is None else floor
-    err = num / np.maximum(den, floor)
-    k = int(np.argmax(err))
-    assert err[k] <= rtol, f"{what}: relative error {err[k]:.3g} > {rtol:g} at query {k}"
 
 
 # ---- densities: quadrature and the explicit cdf formula ---------------------------------------------------
