@@ -169,12 +169,14 @@ def nonnegative_rule(quad: list[QuadCase], mc: list[MCCase], z_crit: float) -> t
 
 def identity_figure(path, quad: list[QuadCase], mc: list[MCCase], *, rtol: float, z_crit: float, lhs_name: str,
                     rhs_name: str, title: str):
-    """Three panels: LHS against RHS; quadrature relative residual by t; Monte-Carlo |z| by t."""
-    with figure(path, 3, (15, 4.3)) as ax:
+    """Three panels: LHS against RHS; quadrature relative residual by t (exact zeros drawn on a marked floor);
+    Monte-Carlo residual against what the rule allows (z_crit se plus the float64 rounding floor), by t."""
+    zero = 1e-18                                    # where an exactly-zero residual is drawn on the log axis
+    with figure(path, 3, (16, 4.8)) as ax:
         tiny = 1e-300
         if quad:
             ax[0].scatter([max(c.rhs, tiny) for c in quad], [max(c.lhs, tiny) for c in quad], s=14,
-                          label="quadrature (d <= 2)", color="C0")
+                          label="quadrature (d $\\leq$ 2)", color="C0")
         if mc:
             ax[0].errorbar([max(c.rhs, tiny) for c in mc], [max(c.lhs, tiny) for c in mc],
                            yerr=[1.96 * c.lhs_se for c in mc], fmt="x", color="C1", label="Monte Carlo (95% CI)")
@@ -183,20 +185,26 @@ def identity_figure(path, quad: list[QuadCase], mc: list[MCCase], *, rtol: float
             lo, hi = min(vals), max(vals)
             ax[0].plot([lo, hi], [lo, hi], "k--", lw=0.8, label="y = x")
         ax[0].set(xscale="log", yscale="log", xlabel=rhs_name, ylabel=lhs_name, title=title)
-        ax[0].legend(fontsize=8)
+        ax[0].legend(fontsize=9)
         if quad:
-            ax[1].scatter([c.label["t"] for c in quad], [max(c.rel_residual, 1e-18) for c in quad], s=12, color="C0")
+            nz = [c for c in quad if c.rel_residual > 0]
+            z0 = [c for c in quad if c.rel_residual <= 0]
+            ax[1].scatter([c.label["t"] for c in nz], [c.rel_residual for c in nz], s=12, color="C0",
+                          label="|LHS - RHS| / RHS")
+            if z0:
+                ax[1].scatter([c.label["t"] for c in z0], [zero] * len(z0), s=16, marker="v", color="C2",
+                              label=f"exactly 0 ({len(z0)} cases; drawn at {zero:g})")
             ax[1].axhline(rtol, color="r", ls="--", lw=0.8, label=f"tolerance {rtol:g}")
-            ax[1].set(xscale="log", yscale="log", xlabel="t", ylabel="|LHS - RHS| / RHS",
-                      title="quadrature: relative residual")
-            ax[1].legend(fontsize=8)
+            ax[1].set(xscale="log", yscale="log", xlabel="t", ylabel="relative residual",
+                      title="quadrature: relative residual (passes below the line)")
+            ax[1].legend(fontsize=9, loc="center right")
         if mc:
-            floor = [c for c in mc if abs(c.z) > z_crit and c.identity_ok(z_crit)]
-            rest = [c for c in mc if c not in floor]
-            ax[2].scatter([c.label["t"] for c in rest], [abs(c.z) for c in rest], s=12, color="C1", label="z-test")
-            ax[2].scatter([c.label["t"] for c in floor], [abs(c.z) for c in floor], s=12, color="0.6",
-                          label="within the float64 rounding floor")
-            ax[2].axhline(z_crit, color="r", ls="--", lw=0.8, label=f"Bonferroni |z| = {z_crit:.2f}")
-            ax[2].set(xscale="log", yscale="log", xlabel="t", ylabel="|mean residual| / se",
-                      title="Monte Carlo: paired residual")
-            ax[2].legend(fontsize=8)
+            allowed = [z_crit * c.res_se + ROUND_RTOL * abs(c.rhs) for c in mc]
+            ratio = [abs(c.res_mean) / a if a > 0 else 0.0 for c, a in zip(mc, allowed)]
+            ax[2].scatter([c.label["t"] for c in mc], [max(r, zero) for r in ratio], s=12, color="C1",
+                          label="|mean residual| / allowed")
+            ax[2].axhline(1.0, color="r", ls="--", lw=0.8,
+                          label=f"allowed = {z_crit:.2f} se (Bonferroni) + rounding floor")
+            ax[2].set(xscale="log", yscale="log", xlabel="t", ylabel="|mean residual| / allowed",
+                      title="Monte Carlo: paired residual (passes below the line)")
+            ax[2].legend(fontsize=9)

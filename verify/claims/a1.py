@@ -335,34 +335,39 @@ def decide(m: A1Measurements, cfg: A1Config) -> list:
 
 def _figure(path, m: A1Measurements, rtol: float):
     ts = np.array(m.gaussian_times)
-    with figure(path, 2, (11, 4.2)) as ax:
+    zero = 1e-18                                   # where an exactly-zero error is drawn on the log axis
+    with figure(path, 2, (14, 5.4)) as ax:
         for k, g in enumerate(m.gaussian):
             formula = 1.0 / (sigma2(ts) + alpha(ts) ** 2 * g.lam_min)
             measured = np.array(g.measured)
             step = max(1, len(ts) // 25)
-            ax[0].plot(ts, formula, "-", color=f"C{k}", lw=1,
-                       label=f"d={g.d}, lambda_min={g.lam_min:.3g}: 1/(sigma^2 + alpha^2 lambda_min)")
+            ax[0].plot(ts, formula, "-", color=f"C{k}", lw=1, label=f"d = {g.d}, $\\lambda_{{min}}$ = {g.lam_min:.3g}")
             ax[0].plot(ts[::step], measured[::step], "o", color=f"C{k}", ms=3)
         if m.contrast:
             tc, norms = zip(*m.contrast)
-            ax[0].plot(tc, norms, "k--", lw=1, label="empirical law, midpoint of closest pair")
-        ax[0].set(xscale="log", yscale="log", xlabel="t", ylabel="||Hess log p_t||_2",
-                  title="A1: Gaussian Hessian norm is bounded in t")
-        ax[0].legend(fontsize=7, loc="lower left")
+            ax[0].plot(tc, norms, "k--", lw=1, label="empirical law, midpoint of the closest pair")
+        ax[0].set(xscale="log", yscale="log", xlabel="t", ylabel=r"$\|\nabla^2 \log p_t\|_2$",
+                  title="Gaussian: the Hessian norm stays bounded as t $\\to$ 0\n"
+                        r"(lines: $1/(\sigma_t^2 + \alpha_t^2 \lambda_{min})$; dots: measured)")
+        ax[0].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         for k, (law, route) in enumerate((("mixture", "closed form"), ("mixture", "identity"),
                                           ("empirical", "identity"))):
             pts = [(c.t, c.routes[route].err) for c in m.cases if c.law == law and route in c.routes]
             if pts:
                 tt, errs = zip(*pts)
-                ax[1].scatter(tt, np.maximum(errs, 1e-18), s=12, color=f"C{k}", label=f"{law}: {route}")
+                errs = np.asarray(errs)
+                ax[1].scatter(np.asarray(tt)[errs > 0], errs[errs > 0], s=12, color=f"C{k}", label=f"{law}: {route}")
+                if (errs <= 0).any():
+                    ax[1].scatter(np.asarray(tt)[errs <= 0], np.full(int((errs <= 0).sum()), zero), s=16, marker="v",
+                                  color=f"C{k}", label=f"{law}: {route}, exactly 0 (drawn at {zero:g})")
         res = [(c.t, c.routes["identity"].res) for c in m.cases if "identity" in c.routes]
         if res:
             tt, rr = zip(*res)
             ax[1].scatter(tt, rr, s=8, marker="_", color="0.5", label="float64 resolution (identity)")
         ax[1].axhline(rtol, color="r", ls="--", lw=0.8, label=f"tolerance {rtol:g}")
         ax[1].set(xscale="log", yscale="log", xlabel="t", ylabel="relative Frobenius error",
-                  title="Hessian routes vs torch float64 autograd")
-        ax[1].legend(fontsize=7)
+                  title="Hessian routes against torch float64 autograd")
+        ax[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
 def report(ctx: Context, cfg: A1Config, m: A1Measurements, f: Findings) -> tuple[str, str]:

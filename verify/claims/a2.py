@@ -552,7 +552,7 @@ def report(ctx: Context, cfg: A2Config, m: A2Measurements, f: Findings) -> tuple
                 "orders of magnitude above the true law's t-free bound")
 
     path, rel = ctx.figure_path("lipschitz")
-    with figure(path, 2, (12.5, 4.6)) as ax:
+    with figure(path, 3, (18, 5.2)) as ax:
         s_ref = sigma(np.array(ts))
         for i, law in enumerate(m.true_laws):
             emp = law.bound is None
@@ -560,10 +560,10 @@ def report(ctx: Context, cfg: A2Config, m: A2Measurements, f: Findings) -> tuple
             if law.bound is not None:
                 ax[0].axhline(law.bound, color=f"C{i}", ls=":", lw=0.8)
         last = max(law.values[-1] for law in m.true_laws)
-        ax[0].plot(s_ref, 1e-2 * last * (s_ref / s_ref[-1]) ** -4, "k:", lw=0.8, label="slope sigma^-4")
-        ax[0].set(xscale="log", yscale="log", xlabel="sigma_t", ylabel="largest ||Hess log p_t||_2 found",
-                  title="A2: Lipschitz constants (dotted: t-free bounds)")
-        ax[0].legend(fontsize=6)
+        ax[0].plot(s_ref, 1e-2 * last * (s_ref / s_ref[-1]) ** -4, "k:", lw=0.8, label=r"slope $\sigma_t^{-4}$")
+        ax[0].set(xscale="log", yscale="log", xlabel=r"$\sigma_t$", ylabel=r"largest $\|\nabla^2 \log p_t\|_2$ found",
+                  title="Lipschitz constants (dotted: t-free bounds)")
+        ax[0].legend(fontsize=8, loc="upper right")
         for k, (name, get) in enumerate((("lower", lambda c: c.lower_margin), ("upper", lambda c: c.upper_margin))):
             ax[1].scatter([c.d for c in camp], [max(get(c), 1e-12) for c in camp], s=10, marker="o" if k else "x",
                           color=f"C{k}", alpha=0.6, label=f"campaign: {name} margin")
@@ -573,10 +573,32 @@ def report(ctx: Context, cfg: A2Config, m: A2Measurements, f: Findings) -> tuple
                     ax[1].scatter([c.d * (1 + 0.04 * j) for c in cs], [max(get(c), 1e-12) for c in cs], s=22,
                                   marker="^v<>D"[j], facecolors="none", edgecolors=f"C{k}",
                                   label=f"corner: {fam}" if k == 1 else None)
-        ax[1].set(xscale="log", yscale="log", xlabel="d", ylabel="relative margin",
-                  title="bound margins, >= 0 where the bound holds (blue: lower, orange: upper)")
-        ax[1].legend(fontsize=6, ncol=2)
+        ax[1].set(xscale="log", yscale="log", xlabel="d", ylabel="relative margin (> 0: the bound holds)",
+                  title="bound margins (blue: lower, orange: upper)")
+        ax[1].legend(fontsize=8, ncol=2, loc="lower left")
+        if m.exponents:
+            labels = [f"d = {c.d}\nn = {c.n}" for c in m.exponents]
+            means = [float(np.mean(c.exponents)) for c in m.exponents]
+            ses = [float(np.std(c.exponents, ddof=1) / np.sqrt(len(c.exponents))) if len(c.exponents) > 1 else 0.0
+                   for c in m.exponents]
+            x = np.arange(len(m.exponents))
+            for i, c in enumerate(m.exponents):
+                ax[2].scatter(np.full(len(c.exponents), i) + 0.08, c.exponents, s=10, color="0.6",
+                              label="one data set" if i == 0 else None, zorder=2)
+            ax[2].errorbar(x, means, yerr=[1.96 * v for v in ses], fmt="o", color="C3", ms=6, capsize=4,
+                           label="mean fitted exponent (95% CI)", zorder=3)
+            ax[2].axhspan(-4 - cfg.exp_tol, -4 + cfg.exp_tol, color="C2", alpha=0.15,
+                          label=f"-4 $\\pm$ {cfg.exp_tol:g} (equivalence margin)")
+            ax[2].axhline(-4, color="C2", lw=1)
+            ax[2].set_xticks(x, labels)
+            ax[2].set(ylabel=r"fitted slope of $\log C_t$ in $\log \sigma_t$",
+                      title=f"empirical score: exponent at t in [{min(m.exponent_times):g}, "
+                            f"{max(m.exponent_times):g}]")
+            ax[2].legend(fontsize=8)
     f.figures.append(rel)
+    f.notes.append("Figure A2_lipschitz: the empirical curves of the left panel (n = 100) are still bending at "
+                   "sigma_t = 0.01 (their closest pairs are close, so sigma_t^-4 sets in only below them); the "
+                   "exponent rule fits its own data sets at t <= 1e-2, shown one by one in the right panel.")
     f.seeds["claim"] = m.seed
     f.notes.append("The t-free bound of the true score is derived for a shared covariance. With unequal covariances "
                    "the sup over x can be infinite at every t: for N(0, diag(1, 4)) and N(0, diag(4, 1)) the "

@@ -168,8 +168,8 @@ def report(ctx: Context, cfg: S1Config, m: S1Measurements, f: Findings) -> tuple
     f.tolerance("Monte-Carlo equivalence", f"{MC_TOL:g} x RHS", "an O(1) relative change is what a failure of the "
                 "identity looks like; 5% is resolved by 20,000 paired draws where the excess loss is not tiny")
     path, rel = ctx.figure_path("identity")
-    identity_figure(path, m.quad, m.mc, rtol=cfg.rtol, z_crit=z_crit, lhs_name="Lhat_t(s) - Lhat_t(e)",
-                    rhs_name="E_{Phat_t} ||s - e||^2", title="S1: excess DSM loss vs distance to e")
+    identity_figure(path, m.quad, m.mc, rtol=cfg.rtol, z_crit=z_crit, lhs_name=r"$\hat L_t(s) - \hat L_t(e)$",
+                    rhs_name=r"$E_{\hat P_t}\,\|s - e\|^2$", title="S1: excess DSM loss against the distance to e")
     f.figures.append(rel)
     f.seeds.update(m.seeds)
     worst = max((c.rel_residual for c in m.quad), default=0.0)

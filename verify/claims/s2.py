@@ -170,8 +170,8 @@ def report(ctx: Context, cfg: S2Config, m: S2Measurements, f: Findings) -> tuple
     f.tolerance("Monte-Carlo equivalence", f"{MC_TOL:g} x Fisher", "an O(1) relative change is what a failure of the "
                 "identity looks like; 5% is resolved by 20,000 paired draws where the gap is not tiny")
     p1, r1 = ctx.figure_path("identity")
-    identity_figure(p1, m.quad, m.mc, rtol=cfg.rtol, z_crit=z_crit, lhs_name="Loss-Gap_t",
-                    rhs_name="Fisher(Phat_t, P_t)", title="S2: Proposition 4.1")
+    identity_figure(p1, m.quad, m.mc, rtol=cfg.rtol, z_crit=z_crit, lhs_name=r"Loss-Gap$_t$",
+                    rhs_name=r"Fisher$(\hat P_t, P_t)$", title="S2: Proposition 4.1")
     p2, r2 = ctx.figure_path("gap_vs_t")
     _gap_figure(p2, m.quad, m.mc, rev, "Loss-Gap_t and Fisher divergences")
     f.figures += [r1, r2]

@@ -707,27 +707,38 @@ def report(ctx: Context, cfg: S3Config, m: S3Measurements, f: Findings) -> tuple
 
 def _figure(ctx, cfg, m: S3Measurements, const: RegimeConstants) -> str:
     path, rel = ctx.figure_path("ratio")
-    with figure(path, 3, (16, 4.2)) as ax:
+    with figure(path, 3, (18, 5.2)) as ax:
+        styles = [("o", "-"), ("s", "--"), ("^", "-."), ("D", ":"), ("v", "-"), ("P", "--")]
+        color_of_d: dict[int, str] = {}
         for i, c in enumerate(m.grid):
             d = c.label["d"]
-            t1 = regime_times(d, const)[1]
-            ax[0].plot(c.ts, [c.mean(j) / b_form(t, d, c.label["tr_sigma"]) for j, t in enumerate(c.ts)], "o-",
-                       color=f"C{i}", label=f"{c.label['family']}, d = {d}")
-            ax[0].axvline(t1, color=f"C{i}", ls=":", lw=0.8)
+            color_of_d.setdefault(d, f"C{len(color_of_d)}")
+            mk, ls = styles[i % len(styles)]
+            ax[0].plot(c.ts, [c.mean(j) / b_form(t, d, c.label["tr_sigma"]) for j, t in enumerate(c.ts)],
+                       marker=mk, ls=ls, ms=7 - i, color=color_of_d[d] if c.label["family"] == "gaussian" else "C7",
+                       alpha=0.85, label=f"{c.label['family']}, d = {d}")
+        for d, col in color_of_d.items():
+            ax[0].axvline(regime_times(d, const)[1], color=col, ls=":", lw=1.0)
         if m.grid:
             tt = np.geomspace(min(m.grid[0].ts), max(m.grid[0].ts), 100)
             ax[0].plot(tt, [leading_order_gap(float(t), np.eye(2)) / bound_form(float(t), np.eye(2)) for t in tt],
-                       "k--", lw=0.8, label="G_t / B_t (derived here; same for every d when Sigma = I)")
-        ax[0].set(xscale="log", xlabel="t", ylabel="R = E_D[Loss-Gap_t] / B_t",
-                  title="S3: ratio to the bound's form (dotted: t1 of each d)")
-        ax[0].legend(fontsize=7)
-        for curves, mk, lab in ((m.n_high, "o-", "in the regime"), (m.n_low, "s-", "outside")):
+                       "k--", lw=0.8, label=r"$G_t / B_t$ (derived here; the same for every d when $\Sigma = I$)")
+        ax[0].set(xscale="log", xlabel="t", ylabel=r"$R = E_D[\mathrm{Loss\text{-}Gap}_t] / B_t$",
+                  title=r"ratio to the bound's form $B_t = d/\sigma_t^2 + \mathrm{tr}\,\Sigma$" + "\n"
+                        r"(dotted: $t_1$ of each d, in the colour of its curve)")
+        ax[0].legend(fontsize=8)
+        for k, (curves, mk, lab) in enumerate(((m.n_high, "o-", "in the regime"), (m.n_low, "s-", "outside"))):
             if curves:
+                c0 = curves[0].label
                 ax[1].errorbar([c.label["n"] for c in curves], [c.mean() for c in curves],
-                               yerr=[1.96 * c.se() for c in curves], fmt=mk,
-                               label=f"d = {curves[0].label['d']}, t = {curves[0].label['t']:g} ({lab})")
-        ax[1].set(xscale="log", yscale="log", xlabel="n", ylabel="E_D[Loss-Gap_t]", title="S3: dependence on n")
-        ax[1].legend(fontsize=7)
+                               yerr=[1.96 * c.se() for c in curves], fmt=mk, color=f"C{k}",
+                               label=f"d = {c0['d']}, t = {c0['t']:g} ({lab})")
+                if "tr_sigma" in c0:
+                    ax[1].axhline(b_form(c0["t"], c0["d"], c0["tr_sigma"]), color=f"C{k}", ls=":", lw=1.0,
+                                  label=f"$B_t$ at d = {c0['d']}, t = {c0['t']:g}")
+        ax[1].set(xscale="log", yscale="log", xlabel="n", ylabel=r"$E_D[\mathrm{Loss\text{-}Gap}_t]$",
+                  title="dependence on n (95% CI; dotted: the bound's form)")
+        ax[1].legend(fontsize=8)
         camp = [p for p in (m.campaign.points if m.campaign else []) if p.inside]
         if camp:
             ax[2].scatter([p.case["d"] for p in camp], [p.R for p in camp], s=8, color="0.6",
@@ -743,8 +754,9 @@ def _figure(ctx, cfg, m: S3Measurements, const: RegimeConstants) -> str:
             ax[2].plot([p.case["d"] for p in hs], [p.R for p in hs], "x:", color="C1",
                        label=f"corners under the earlier c6 = {hs[0].case['c6']:g}")
         ax[2].axhline(cfg.r_floor, color="r", ls="--", lw=0.8, label=f"floor {cfg.r_floor:g}")
-        ax[2].set(xscale="log", yscale="log", xlabel="d", ylabel="R", title="S3: R inside the regime")
-        ax[2].legend(fontsize=7)
+        ax[2].set(xscale="log", yscale="log", xlabel="d", ylabel=r"$R = E_D[\mathrm{Loss\text{-}Gap}_t] / B_t$",
+                  title="R inside the regime (the bound: R above the floor)")
+        ax[2].legend(fontsize=8)
     return rel
 
 
