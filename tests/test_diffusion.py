@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -226,6 +227,10 @@ def test_run_point_smoke():
     assert 0 <= res["memorization"] <= 1 and res["m"] == 64 and len(res["samples"]) == 64
     assert res["ci"][0] <= res["memorization"] <= res["ci"][1]
     assert math.isfinite(res["loglik"]) and res["n_distinct"] == 8
+    # a fixed-length run records the plateau statistic over two halves of the run, and the loss references
+    assert res["plateau"]["stopped"] == "fixed" and res["plateau"]["round"] == 10 and res["plateau"]["steps"] == 30
+    refs = res["loss_references"]
+    assert refs["empirical"]["mean"] < refs["true"]["mean"] and refs["true"]["se"] > 0
     # nested data sets; the same noise seeds for two networks at one (d, n)
     other = diffusion_point(setting, d=2, n=4, n_max=16, network=64, seed=1)
     assert other["data_seed"] == point["data_seed"] and other["sampler"]["seed"] != point["sampler"]["seed"]
@@ -283,6 +288,19 @@ def test_training_until_a_plateau_equals_one_run_of_the_final_length():
         assert torch.equal(a, b)
     early, rec2 = train_until_plateau(data, cfg, PlateauRule(round=20, tol=0.99, until=True), width=16)
     assert rec2["stopped"] == "plateau" and rec2["steps"] == 40 and early.losses == ref.losses[:4]
+
+
+def test_run_point_trains_until_a_plateau_when_its_setting_says_so():
+    rule = PlateauRule(round=20, tol=0.5, until=True)              # a loose tolerance: stops after two rounds
+    setting = MixtureDiffusionSetting(K=3, train=DiffusionConfig(steps=200, log_every=10), sample_steps=10,
+                                      n_samples=16, likelihood=False, plateau=rule)
+    point = diffusion_point(setting, d=2, n=8, n_max=8, network=8, seed=2)
+    assert point["plateau"] == {"round": 20, "tol": 0.5, "until": True}
+    res = run_point(point)
+    assert res["plateau"]["stopped"] == "plateau" and res["plateau"]["steps"] == 40 and res["losses"][-1][0] == 40
+    with pytest.raises(ValueError, match="steps"):                  # a cap below two rounds is refused up front
+        diffusion_point(dataclasses.replace(setting, train=DiffusionConfig(steps=30, log_every=10)), d=2, n=8,
+                        n_max=8, network=8)
 
 
 @pytest.mark.parametrize("rule, kw, match", [
