@@ -222,6 +222,11 @@ def write_manifest(commit: str, root: Path = ROOT) -> Path:
     blobs = commit_blobs(commit, root)
     if blobs is None:
         raise ValueError(f"commit: git has no commit {commit!r} here")
+    full = subprocess.run(["git", "rev-parse", "--verify", f"{commit}^{{commit}}"], cwd=root, capture_output=True,
+                          text=True)
+    if full.returncode != 0:
+        raise ValueError(f"commit: git has no commit {commit!r} here")
+    commit = full.stdout.strip()                        # manifests are named by the full id results record
     path = manifest_path(commit, root)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"commit": commit, "files": dict(sorted(blobs.items()))}, indent=1) + "\n",
