@@ -5,6 +5,7 @@ effects)."""
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 from pathlib import Path
 
@@ -163,3 +164,22 @@ def test_main_answers_help_and_refuses_options_it_does_not_know(capsys):
 
     assert main(["--help"]) == 0 and "COMMIT" in capsys.readouterr().out
     assert main(["--bogus"]) == 2 and "COMMIT: expected commit ids, got --bogus" in capsys.readouterr().err
+
+
+def test_a_manifest_is_named_by_the_full_commit_id_whatever_name_is_given(tmp_path):
+    """Results record full commit ids; a manifest written for a short id or HEAD must be found under the full one."""
+    from verify.codedeps import manifest_path, write_manifest
+
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "theory").mkdir()
+    (tmp_path / "theory" / "a.py").write_text("x = 1\n")
+    subprocess.run(git + ["add", "-A"], cwd=tmp_path, check=True)
+    subprocess.run(git + ["commit", "-qm", "c"], cwd=tmp_path, check=True)
+    full = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    for name in ("HEAD", full[:7]):
+        path = write_manifest(name, tmp_path)
+        assert path == manifest_path(full, tmp_path) and path.is_file()
+        assert json.loads(path.read_text())["commit"] == full
+    with pytest.raises(ValueError, match="commit"):
+        write_manifest("0" * 40, tmp_path)
