@@ -8,7 +8,8 @@ Steps (each a subprocess, so one failure does not stop the others; each with its
   1. ``memsep run --profile ci --device cuda --claims C`` for every registered claim C (one call each):
      its verdict and rule outcomes (from ``<out>/ci/summary.json``). A claim passes this check when it
      finishes without ERROR; a NOT CONFIRMED verdict is a result, not a failure of the machine: the JSON
-     keeps every rule's outcome for comparison with the committed ci replicates (replicates/ci/).
+     keeps every rule's outcome and, where the repository holds the CPU run at the same size and seed
+     (replicates/ci/seed-0/), the rules whose outcome differs from it ("differs_from_cpu").
   2. ``benchmarks/bench_dit.py --device cuda``: DiT training steps/s and peak memory per preset.
   3. a full-size slice: ``memsep dit train`` of DiT-S/2 (the paper's network) on 64 digits for 200
      steps, then ``dit sample`` of 16 images: that the paper-scale model trains and samples on this GPU.
@@ -41,6 +42,20 @@ def _step(name: str, cmd: list[str], timeout: float, cwd: Path) -> dict:
             "tail": tail}
 
 
+def _against_cpu(claim: str, runs: list[dict]) -> dict:
+    """The GPU run's rule outcomes against the committed CPU run at the same size and seed
+    (replicates/ci/seed-0/results/<claim>.json, where the repository has one): the rules whose outcome differs."""
+    ref = ROOT / "replicates" / "ci" / "seed-0" / "results" / f"{claim}.json"
+    if not ref.is_file() or not runs:
+        return {"cpu_reference": None}
+    cpu = {a["key"]: a.get("outcome") for a in json.loads(ref.read_text(encoding="utf-8"))["result"]["assertions"]
+           if a.get("key")}
+    gpu = runs[0].get("rules", {})
+    return {"cpu_reference": str(ref.relative_to(ROOT)),
+            "differs_from_cpu": {k: {"cpu": cpu.get(k), "gpu": gpu.get(k)} for k in sorted(set(cpu) | set(gpu))
+                                 if cpu.get(k) != gpu.get(k)}}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=Path("gpu_check"), help="folder for the runs and gpu_check.json")
@@ -68,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = out / "ci" / "summary.json"                  # rewritten by each call: read it now
         runs = json.loads(summary.read_text(encoding="utf-8")).get("runs", []) if summary.is_file() else []
         s["runs"] = [r for r in runs if r.get("claim") == c]
+        s.update(_against_cpu(c, s["runs"]))
         s["finished"] = s["returncode"] in (0, 1) and bool(s["runs"]) and all(r["verdict"] != "ERROR"
                                                                              for r in s["runs"])
         summary.unlink(missing_ok=True)

@@ -39,7 +39,11 @@ def test_gpu_check_bookkeeping_with_a_fake_device(tmp_path, monkeypatch):
     spec.loader.exec_module(gc)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: "fake GPU")
-    verdicts = {"S1": ("NOT CONFIRMED", 1), "S2": ("ERROR", 1)}
+    cpu = json.loads((ROOT / "replicates" / "ci" / "seed-0" / "results" / "A6.json").read_text(encoding="utf-8"))
+    a6_rules = {a["key"]: a["outcome"] for a in cpu["result"]["assertions"]}
+    flipped = next(iter(a6_rules))
+    verdicts = {"S1": ("NOT CONFIRMED", 1), "S2": ("ERROR", 1), "A6": (cpu["result"]["verdict"], 1)}
+    rules = {"A6": {**a6_rules, flipped: "inconclusive" if a6_rules[flipped] != "inconclusive" else "pass"}}
 
     def fake_step(name, cmd, timeout, cwd):
         if name.startswith("ci "):
@@ -47,13 +51,19 @@ def test_gpu_check_bookkeeping_with_a_fake_device(tmp_path, monkeypatch):
             v, rc = verdicts[c]
             out = Path(cmd[cmd.index("--out") + 1])
             out.mkdir(parents=True, exist_ok=True)
-            (out / "summary.json").write_text(json.dumps({"runs": [{"claim": c, "verdict": v, "rules": {}}]}))
+            (out / "summary.json").write_text(json.dumps({"runs": [{"claim": c, "verdict": v,
+                                                                   "rules": rules.get(c, {})}]}))
             return {"step": name, "returncode": rc}
         return {"step": name, "returncode": 0 if "train" in name else 3}
 
     monkeypatch.setattr(gc, "_step", fake_step)
-    assert gc.main(["--out", str(tmp_path / "g"), "--claims", "S1,S2"]) == 1
+    assert gc.main(["--out", str(tmp_path / "g"), "--claims", "S1,S2,A6"]) == 1
     report = json.loads((tmp_path / "g" / "gpu_check.json").read_text(encoding="utf-8"))
     assert report["gpu"] == "fake GPU"
     assert report["failed_steps"] == ["ci S2", "bench_dit", "full slice: DiT-S/2 sample"]
     assert report["steps"][0]["runs"][0]["verdict"] == "NOT CONFIRMED" and report["steps"][0]["finished"]
+    # against the committed CPU run at the same size and seed: S1 has none here, A6 differs in the one flipped rule
+    assert report["steps"][0]["cpu_reference"] is None
+    a6 = report["steps"][2]
+    assert a6["cpu_reference"] == "replicates/ci/seed-0/results/A6.json"
+    assert list(a6["differs_from_cpu"]) == [flipped] and a6["differs_from_cpu"][flipped]["cpu"] == a6_rules[flipped]
