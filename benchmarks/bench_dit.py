@@ -22,9 +22,9 @@ import time
 import numpy as np
 import torch
 
-from empirical.diffusion import DiffusionConfig, count_parameters, train_diffusion
-from empirical.dit import make_dit
-from empirical.pruning import head_count, prune_heads, random_heads
+from memsep.empirical.diffusion import DiffusionConfig, count_parameters, train_diffusion
+from memsep.empirical.dit import make_dit
+from memsep.empirical.pruning import head_count, prune_heads, random_heads
 
 
 def forward_flops(model) -> float:

@@ -24,7 +24,7 @@ import tracemalloc
 
 import numpy as np
 
-from theory import EmpiricalDistribution
+from memsep.theory import EmpiricalDistribution
 
 
 def best_time(fn, repeats: int) -> float:

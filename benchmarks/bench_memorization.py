@@ -19,8 +19,8 @@ import time
 
 import numpy as np
 
-from empirical.metrics import KDTREE_MAX_DIM, nearest_two
-from empirical.mixture_diffusion import make_dataset, make_mixture
+from memsep.empirical.metrics import KDTREE_MAX_DIM, nearest_two
+from memsep.empirical.mixture_diffusion import make_dataset, make_mixture
 
 
 def best_time(fn, repeats: int) -> float:

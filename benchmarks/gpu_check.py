@@ -73,12 +73,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gpu_check: skipped, no CUDA device; wrote {out / 'gpu_check.json'}")
         return 0
     report["gpu"] = torch.cuda.get_device_name(0)
-    from verify.registry import claim_ids
+    from memsep.verify.registry import claim_ids
 
     claims = args.claims.split(",") if args.claims else claim_ids()
     py = sys.executable
     for c in claims:
-        s = _step(f"ci {c}", [py, "-m", "verify", "run", "--claims", c, "--profile", "ci", "--device", "cuda",
+        s = _step(f"ci {c}", [py, "-m", "memsep.verify", "run", "--claims", c, "--profile", "ci", "--device", "cuda",
                               "--out", str(out / "ci"), "--no-progress"], args.timeout, ROOT)
         summary = out / "ci" / "summary.json"                  # rewritten by each call: read it now
         runs = json.loads(summary.read_text(encoding="utf-8")).get("runs", []) if summary.is_file() else []
@@ -91,11 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     report["steps"].append(_step("bench_dit", [py, str(ROOT / "benchmarks" / "bench_dit.py"), "--device", "cuda",
                                                "--json", str(out / "bench_dit.json")], args.timeout, ROOT))
     run = out / "dit-s2"
-    report["steps"].append(_step("full slice: DiT-S/2 train", [py, "-m", "verify", "dit", "train", "--run", str(run),
+    report["steps"].append(_step("full slice: DiT-S/2 train", [py, "-m", "memsep.verify", "dit", "train", "--run", str(run),
                                                                 "--preset", "DiT-S/2", "--n", "64", "--steps", "200",
                                                                 "--device", "cuda", "--overwrite", "--no-progress"],
                                  args.timeout, ROOT))
-    report["steps"].append(_step("full slice: DiT-S/2 sample", [py, "-m", "verify", "dit", "sample", "--run", str(run),
+    report["steps"].append(_step("full slice: DiT-S/2 sample", [py, "-m", "memsep.verify", "dit", "sample", "--run", str(run),
                                                                  "--samples", "16", "--device", "cuda", "--overwrite",
                                                                  "--no-progress"], args.timeout, ROOT))
     # a ci claim fails this check only by not finishing (an ERROR verdict, exit 2, a timeout); a NOT CONFIRMED

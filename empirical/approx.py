@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from theory import GaussianMixture, derive_seed
+from memsep.theory import GaussianMixture, derive_seed
 
 from .mixture_diffusion import make_mixture
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from theory import derive_seed
+from memsep.theory import derive_seed
 
 __all__ = ["load_digits", "load_cifar10", "subset", "CIFAR_FILES"]
 

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from theory import derive_seed
+from memsep.theory import derive_seed
 
 from .fileio import save_torch
 from .networks import ScoreMLP

@@ -28,7 +28,7 @@ import dataclasses
 
 import numpy as np
 
-from theory import derive_seed
+from memsep.theory import derive_seed
 
 from .metrics import distinct_points, memorization, nearest_two
 from .mixture_diffusion import MixtureDiffusionSetting, make_dataset, make_mixture, network_spec, train_and_sample

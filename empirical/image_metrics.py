@@ -87,7 +87,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from theory import derive_seed
+from memsep.theory import derive_seed
 
 from .metrics import unit_scale
 

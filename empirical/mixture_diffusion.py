@@ -62,7 +62,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-from theory import GaussianMixture, derive_seed
+from memsep.theory import GaussianMixture, derive_seed
 
 from .diffusion import DiffusionConfig, DiffusionResult, NoiseScore, load_checkpoint, train_diffusion
 from .fileio import save_torch
@@ -180,7 +180,7 @@ def loss_references(mixture: GaussianMixture, data: np.ndarray, cfg: DiffusionCo
     """{"true", "empirical"}: the DSM noise-prediction loss of the true and of the empirical score on ``data`` (n, d),
     each {"mean", "se"} over ``nodes`` x ``per_node`` stratified draws (module doc), with cfg's time law on
     [cfg.t0, cfg.T]; float64."""
-    from theory import EmpiricalDistribution
+    from memsep.theory import EmpiricalDistribution
 
     x = np.asarray(data, dtype=np.float64)
     emp = EmpiricalDistribution(x)

@@ -60,8 +60,8 @@ def code_fingerprint() -> str:
 def run_stamp() -> dict:
     """{"finished_utc": ISO time, "command": the command line}."""
     prog = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
-    if prog == "__main__.py":                     # python -m verify ...
-        prog = "python -m verify"
+    if prog == "__main__.py":                     # python -m memsep.verify ...
+        prog = "python -m memsep.verify"
     return {"finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "command": " ".join([prog, *sys.argv[1:]]) if sys.argv else ""}
 

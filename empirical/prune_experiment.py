@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from theory import derive_seed
+from memsep.theory import derive_seed
 
 from .datasets import load_cifar10, load_digits, subset
 from .diffusion import DiffusionConfig, NoiseScore, count_parameters, dsm_noise_loss, train_diffusion

@@ -38,7 +38,7 @@ import warnings
 import numpy as np
 import torch
 
-from theory import derive_seed
+from memsep.theory import derive_seed
 
 from .diffusion import dsm_noise_loss
 from .dit import DiT

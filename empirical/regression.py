@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from theory import derive_seed
+from memsep.theory import derive_seed
 
 from .mlp import ReLUMLP
 from .networks import default_device

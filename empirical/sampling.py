@@ -25,7 +25,7 @@ import math
 import numpy as np
 import torch
 
-from theory import derive_seed
+from memsep.theory import derive_seed
 
 __all__ = ["time_grid", "sample", "sample_seeds"]
 

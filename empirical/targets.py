@@ -29,8 +29,8 @@ import math
 import numpy as np
 import torch
 
-from theory import GaussianMixture
-from theory._checks import as_points, as_positive_int, as_weights
+from memsep.theory import GaussianMixture
+from memsep.theory._checks import as_points, as_positive_int, as_weights
 
 __all__ = ["EmpiricalScoreTarget", "MixtureScoreTarget", "alpha_sigma2"]
 

@@ -25,7 +25,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 def temporary_claims():
     """``add(claim_id, check, configs=None)`` registers a throw-away claim (configs: one per profile, by default
     {"profile_size": i}); all are removed from the registry afterwards."""
-    from verify.registry import PROFILES, REGISTRY, claim_ids, register
+    from memsep.verify.registry import PROFILES, REGISTRY, claim_ids, register
 
     claim_ids()                                        # make sure the real claims are registered first
     added = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from verify.registry import REGISTRY, claim_ids, verdict_of
+from memsep.verify.registry import REGISTRY, claim_ids, verdict_of
 
 VERDICTS3 = ("CONFIRMED", "NOT CONFIRMED", "INCONCLUSIVE")
 

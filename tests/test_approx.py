@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-from empirical.approx import (ApproxSetting, censored_crossing, crossing, dataset_for, fit_point, mixture_for,
+from memsep.empirical.approx import (ApproxSetting, censored_crossing, crossing, dataset_for, fit_point, mixture_for,
                               run_fit, slope_bootstrap, width_search)
-from empirical.sweep import point_key
-from empirical.targets import EmpiricalScoreTarget
-from theory import EmpiricalDistribution
+from memsep.empirical.sweep import point_key
+from memsep.empirical.targets import EmpiricalScoreTarget
+from memsep.theory import EmpiricalDistribution
 
 
 # ---- crossing -------------------------------------------------------------------------------
@@ -234,9 +234,9 @@ def test_time_conditioned_point_reports_fixed_time_errors():
 
 def test_a3_check_resumes_after_a_crash_without_refitting(tmp_path, monkeypatch):
     # End to end through the registry: a run that dies after 4 fits keeps them; the rerun reads them back.
-    from verify.claims import a3
-    from verify.registry import REGISTRY
-    from verify.runner import run_claim
+    from memsep.verify.claims import a3
+    from memsep.verify.registry import REGISTRY
+    from memsep.verify.runner import run_claim
 
     real, calls = a3.run_fit, []
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from theory import GaussianMixture, alpha, sigma, sigma2
-from theory.bounds import RegimeConstants, bound_form, leading_order_gap, regime_check, regime_check_dist, regime_times
+from memsep.theory import GaussianMixture, alpha, sigma, sigma2
+from memsep.theory.bounds import RegimeConstants, bound_form, leading_order_gap, regime_check, regime_check_dist, regime_times
 
 
 @pytest.mark.parametrize("d", [1, 4, 32])

@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from theory import EmpiricalDistribution, GaussianMixture, dsm_loss_difference, fisher_divergence, loss_gap
-from verify.claims._identity import mc_case, quad_case
-from verify.registry import REGISTRY, claim_ids
-from verify.runner import run_claim
-from verify.stats import bonferroni_z
+from memsep.theory import EmpiricalDistribution, GaussianMixture, dsm_loss_difference, fisher_divergence, loss_gap
+from memsep.verify.claims._identity import mc_case, quad_case
+from memsep.verify.registry import REGISTRY, claim_ids
+from memsep.verify.runner import run_claim
+from memsep.verify.stats import bonferroni_z
 
 
 # Documented disagreements with the paper, by rule key (README "Findings that disagree with the paper"): these
@@ -160,10 +160,10 @@ def test_pruning_stages_recover_when_model_weights_are_missing(pruning_out):
 
     import torch
 
-    from empirical.dit import load_dit
-    from empirical.prune_experiment import arm_point, run_stage
-    from empirical.sweep import record_key
-    from verify.claims._pruning import CONFIGS, SWEEP_OWNER
+    from memsep.empirical.dit import load_dit
+    from memsep.empirical.prune_experiment import arm_point, run_stage
+    from memsep.empirical.sweep import record_key
+    from memsep.verify.claims._pruning import CONFIGS, SWEEP_OWNER
 
     run_claim(REGISTRY["M1"], "ci", seed=0, out=pruning_out)           # read back when the ci test ran first
     folder = pruning_out / "results" / "sweeps" / SWEEP_OWNER / "ci" / "stages"

@@ -20,18 +20,18 @@ from pathlib import Path
 
 import pytest
 
-from theory import derive_seed
-from verify.claims.a1 import CONFIGS as A1_CONFIGS
-from verify.cli import main
-from verify.registry import REGISTRY, Findings, claim_ids
+from memsep.theory import derive_seed
+from memsep.verify.claims.a1 import CONFIGS as A1_CONFIGS
+from memsep.verify.cli import main
+from memsep.verify.registry import REGISTRY, Findings, claim_ids
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def memsep(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """``python -m verify ARGS`` in a fresh interpreter (what a user's shell sees)."""
+    """``python -m memsep.verify ARGS`` in a fresh interpreter (what a user's shell sees)."""
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONWARNINGS="ignore")
-    return subprocess.run([sys.executable, "-m", "verify", *args], cwd=cwd, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "memsep.verify", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=300)
 
 
@@ -151,8 +151,8 @@ def test_version_prints_the_installed_version(capsys):
 
 
 def test_list_reads_the_claims_without_importing_them_and_equals_the_registry():
-    from verify import registry
-    from verify.cli import PROFILES, static_claims
+    from memsep.verify import registry
+    from memsep.verify.cli import PROFILES, static_claims
 
     assert static_claims() == [(c.id, c.title, c.paper_ref) for c in registry.get_claims()]
     assert PROFILES == registry.PROFILES
@@ -349,7 +349,7 @@ def test_run_exits_1_when_a_claim_is_not_confirmed(temporary_claims, tmp_path, c
 # ---- claims, seeds and replicates (issue 12) --------------------------------------------------------------
 
 def test_claims_writes_the_preregistration(tmp_path, capsys):
-    from verify.preregistration import render_claims
+    from memsep.verify.preregistration import render_claims
 
     assert main(["claims", "--out", str(tmp_path / "C.md")]) == 0
     assert (tmp_path / "C.md").read_text(encoding="utf-8") == render_claims()

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from verify import codedeps
-from verify.registry import claim_ids
+from memsep.verify import codedeps
+from memsep.verify.registry import claim_ids
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -33,7 +33,7 @@ def tree(tmp_path):
         "theory/beta.py": "def g():\n    return 2\n",
         "theory/unused.py": "x = 1\n",
         "empirical/__init__.py": "_LAZY = {'Net': 'nets'}\n",
-        "empirical/nets.py": "from theory.alpha import f\n",
+        "empirical/nets.py": "from memsep.theory.alpha import f\n",
         "empirical/other.py": "def h():\n    from .deep.leaf import k\n",
         "empirical/deep/__init__.py": "from . import leaf\n",
         "empirical/deep/leaf.py": "from .. import nets\n",
@@ -41,10 +41,10 @@ def tree(tmp_path):
         "verify/__init__.py": "from .registry import register\n",
         "verify/registry.py": "def load():\n    from . import claims\n",
         "verify/runner.py": "from .report import write\nfrom .registry import load\n",
-        "verify/report.py": "from empirical import lonely\n",
+        "verify/report.py": "from memsep.empirical import lonely\n",
         "verify/claims/__init__.py": "from . import x1, x2\n",
-        "verify/claims/x1.py": "from theory import f\nfrom empirical import Net\nfrom ..registry import load\n",
-        "verify/claims/x2.py": "from empirical.other import h\n",
+        "verify/claims/x1.py": "from memsep.theory import f\nfrom memsep.empirical import Net\nfrom ..registry import load\n",
+        "verify/claims/x2.py": "from memsep.empirical.other import h\n",
         "verify/fuzz.py": "from . import claims\n",
     })
     return tmp_path
@@ -53,20 +53,20 @@ def tree(tmp_path):
 def test_closure_follows_the_rules_of_the_module_docstring(tree):
     files = codedeps.module_files(tree)
     got = codedeps.closure(codedeps.result_roots("X1"), files)
-    # from theory import f: the package is imported for a name, so its re-exports are followed entirely
-    assert {"theory", "theory.alpha", "theory.beta"} <= got and "theory.unused" not in got
-    # from empirical import Net: the literal _LAZY resolves the name to its submodule, and nothing else
-    assert {"empirical", "empirical.nets"} <= got and "empirical.other" not in got
+    # from memsep.theory import f: the package is imported for a name, so its re-exports are followed entirely
+    assert {"memsep.theory", "memsep.theory.alpha", "memsep.theory.beta"} <= got and "memsep.theory.unused" not in got
+    # from memsep.empirical import Net: the literal _LAZY resolves the name to its submodule, and nothing else
+    assert {"memsep.empirical", "memsep.empirical.nets"} <= got and "memsep.empirical.other" not in got
     # registration: verify.registry's import of verify.claims does not pull in the sibling claim x2
-    assert {"verify.claims", "verify.claims.x1", "verify.registry"} <= got and "verify.claims.x2" not in got
+    assert {"memsep.verify.claims", "memsep.verify.claims.x1", "memsep.verify.registry"} <= got and "memsep.verify.claims.x2" not in got
     # output-only: the runner's import of the report (and what only the report imports) is not a dependency
-    assert "verify.report" not in got and "empirical.lonely" not in got
+    assert "memsep.verify.report" not in got and "memsep.empirical.lonely" not in got
     got2 = codedeps.closure(codedeps.result_roots("X2"), files)
     # an import inside a function counts; a parent package (empirical.deep) runs but its re-exports are not
     # followed unless it is imported for a name; relative imports with level 2 resolve to the grandparent
-    assert {"empirical.other", "empirical.deep", "empirical.deep.leaf", "empirical.nets", "theory.alpha"} <= got2
+    assert {"memsep.empirical.other", "memsep.empirical.deep", "memsep.empirical.deep.leaf", "memsep.empirical.nets", "memsep.theory.alpha"} <= got2
     fuzz = codedeps.closure(codedeps.result_roots("X1", "fuzz"), files)
-    assert "verify.fuzz" in fuzz and "verify.claims.x2" not in fuzz and "verify.runner" not in fuzz
+    assert "memsep.verify.fuzz" in fuzz and "memsep.verify.claims.x2" not in fuzz and "memsep.verify.runner" not in fuzz
 
 
 def test_closure_paths_and_bad_input(tree):
@@ -95,7 +95,7 @@ def test_blob_ids_and_manifests_match_git(tree):
 
 def test_commit_fingerprint_is_provenances_fingerprint():
     """At a commit whose code is the checkout's, the fingerprint recomputed from git equals the one runs record."""
-    from empirical.provenance import code_fingerprint
+    from memsep.empirical.provenance import code_fingerprint
 
     if codedeps.commit_blobs("HEAD", REPO) != codedeps.tree_blobs(REPO):
         pytest.skip("code differs from HEAD (uncommitted changes) or no git here")
@@ -160,7 +160,7 @@ def test_no_module_changes_global_state_when_imported():
 
 
 def test_main_answers_help_and_refuses_options_it_does_not_know(capsys):
-    from verify.codedeps import main
+    from memsep.verify.codedeps import main
 
     assert main(["--help"]) == 0 and "COMMIT" in capsys.readouterr().out
     assert main(["--bogus"]) == 2 and "COMMIT: expected commit ids, got --bogus" in capsys.readouterr().err
@@ -168,7 +168,7 @@ def test_main_answers_help_and_refuses_options_it_does_not_know(capsys):
 
 def test_a_manifest_is_named_by_the_full_commit_id_whatever_name_is_given(tmp_path):
     """Results record full commit ids; a manifest written for a short id or HEAD must be found under the full one."""
-    from verify.codedeps import manifest_path, write_manifest
+    from memsep.verify.codedeps import manifest_path, write_manifest
 
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)

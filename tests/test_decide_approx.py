@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from decide_harness import parametrize_synthetic, verdict_for
-from verify.claims._approx import pooled_log_variance, replicate_mean, t_rule, welch
-from verify.claims.a3 import A3Measurements, Fit, SensFit, SlopeBootstrap, TCFit, WStar, replicate_slopes
-from verify.claims.a4 import A4Measurements, DupCase, DupSeed, WStarRef, rate_ratio
-from verify.stats import directional_rule
+from memsep.verify.claims._approx import pooled_log_variance, replicate_mean, t_rule, welch
+from memsep.verify.claims.a3 import A3Measurements, Fit, SensFit, SlopeBootstrap, TCFit, WStar, replicate_slopes
+from memsep.verify.claims.a4 import A4Measurements, DupCase, DupSeed, WStarRef, rate_ratio
+from memsep.verify.stats import directional_rule
 
 NS = [8, 16, 32, 64, 128]
 NOISE = (1.0, 1.06, 0.95)          # replicate-to-replicate factors on W* and on errors (log sd about 0.05)

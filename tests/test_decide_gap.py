@@ -8,11 +8,11 @@ import pytest
 from scipy.stats import norm
 
 from decide_harness import parametrize_synthetic, verdict_for
-from theory.bounds import RegimeConstants, regime_check_dist
-from verify.claims._gap import Curve, b_form, g_iso, interval_equivalence, margin_rule
-from verify.claims.s3 import Campaign, RegimePoint, S3Measurements, corner_case, corner_mixture
-from verify.claims.s4 import S4Case, S4Measurements
-from verify.claims.s5 import S5Measurements
+from memsep.theory.bounds import RegimeConstants, regime_check_dist
+from memsep.verify.claims._gap import Curve, b_form, g_iso, interval_equivalence, margin_rule
+from memsep.verify.claims.s3 import Campaign, RegimePoint, S3Measurements, corner_case, corner_mixture
+from memsep.verify.claims.s4 import S4Case, S4Measurements
+from memsep.verify.claims.s5 import S5Measurements
 
 
 def _noise(shape, scale, seed):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 
 from decide_harness import parametrize_synthetic, verdict_for
-from verify.claims._identity import MCCase, QuadCase
-from verify.claims.s1 import S1Measurements
-from verify.claims.s2 import ReverseCase, S2Measurements
+from memsep.verify.claims._identity import MCCase, QuadCase
+from memsep.verify.claims.s1 import S1Measurements
+from memsep.verify.claims.s2 import ReverseCase, S2Measurements
 
 
 def quad(d=1, t=0.1, lhs=2.0, rhs=2.0, err=1e-12, **label) -> QuadCase:

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from decide_harness import parametrize_synthetic, verdict_for
-from theory import GaussianMixture, alpha, sigma2
-from theory.lipschitz import lipschitz_bounds, spectral_norms
-from verify.claims.a1 import A1Measurements, Comparison, GaussianCase, RouteCase, SymbolicResult
-from verify.claims.a2 import (FAMILIES, A2Measurements, BoundCase, ExponentCase, TrueLaw, corner_points,
+from memsep.theory import GaussianMixture, alpha, sigma2
+from memsep.theory.lipschitz import lipschitz_bounds, spectral_norms
+from memsep.verify.claims.a1 import A1Measurements, Comparison, GaussianCase, RouteCase, SymbolicResult
+from memsep.verify.claims.a2 import (FAMILIES, A2Measurements, BoundCase, ExponentCase, TrueLaw, corner_points,
                               exact_two_point, mixture_bound)
 
 # ---- A1 -----------------------------------------------------------------------------------------
@@ -169,7 +169,7 @@ def test_exponent_rule_passes_a_precise_minus_four_and_records_its_test():
 @pytest.mark.parametrize("reps", [1, 15])
 def test_two_point_constant_is_the_supremum(t, reps):
     """C_t of two distinct points: the norm at the balance point w = 1/2 (and never more along the segment)."""
-    from theory import EmpiricalDistribution
+    from memsep.theory import EmpiricalDistribution
 
     pts = np.concatenate([np.zeros((1, 3)), np.repeat([[2.0, 0.0, 0.0]], reps, axis=0)])
     emp = EmpiricalDistribution(pts)

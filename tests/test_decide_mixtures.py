@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from decide_harness import parametrize_synthetic, verdict_for
-from verify.claims import _mixtures as mx
-from verify.claims.a5 import CONFIGS as A5_CONFIGS
-from verify.claims.a5 import RULES as A5_RULES
-from verify.claims.a5 import A5Measurements, A5Size
-from verify.claims.a6 import CONFIGS as A6_CONFIGS
-from verify.claims.a6 import RULES as A6_RULES
-from verify.claims.a6 import A6Cell, A6Measurements
+from memsep.verify.claims import _mixtures as mx
+from memsep.verify.claims.a5 import CONFIGS as A5_CONFIGS
+from memsep.verify.claims.a5 import RULES as A5_RULES
+from memsep.verify.claims.a5 import A5Measurements, A5Size
+from memsep.verify.claims.a6 import CONFIGS as A6_CONFIGS
+from memsep.verify.claims.a6 import RULES as A6_RULES
+from memsep.verify.claims.a6 import A6Cell, A6Measurements
 
 # ---- A5: widths of the quick profile (4, 8, 12, 16, 24, 32, 64, 256) ----------------------------------------------
 
@@ -335,7 +335,7 @@ def test_near_null_is_a_non_inferiority_test():
 
 
 def test_between_seed_spread_widens_the_memorization_tests():
-    from verify.stats import two_proportions
+    from memsep.verify.stats import two_proportions
 
     # one replicate (no spread): the Agresti-Caffo se of the adjusted counts
     t = mx.rises("no spread", (300, 1024), (200, 1024), 0.01)
@@ -393,7 +393,7 @@ def test_loglik_gain_uses_both_standard_errors():
 def test_measurements_are_small_and_json_ready():
     import json
 
-    from empirical.fileio import to_jsonable
+    from memsep.empirical.fileio import to_jsonable
 
     for m in (a5(), a6()):
         text = json.dumps(to_jsonable(dataclasses.asdict(m)))

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from decide_harness import parametrize_synthetic, verdict_for
-from verify.claims._pruning import ModelEval, OriginalRun, PruningMeasurements, RankRun, paired_drop, rank_test
-from verify.claims.m4 import wls_slope, points
+from memsep.verify.claims._pruning import ModelEval, OriginalRun, PruningMeasurements, RankRun, paired_drop, rank_test
+from memsep.verify.claims.m4 import wls_slope, points
 
 H, HD, D = 16, 32, 128
 P0 = 1_000_000

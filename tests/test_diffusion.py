@@ -10,15 +10,15 @@ import pytest
 import torch
 from scipy import stats
 
-from empirical.diffusion import (PRESETS, DiffusionConfig, NoiseScore, count_parameters, dsm_noise_loss, make_network,
+from memsep.empirical.diffusion import (PRESETS, DiffusionConfig, NoiseScore, count_parameters, dsm_noise_loss, make_network,
                                  train_diffusion)
-from empirical.metrics import distinct_points, mean_loglik, memorization, nearest_two, wilson_interval
-from empirical.mixture_diffusion import (MixtureDiffusionSetting, PlateauRule, diffusion_point, loss_references,
+from memsep.empirical.metrics import distinct_points, mean_loglik, memorization, nearest_two, wilson_interval
+from memsep.empirical.mixture_diffusion import (MixtureDiffusionSetting, PlateauRule, diffusion_point, loss_references,
                                          make_dataset, make_mixture, plateau_record, run_point, train_until_plateau)
-from empirical.sampling import sample, sample_seeds, time_grid
-from empirical.targets import EmpiricalScoreTarget, MixtureScoreTarget
-from theory import GaussianMixture
-from verify.stats import bonferroni_z
+from memsep.empirical.sampling import sample, sample_seeds, time_grid
+from memsep.empirical.targets import EmpiricalScoreTarget, MixtureScoreTarget
+from memsep.theory import GaussianMixture
+from memsep.verify.stats import bonferroni_z
 
 # ---- memorization rule on hand-made cases ------------------------------------------------------
 
@@ -320,9 +320,9 @@ def test_a6_sweep_resumes_after_a_crash_without_retraining(tmp_path, monkeypatch
     # A6 at a tiny size: the run dies after 3 models; the rerun reads those 3 back and trains only the rest.
     import dataclasses
 
-    from verify.claims import a6
-    from verify.registry import REGISTRY
-    from verify.runner import run_claim
+    from memsep.verify.claims import a6
+    from memsep.verify.registry import REGISTRY
+    from memsep.verify.runner import run_claim
 
     tiny = dataclasses.replace(a6.CONFIGS["ci"], setting=MixtureDiffusionSetting(
         train=DiffusionConfig(steps=20, log_every=10), sample_steps=10, n_samples=32), ds=(8,), weight_decays=(0.0, 1.0))
@@ -347,7 +347,7 @@ def test_a6_sweep_resumes_after_a_crash_without_retraining(tmp_path, monkeypatch
 
 
 def test_ode_loglik_matches_the_exact_mixture_density_to_second_order():
-    from empirical.likelihood import ode_loglik
+    from memsep.empirical.likelihood import ode_loglik
 
     x = MIX.sample(100, np.random.default_rng(0), t=1e-3)
     ref = MIX.logpdf(x, 1e-3)                                                   # closed form

@@ -10,12 +10,12 @@ import pytest
 import torch
 from scipy import stats
 
-from empirical.datasets import load_cifar10, load_digits, subset
-from empirical.diffusion import DiffusionConfig, NoiseScore, count_parameters, train_diffusion
-from empirical.dit import DIT_PRESETS, DiT, DiTConfig, make_dit
-from empirical.pruning import (draw_importance_times, head_count, importance_scores, prune_heads, random_heads,
+from memsep.empirical.datasets import load_cifar10, load_digits, subset
+from memsep.empirical.diffusion import DiffusionConfig, NoiseScore, count_parameters, train_diffusion
+from memsep.empirical.dit import DIT_PRESETS, DiT, DiTConfig, make_dit
+from memsep.empirical.pruning import (draw_importance_times, head_count, importance_scores, prune_heads, random_heads,
                                select_heads)
-from empirical.sampling import sample, sample_seeds
+from memsep.empirical.sampling import sample, sample_seeds
 
 
 def _model(seed=0, preset="dit-mini", **kw) -> DiT:
@@ -211,7 +211,7 @@ def test_cifar_reader_refuses_bad_folders(tmp_path):
 # ---- checkpoints and data parallelism -------------------------------------------------------------
 
 def test_training_resumes_exactly_from_a_checkpoint(tmp_path, monkeypatch):
-    import empirical.diffusion as diffusion
+    import memsep.empirical.diffusion as diffusion
 
     data = load_digits()[0][:24]
     cfg = DiffusionConfig(steps=30, batch=8, log_every=5, seed=2)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from verify.cli import main
+from memsep.verify.cli import main
 
 
 def test_dit_pipeline_end_to_end(tmp_path, capsys):
@@ -59,7 +59,7 @@ def test_dit_dry_run_and_bad_input(tmp_path, capsys):
 def test_write_grid_tiles_images_and_names_bad_input(tmp_path):
     import matplotlib.image as mpimg
 
-    from verify.dit_cli import write_grid
+    from memsep.verify.dit_cli import write_grid
 
     x = np.linspace(-1, 1, 10 * 64).reshape(10, 1, 8, 8)
     img = mpimg.imread(write_grid(tmp_path / "g.png", x, ncols=4))
@@ -105,8 +105,8 @@ def _fake_run(root, name="r", samples=None, n=8):
     samples.npy): n digits, and ``samples`` (default: 40 noisy copies of digits) as its samples."""
     import dataclasses
 
-    from empirical.datasets import load_digits, subset
-    from empirical.diffusion import DiffusionConfig
+    from memsep.empirical.datasets import load_digits, subset
+    from memsep.empirical.diffusion import DiffusionConfig
 
     x, _ = load_digits()
     run = root / name
@@ -122,7 +122,7 @@ def _fake_run(root, name="r", samples=None, n=8):
 
 
 def test_evaluate_records_k_sizes_accuracy_and_extrapolated_fd(tmp_path, capsys, monkeypatch):
-    import empirical.image_metrics as im
+    import memsep.empirical.image_metrics as im
 
     a, b = _fake_run(tmp_path / "runs", "a"), _fake_run(tmp_path / "runs", "b")
     argv = ["--features", "classifier", "--classifier-steps", "5", "--k", "4"]
@@ -188,7 +188,7 @@ def test_evaluate_refuses_a_corrupt_classifier_cache(tmp_path, capsys):
 
 
 def test_evaluate_small_sample_warnings_and_refusals(tmp_path, capsys):
-    from empirical.datasets import load_digits
+    from memsep.empirical.datasets import load_digits
 
     x, _ = load_digits()
     run = _fake_run(tmp_path / "runs", samples=x[:2])
@@ -232,7 +232,7 @@ def test_evaluate_with_a_torchscript_network(tmp_path, capsys):
 
 def test_evaluate_warns_when_the_extrapolation_subsets_are_small(tmp_path, capsys):
     """160 samples, 64 pixel features: FD itself has enough (>= 128), its quarter subsets (40) do not."""
-    from empirical.datasets import load_digits
+    from memsep.empirical.datasets import load_digits
 
     x, _ = load_digits()
     run = _fake_run(tmp_path / "runs", samples=x[100:260])

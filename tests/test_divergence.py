@@ -23,11 +23,12 @@ from hypothesis import strategies as st
 from scipy import integrate, stats
 
 from checks import check_scalar
-import theory.divergence
-import theory.dsm
-from theory import EmpiricalDistribution, GaussianMixture, fisher_divergence, loss_gap, noise_draws
-from theory.forward import alpha, sigma2
-from verify.strategies import mixtures, times
+import memsep.theory.divergence
+import memsep.theory.dsm
+from memsep import theory
+from memsep.theory import EmpiricalDistribution, GaussianMixture, fisher_divergence, loss_gap, noise_draws
+from memsep.theory.forward import alpha, sigma2
+from memsep.verify.strategies import mixtures, times
 
 MC_LEVEL = 0.999
 

@@ -23,11 +23,12 @@ from hypothesis import strategies as st
 from scipy import integrate, stats
 
 from checks import check_scalar
-import theory.dsm
-from theory import (EmpiricalDistribution, GaussianMixture, dsm_loss, dsm_loss_difference, dsm_loss_integrated,
+import memsep.theory.dsm
+from memsep import theory
+from memsep.theory import (EmpiricalDistribution, GaussianMixture, dsm_loss, dsm_loss_difference, dsm_loss_integrated,
                     noise_draws)
-from theory.forward import alpha, sigma2
-from verify.strategies import times
+from memsep.theory.forward import alpha, sigma2
+from memsep.verify.strategies import times
 
 MC_LEVEL = 0.999          # false-failure rate ~1e-3 per Monte-Carlo interval check
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from empirical.diffusion import DiffusionConfig
-from empirical.duplicates import copy_counts, duplicate_rows, duplicates_point, multiplicities, run_duplicates_point
-from empirical.metrics import memorization
-from empirical.mixture_diffusion import MixtureDiffusionSetting
-from empirical.sweep import run_sweep
+from memsep.empirical.diffusion import DiffusionConfig
+from memsep.empirical.duplicates import copy_counts, duplicate_rows, duplicates_point, multiplicities, run_duplicates_point
+from memsep.empirical.metrics import memorization
+from memsep.empirical.mixture_diffusion import MixtureDiffusionSetting
+from memsep.empirical.sweep import run_sweep
 
 TINY = MixtureDiffusionSetting(train=DiffusionConfig(steps=30, batch=16, log_every=10), n_samples=24, sample_steps=5)
 
@@ -93,8 +93,8 @@ def test_points_differ_by_replicate_and_run_resumably(tmp_path):
 
 
 def test_measure_rejects_a_bad_config(tmp_path):
-    from verify.claims.a4 import A4Measurements, DupMemConfig, measure_memorization
-    from verify.registry import Context
+    from memsep.verify.claims.a4 import A4Measurements, DupMemConfig, measure_memorization
+    from memsep.verify.registry import Context
 
     ctx = Context("A4", "ci", 0, None, tmp_path)
     m = A4Measurements(n=8, t=0.1, eps=0.1, reps=1, d=2, exact_times=[])

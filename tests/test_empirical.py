@@ -29,10 +29,10 @@ from hypothesis import strategies as st
 from scipy.special import logsumexp
 
 from checks import check_close
-from theory import EmpiricalDistribution, noise_draws
-from theory.quadrature import GaussianComponents
-from verify.autograd_ref import autograd_hessian, autograd_score, empirical_logpdf_fn
-from verify.strategies import mixture_and_data, seeds, times
+from memsep.theory import EmpiricalDistribution, noise_draws
+from memsep.theory.quadrature import GaussianComponents
+from memsep.verify.autograd_ref import autograd_hessian, autograd_score, empirical_logpdf_fn
+from memsep.verify.strategies import mixture_and_data, seeds, times
 
 EPS = np.finfo(np.float64).eps
 

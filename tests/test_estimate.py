@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from theory import Estimate, derive_seed, mean_estimate
-from theory.estimate import quadrature_estimate
+from memsep.theory import Estimate, derive_seed, mean_estimate
+from memsep.theory.estimate import quadrature_estimate
 
 
 def hand_mean_estimate(values, level, error=0.0):
@@ -148,7 +148,7 @@ def test_derive_seed_matches_seedsequence_definition():
 
 def test_derive_seed_with_string_keys_is_stable_across_processes():
     # Unlike hash(str), CRC-32 does not depend on PYTHONHASHSEED.
-    code = "from theory import derive_seed; print(derive_seed(5, 'loss_gap', 2))"
+    code = "from memsep.theory import derive_seed; print(derive_seed(5, 'loss_gap', 2))"
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": h}).stdout.strip() for h in ("0", "12345")}
     assert outs == {str(derive_seed(5, "loss_gap", 2))}

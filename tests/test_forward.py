@@ -16,7 +16,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from checks import check_rel
-from theory import alpha, sigma, sigma2
+from memsep.theory import alpha, sigma, sigma2
 
 RTOL = 1e-15
 EPS = np.finfo(np.float64).eps

@@ -22,11 +22,12 @@ import pytest
 from hypothesis import find
 from hypothesis import strategies as st
 
-import verify.fuzz
-from verify.cli import main
-from verify.fuzz import CHUNK, FUZZ_SPECS, SHRINK_SLACK, FuzzSpec, fuzzable_ids, register_fuzz, run_fuzz
-from verify.registry import PROFILES, REGISTRY, Findings, claim_ids, register
-from verify.report import load_campaigns, load_results
+import memsep.verify.fuzz
+from memsep import verify
+from memsep.verify.cli import main
+from memsep.verify.fuzz import CHUNK, FUZZ_SPECS, SHRINK_SLACK, FuzzSpec, fuzzable_ids, register_fuzz, run_fuzz
+from memsep.verify.registry import PROFILES, REGISTRY, Findings, claim_ids, register
+from memsep.verify.report import load_campaigns, load_results
 
 from test_cli import files_under, memsep, one_error_line
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from theory import EmpiricalDistribution, GaussianMixture, derive_seed, fisher_divergence
-from theory.gap import GapCurve, IntegratedGap, integrated_gap, loss_gap_curve
+from memsep.theory import EmpiricalDistribution, GaussianMixture, derive_seed, fisher_divergence
+from memsep.theory.gap import GapCurve, IntegratedGap, integrated_gap, loss_gap_curve
 
 MIX = GaussianMixture.isotropic([0.5, 0.5], [[-2.0, 0.0, 1.0], [2.0, 1.0, 0.0]], 1.0)
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 from scipy import linalg
 
-from empirical.datasets import load_digits
-from empirical.image_metrics import (PixelFeatures, TorchScriptFeatures, bootstrap_difference, cached_classifier,
+from memsep.empirical.datasets import load_digits
+from memsep.empirical.image_metrics import (PixelFeatures, TorchScriptFeatures, bootstrap_difference, cached_classifier,
                                      frechet_distance, frechet_distance_extrapolated, frechet_from_stats,
                                      precision_recall, subset_sizes, train_classifier)
 
@@ -241,7 +241,7 @@ def test_torchscript_features_feed_uint8_three_channels_at_299(tmp_path):
 
 
 def test_torchscript_features_refusals(tmp_path):
-    from empirical.fileio import BadFileError
+    from memsep.empirical.fileio import BadFileError
 
     with pytest.raises(ValueError, match="does not exist"):
         TorchScriptFeatures(tmp_path / "missing.pt")
@@ -262,7 +262,7 @@ def test_torchscript_features_refusals(tmp_path):
 # ---- the classifier, trained once and cached -----------------------------------------------------------------------
 
 def test_cached_classifier_trains_once_and_reads_back(tmp_path, monkeypatch):
-    import empirical.image_metrics as im
+    import memsep.empirical.image_metrics as im
 
     x, y = load_digits()
     folder = tmp_path / ".memsep-cache"
@@ -295,7 +295,7 @@ def test_cached_classifier_refuses_a_bad_file(tmp_path):
     import os
     import pickle
 
-    from empirical.fileio import BadFileError
+    from memsep.empirical.fileio import BadFileError
 
     x, y, path = _cache_file(tmp_path)
     good = torch.load(path, weights_only=True)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from empirical.likelihood import elbo, ode_loglik
-from empirical.mixture_diffusion import make_mixture, model_likelihood
-from empirical.targets import EmpiricalScoreTarget, MixtureScoreTarget
+from memsep.empirical.likelihood import elbo, ode_loglik
+from memsep.empirical.mixture_diffusion import make_mixture, model_likelihood
+from memsep.empirical.targets import EmpiricalScoreTarget, MixtureScoreTarget
 
 T0 = 1e-3
 
@@ -81,7 +81,7 @@ def test_bad_input_names_the_parameter(mix32):
 
 
 def test_model_likelihood_of_a_tiny_network_is_finite_and_reports_both_sets():
-    from empirical.diffusion import DiffusionConfig, train_diffusion
+    from memsep.empirical.diffusion import DiffusionConfig, train_diffusion
 
     mix = make_mixture(2, 4, 2.0, 1)
     data = mix.sample(12, np.random.default_rng(2))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from theory import EmpiricalDistribution, GaussianMixture, alpha, sigma2
-from theory.lipschitz import empirical_lipschitz, lipschitz_bounds, search_lipschitz, spectral_norms
+from memsep.theory import EmpiricalDistribution, GaussianMixture, alpha, sigma2
+from memsep.theory.lipschitz import empirical_lipschitz, lipschitz_bounds, search_lipschitz, spectral_norms
 
 
 @pytest.mark.parametrize("t", [1e-4, 1e-2, 0.3])

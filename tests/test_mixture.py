@@ -24,11 +24,11 @@ from hypothesis import strategies as st
 from scipy.integrate import IntegrationWarning, quad
 
 from checks import check_close
-from theory import GaussianMixture
-from theory.quadrature import GaussianComponents
-from verify.autograd_ref import autograd_hessian, autograd_score, mixture_logpdf_fn
-from verify.generators import random_mixture
-from verify.strategies import mixtures, seeds, times
+from memsep.theory import GaussianMixture
+from memsep.theory.quadrature import GaussianComponents
+from memsep.verify.autograd_ref import autograd_hessian, autograd_score, mixture_logpdf_fn
+from memsep.verify.generators import random_mixture
+from memsep.verify.strategies import mixtures, seeds, times
 
 EPS = np.finfo(np.float64).eps
 _SQRT_2PI = np.sqrt(2 * np.pi)

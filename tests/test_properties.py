@@ -11,8 +11,8 @@ import numpy as np
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from theory import EmpiricalDistribution, GaussianMixture, alpha, dsm_loss_difference, fisher_divergence, loss_gap, sigma2
-from verify.strategies import mixture_and_data, mixtures, seeds, times
+from memsep.theory import EmpiricalDistribution, GaussianMixture, alpha, dsm_loss_difference, fisher_divergence, loss_gap, sigma2
+from memsep.verify.strategies import mixture_and_data, mixtures, seeds, times
 
 
 @given(mix=mixtures(d=st.integers(1, 4), K=st.integers(1, 4)), t=times(1e-3, 20.0), seed=seeds())

@@ -23,10 +23,10 @@ from pathlib import Path
 import pytest
 
 from decide_harness import VERDICTS3
-from verify.preregistration import render_claims
-from verify.registry import REGISTRY, claim_ids
-from verify.rule_changes import RULE_CHANGES
-from verify.runner import run_claim
+from memsep.verify.preregistration import render_claims
+from memsep.verify.registry import REGISTRY, claim_ids
+from memsep.verify.rule_changes import RULE_CHANGES
+from memsep.verify.runner import run_claim
 
 REPO = Path(__file__).resolve().parent.parent
 claim_ids()                                   # register the claims before REGISTRY is read
@@ -129,7 +129,7 @@ def test_an_isolated_campaign_is_the_same_in_every_process(tmp_path):
     entries in sets; verify.fuzz replays them sorted)."""
     import sys
 
-    code = ("from verify.registry import claim_ids; from verify.fuzz import run_fuzz; import json; claim_ids(); "
+    code = ("from memsep.verify.registry import claim_ids; from memsep.verify.fuzz import run_fuzz; import json; claim_ids(); "
             "r = run_fuzz('A2', examples=60, seed=3, time_budget=600, progress=False, isolated=True); "
             "print(json.dumps([r['min_margin'], r['examples_run'], r['worst_example']]))")
     outs = []
@@ -172,9 +172,9 @@ def test_committed_results_are_clean_runs_of_the_code_they_depend_on():
     that commit and this checkout; REPORT.md is rendered from them. Skipped outside a checkout with committed results."""
     if _git("rev-parse", "--is-inside-work-tree") != "true" or _git("ls-files", "results") in (None, ""):
         pytest.skip("not a git checkout with committed results")
-    from empirical.provenance import code_fingerprint
-    from verify import codedeps
-    from verify.report import load_campaigns, load_replicates, load_results, render_report
+    from memsep.empirical.provenance import code_fingerprint
+    from memsep.verify import codedeps
+    from memsep.verify.report import load_campaigns, load_replicates, load_results, render_report
 
     results = load_results(REPO)
     replicates = load_replicates(REPO)
@@ -187,7 +187,7 @@ def test_committed_results_are_clean_runs_of_the_code_they_depend_on():
     manifests = {}
     for c in sorted({r["environment"]["git_commit"] for _, r in everything}):
         path = codedeps.manifest_path(c, REPO)
-        assert path.is_file(), f"no code manifest for commit {c}: run `python -m verify.codedeps {c}` and commit it"
+        assert path.is_file(), f"no code manifest for commit {c}: run `python -m memsep.verify.codedeps {c}` and commit it"
         manifests[c] = json.loads(path.read_text(encoding="utf-8"))["files"]
         from_git = codedeps.commit_blobs(c, REPO)
         if from_git is not None:                                    # a shallow clone may lack the commit

@@ -21,7 +21,7 @@ from scipy import integrate, stats
 from scipy.special import expit, factorial2
 
 from checks import check_scalar
-from theory.quadrature import ORDERS, GaussianComponents, expectation, gauss_hermite
+from memsep.theory.quadrature import ORDERS, GaussianComponents, expectation, gauss_hermite
 
 
 def normal_moment(k: int) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from verify.registry import claim_ids
+from memsep.verify.registry import claim_ids
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
@@ -26,7 +26,7 @@ def test_claims_table_shows_every_registered_claim_with_its_committed_verdict():
     results = Path(__file__).resolve().parent.parent / "results"
     if not results.is_dir():
         return
-    from verify.report import load_results
+    from memsep.verify.report import load_results
 
     committed = {r["claim"]["id"]: r["result"]["verdict"] for r in load_results(results.parent)}
     assert table == committed

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from hypothesis import find, given, settings
 
-from theory import GaussianMixture, UniformBoxMixture, alpha, sigma2
-from theory.bounds import concentration_ratio, regime_check_dist
-from verify.fuzz import FUZZ_SPECS, fuzzable_ids
-from verify.generators import regime_mixture
-from verify.strategies import regime_cases
+from memsep.theory import GaussianMixture, UniformBoxMixture, alpha, sigma2
+from memsep.theory.bounds import concentration_ratio, regime_check_dist
+from memsep.verify.fuzz import FUZZ_SPECS, fuzzable_ids
+from memsep.verify.generators import regime_mixture
+from memsep.verify.strategies import regime_cases
 
 
 @settings(max_examples=40)

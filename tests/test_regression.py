@@ -16,10 +16,10 @@ import pytest
 import torch
 
 from checks import check_scale_rel
-from empirical import (EmpiricalScoreTarget, FitResult, MixtureScoreTarget, RegressionConfig, ReLUMLP, evaluate,
+from memsep.empirical import (EmpiricalScoreTarget, FitResult, MixtureScoreTarget, RegressionConfig, ReLUMLP, evaluate,
                        fit_score)
-from theory import EmpiricalDistribution, GaussianMixture
-from verify.generators import random_mixture
+from memsep.theory import EmpiricalDistribution, GaussianMixture
+from memsep.verify.generators import random_mixture
 
 TIMES = (1e-3, 0.05, 1.0, 5.0)
 

@@ -21,12 +21,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import empirical.fileio
-from verify.io import atomic_write_json, atomic_write_text, to_jsonable
-from verify.registry import (PROFILES, REGISTRY, Assertion, CheckResult, Findings, claim_ids, get_claims,
+import memsep.empirical.fileio
+from memsep import empirical
+from memsep.verify.io import atomic_write_json, atomic_write_text, to_jsonable
+from memsep.verify.registry import (PROFILES, REGISTRY, Assertion, CheckResult, Findings, claim_ids, get_claims,
                              register)
-from verify.report import load_results, render_report, write_report
-from verify.runner import SCHEMA, run_claim
+from memsep.verify.report import load_results, render_report, write_report
+from memsep.verify.runner import SCHEMA, run_claim
 
 ENV = {"python": "3.11.0", "platform": "test-platform", "machine": "x86_64", "cpu_count": 2,
        "packages": {"numpy": "1.0"}, "device": {"cuda": False, "torch_threads": 2},
@@ -414,8 +415,8 @@ def test_findings_without_assertions_is_an_error():
 # ---- the verdict protocol in the report (issue 12) -----------------------------------------------------------
 
 def test_inconclusive_verdict_tally_and_decision_statistics_are_rendered():
-    from verify.registry import decision
-    from verify.stats import directional_rule
+    from memsep.verify.registry import decision
+    from memsep.verify.stats import directional_rule
 
     outcome, test = directional_rule(0.02, 0.04, 0.052, 0.05, effect_source="Table 1", what="drop")
     rec = make_record("M2", "INCONCLUSIVE")
@@ -431,7 +432,7 @@ def test_inconclusive_verdict_tally_and_decision_statistics_are_rendered():
 
 
 def test_at_a_glance_says_which_rules_decide_each_verdict():
-    from verify.registry import decision
+    from memsep.verify.registry import decision
 
     rec = make_record("A6", "NOT CONFIRMED")
     rec["result"]["assertions"] = [dataclasses.asdict(decision(k, o, "detail")) for k, o in
@@ -447,8 +448,8 @@ def test_at_a_glance_says_which_rules_decide_each_verdict():
 
 
 def test_long_tables_are_folded_and_short_ones_are_not():
-    from verify.registry import Table
-    from verify.report import FOLD_ROWS
+    from memsep.verify.registry import Table
+    from memsep.verify.report import FOLD_ROWS
 
     short = Table("Short table", ["a"], [[i] for i in range(FOLD_ROWS)])
     long = Table("Long <table>", ["a"], [[i] for i in range(FOLD_ROWS + 1)])
@@ -474,7 +475,7 @@ def test_replication_section_compares_verdicts_across_seeds():
 
 
 def test_replicates_are_read_from_their_folders_and_validated(tmp_path):
-    from verify.report import load_replicates
+    from memsep.verify.report import load_replicates
 
     for prof, seed in (("quick", 1), ("ci", 2)):
         folder = tmp_path / "replicates" / prof / f"seed-{seed}" / "results"
@@ -501,7 +502,7 @@ def test_provenance_line_says_what_was_computed_and_read_back():
 
 
 def test_rule_changes_section_lists_every_logged_change():
-    from verify.rule_changes import RULE_CHANGES
+    from memsep.verify.rule_changes import RULE_CHANGES
 
     text = render_report([make_record("S1")])
     block = text.split("## Rule changes\n", 1)[1].split("\n## ", 1)[0]

@@ -36,11 +36,13 @@ import numpy as np
 import pytest
 import torch
 
-import empirical.fileio
-import verify.io
-from empirical.fileio import BadFileError, atomic_write_json, load_npy, load_torch, read_json
-from verify.cli import main
-from verify.registry import Findings
+import memsep.empirical.fileio
+import memsep.verify.io
+from memsep import empirical
+from memsep import verify
+from memsep.empirical.fileio import BadFileError, atomic_write_json, load_npy, load_torch, read_json
+from memsep.verify.cli import main
+from memsep.verify.registry import Findings
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -92,7 +94,7 @@ def refused(capsys, argv: list[str], *needles: str) -> str:
 
 def memsep_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONWARNINGS="ignore")
-    return subprocess.run([sys.executable, "-m", "verify", *args], cwd=cwd, env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "memsep.verify", *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=300)
 
 
@@ -161,10 +163,10 @@ def test_malicious_files_in_a_run_directory_are_refused(runs, tmp_path, capsys, 
 
 def _stage_paths(out: Path):
     """(sweep folder, original point, its key) of the M1-M4 experiment at profile ci, run seed 0."""
-    from empirical.prune_experiment import original_point
-    from empirical.sweep import record_key
-    from theory import derive_seed
-    from verify.claims._pruning import CONFIGS, SWEEP_OWNER
+    from memsep.empirical.prune_experiment import original_point
+    from memsep.empirical.sweep import record_key
+    from memsep.theory import derive_seed
+    from memsep.verify.claims._pruning import CONFIGS, SWEEP_OWNER
 
     seed = int(derive_seed(0, "shared", SWEEP_OWNER)) % 2**62
     point = original_point(CONFIGS["ci"].setting, seed)
@@ -417,7 +419,7 @@ def test_corrupt_samples(runs, capsys, corrupt):
 
 def test_a_pruned_run_can_be_pruned_further(runs, capsys):
     """Item 4: a pruned run used as --from works (prunes its remaining heads)."""
-    from empirical.dit import load_dit
+    from memsep.empirical.dit import load_dit
 
     heads = sum(load_dit(runs / "pruned" / "model.pt").cfg.heads)
     assert main(["dit", "prune", "--run", str(runs / "p2"), "--from", str(runs / "pruned"), "--eta", "0.5",
@@ -455,7 +457,7 @@ def test_files_memsep_writes_respect_the_umask(tmp_path, capsys, temporary_claim
     assert main(["dit", "evaluate", "--run", str(run), "--features", "pixels"]) == 0
 
     def check(ctx):
-        from verify.io import figure
+        from memsep.verify.io import figure
 
         path, rel = ctx.figure_path("plot")
         with figure(path, 1, (2, 2)) as ax:
@@ -477,7 +479,7 @@ def test_files_memsep_writes_respect_the_umask(tmp_path, capsys, temporary_claim
 # ---- 6. failed writes and bad output folders never replace results ------------------------------------------------
 
 def _figure_check(ctx):
-    from verify.io import figure
+    from memsep.verify.io import figure
 
     path, rel = ctx.figure_path("plot")
     with figure(path, 1, (2, 2)) as ax:
@@ -517,7 +519,7 @@ def test_killing_memsep_run_mid_claim_keeps_the_previous_results(tmp_path):
     assert proc.returncode == 0, proc.stderr
     before = digest(out)
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONWARNINGS="ignore")
-    p = subprocess.Popen([sys.executable, "-m", "verify", "run", "--claims", "A1", "--profile", "ci", "--out",
+    p = subprocess.Popen([sys.executable, "-m", "memsep.verify", "run", "--claims", "A1", "--profile", "ci", "--out",
                           str(out), "--no-progress"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     line = p.stdout.readline()                                # "[A1] ... ..." : the claim has started
@@ -562,7 +564,7 @@ def test_check_writable_dir_reports_an_unwritable_folder(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("scale", [1.0, 1e160, 1e-170, 2.0**1000])
 def test_memorization_is_scale_free_for_any_finite_data(scale):
-    from empirical.metrics import memorization
+    from memsep.empirical.metrics import memorization
 
     rng = np.random.default_rng(3)
     train = rng.normal(size=(30, 6))
@@ -575,7 +577,7 @@ def test_memorization_is_scale_free_for_any_finite_data(scale):
 
 
 def test_nearest_two_raises_instead_of_returning_inf():
-    from empirical.metrics import nearest_two
+    from memsep.empirical.metrics import nearest_two
 
     rng = np.random.default_rng(4)
     x, p = rng.normal(size=(5, 3)), rng.normal(size=(7, 3))
@@ -589,7 +591,7 @@ def test_nearest_two_raises_instead_of_returning_inf():
 
 
 def test_image_metrics_do_not_overflow_silently():
-    from empirical.image_metrics import frechet_distance, precision_recall
+    from memsep.empirical.image_metrics import frechet_distance, precision_recall
 
     rng = np.random.default_rng(5)
     a, b = rng.normal(size=(40, 4)), rng.normal(size=(40, 4)) + 0.5

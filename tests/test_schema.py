@@ -10,9 +10,9 @@ import pytest
 
 jsonschema = pytest.importorskip("jsonschema")
 
-from verify import report  # noqa: E402
-from verify.registry import get_claims  # noqa: E402
-from verify.runner import SCHEMA, run_claim  # noqa: E402
+from memsep.verify import report  # noqa: E402
+from memsep.verify.registry import get_claims  # noqa: E402
+from memsep.verify.runner import SCHEMA, run_claim  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = REPO / "verify" / "schemas"

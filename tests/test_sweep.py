@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from empirical.sweep import point_key, record_key, run_sweep
+from memsep.empirical.sweep import point_key, record_key, run_sweep
 
 
 def test_rerun_reuses_finished_points_and_computes_only_new_ones(tmp_path):
@@ -58,7 +58,7 @@ def test_a_changed_setting_is_a_new_point(tmp_path):
 def test_a_bad_point_file_is_reported_and_kept_not_recomputed_over(tmp_path, content, problem):
     """A file at a point's name that is not its record: a BadFileError naming the file; nothing is computed
     and the file is left as it was (the user decides: delete it to recompute)."""
-    from empirical.fileio import BadFileError
+    from memsep.empirical.fileio import BadFileError
 
     path = tmp_path / f"{record_key({'a': 1})}.json"
     path.write_text(content)
@@ -71,7 +71,7 @@ def test_a_bad_point_file_is_reported_and_kept_not_recomputed_over(tmp_path, con
 def test_a_point_computed_by_other_code_or_packages_is_recomputed(tmp_path, monkeypatch):
     """The key covers the code fingerprint and the numerical packages' versions: after a code change a rerun
     computes the point again instead of reading the old result back."""
-    import empirical.provenance as prov
+    import memsep.empirical.provenance as prov
 
     calls = []
     fn = lambda p: calls.append(1) or {"v": len(calls)}               # noqa: E731
@@ -85,8 +85,8 @@ def test_a_point_computed_by_other_code_or_packages_is_recomputed(tmp_path, monk
 
 
 def test_sweep_log_records_what_was_computed_and_read_back(tmp_path):
-    from empirical.provenance import code_fingerprint
-    from empirical.sweep import sweep_log
+    from memsep.empirical.provenance import code_fingerprint
+    from memsep.empirical.sweep import sweep_log
 
     sweep_log(reset=True)
     run_sweep([{"a": 1}], lambda p: {"v": 1}, tmp_path)

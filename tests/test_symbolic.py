@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from theory import EmpiricalDistribution, GaussianMixture, alpha, sigma
-from theory import symbolic
+from memsep.theory import EmpiricalDistribution, GaussianMixture, alpha, sigma
+from memsep.theory import symbolic
 
 
 @pytest.mark.parametrize("n", [1, 2, 3])

@@ -29,9 +29,9 @@ from hypothesis import strategies as st
 from scipy.integrate import IntegrationWarning, dblquad, quad
 
 from checks import check_close
-from theory import EmpiricalDistribution, UniformBoxMixture, fisher_divergence, loss_gap
-from theory.uniform_mixture import _kappa, normal_interval
-from verify.strategies import seeds, times
+from memsep.theory import EmpiricalDistribution, UniformBoxMixture, fisher_divergence, loss_gap
+from memsep.theory.uniform_mixture import _kappa, normal_interval
+from memsep.verify.strategies import seeds, times
 
 EPS = np.finfo(np.float64).eps
 SQRT3 = np.sqrt(3.0)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
-from theory import (EmpiricalDistribution, GaussianMixture, alpha, dsm_loss, dsm_loss_difference,
+from memsep.theory import (EmpiricalDistribution, GaussianMixture, alpha, dsm_loss, dsm_loss_difference,
                     dsm_loss_integrated, fisher_divergence, loss_gap, sigma, sigma2)
 
 # ---- small valid objects (d = 2) ------------------------------------------------------------

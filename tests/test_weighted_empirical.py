@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
-from theory import EmpiricalDistribution, alpha, sigma2
+from memsep.theory import EmpiricalDistribution, alpha, sigma2
 
 
 @pytest.mark.parametrize("t", [1e-3, 0.1, 2.0])

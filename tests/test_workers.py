@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from empirical.sweep import record_key, run_sweep
-from empirical.workers import claim_point, run_sweep_shared, worker
+from memsep.empirical.sweep import record_key, run_sweep
+from memsep.empirical.workers import claim_point, run_sweep_shared, worker
 
 POINTS = [{"kind": "toy", "i": i} for i in range(8)]
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch.distributions import MultivariateNormal
 
-from theory import GaussianMixture
+from memsep.theory import GaussianMixture
 
 __all__ = ["mixture_logpdf_fn", "empirical_logpdf_fn", "autograd_score", "autograd_hessian"]
 

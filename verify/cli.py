@@ -193,7 +193,7 @@ def _version() -> str:
 
 def write_summary(out: Path, records: list[dict], status: int) -> Path:
     """<out>/summary.json: per claim (and run seed) its verdict and every rule's outcome, the tally, the exit status."""
-    from empirical.fileio import atomic_write_text
+    from memsep.empirical.fileio import atomic_write_text
 
     runs = [{"claim": r["claim"]["id"], "profile": r.get("profile"), "seed": r.get("seed"),
              "verdict": r["result"]["verdict"],
@@ -219,7 +219,7 @@ def _margin(m) -> str:
 def _fuzz(args) -> int:
     from .fuzz import get_fuzz_spec, run_fuzz
 
-    from empirical.fileio import check_writable_dir
+    from memsep.empirical.fileio import check_writable_dir
 
     spec = get_fuzz_spec(args.claim)  # validate before any work
     check_writable_dir(args.out / "results" / "fuzz", "out")
@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"memsep: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        from empirical.fileio import os_error_text
+        from memsep.empirical.fileio import os_error_text
 
         print(f"memsep: error: {os_error_text(exc)}", file=sys.stderr)
         return 2

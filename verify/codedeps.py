@@ -26,7 +26,7 @@ file, and why that edge cannot change a result):
   imports, and no module's top level runs anything but ``register`` / ``register_fuzz`` calls.
 * **Parent packages.** Importing ``a.b.c`` runs ``a/__init__`` and ``a/b/__init__``: they are in the closure, but
   their imports of their own submodules (re-exports) are followed only when the package itself is imported for a
-  name (``from theory import alpha`` follows ``theory/__init__`` entirely).
+  name (``from memsep.theory import alpha`` follows ``theory/__init__`` entirely).
 * **Lazy names.** A package ``__init__`` with a literal ``_LAZY = {name: submodule}`` (PEP 562) resolves
   ``from pkg import name`` to that submodule; no other dynamic import exists (guarded by a test).
 * **Output-only edges.** ``verify.runner`` imports ``verify.report`` to write REPORT.md after every results file
@@ -48,8 +48,9 @@ __all__ = ["CODE_DIRS", "REGISTRATION_PACKAGES", "OUTPUT_ONLY_EDGES", "module_fi
            "changed_files", "manifest_path", "write_manifest"]
 
 CODE_DIRS = ("theory", "empirical", "verify")
-REGISTRATION_PACKAGES = frozenset({"verify.claims"})
-OUTPUT_ONLY_EDGES = frozenset({("verify.runner", "verify.report")})
+NAMESPACE = "memsep"                                   # folder theory/ is the package memsep.theory (pyproject.toml)
+REGISTRATION_PACKAGES = frozenset({"memsep.verify.claims"})
+OUTPUT_ONLY_EDGES = frozenset({("memsep.verify.runner", "memsep.verify.report")})
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -57,11 +58,12 @@ def _module_name(path: Path, root: Path) -> str:
     parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts = parts[:-1]
-    return ".".join(parts)
+    return ".".join([NAMESPACE, *parts])
 
 
 def module_files(root: Path = ROOT) -> dict[str, Path]:
-    """{dotted module name: path} of every .py file under theory/, empirical/ and verify/ of ``root``."""
+    """{dotted module name (memsep.theory.forward): path} of every .py file under theory/, empirical/ and verify/ of
+    ``root``."""
     root = Path(root)
     return {_module_name(p, root): p for d in CODE_DIRS for p in sorted((root / d).rglob("*.py"))}
 
@@ -112,7 +114,7 @@ def import_edges(name: str, files: dict[str, Path]) -> list[tuple[str, str]]:
                     out += [(lazy[a.name], "full"), (base, "parent")]
                 else:
                     out.append((base, "full"))
-    return [(m, how) for m, how in out if m.split(".")[0] in CODE_DIRS]
+    return [(m, how) for m, how in out if m.split(".")[:1] == [NAMESPACE] and m.split(".")[1:2] in ([d] for d in CODE_DIRS)]
 
 
 def closure(roots, files: dict[str, Path]) -> set[str]:
@@ -142,7 +144,8 @@ def result_roots(claim_id: str, kind: str = "run") -> list[str]:
     or "fuzz" (a fuzz campaign)."""
     if kind not in ("run", "fuzz"):
         raise ValueError(f"kind: must be 'run' or 'fuzz', got {kind!r}")
-    return [f"verify.claims.{claim_id.lower()}", "verify.runner" if kind == "run" else "verify.fuzz"]
+    return [f"{NAMESPACE}.verify.claims.{claim_id.lower()}",
+            f"{NAMESPACE}.verify.runner" if kind == "run" else f"{NAMESPACE}.verify.fuzz"]
 
 
 def closure_paths(claim_id: str, kind: str = "run", root: Path = ROOT) -> set[str]:
@@ -235,7 +238,7 @@ def write_manifest(commit: str, root: Path = ROOT) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m verify.codedeps [COMMIT ...]``: write the manifests of the given commits (default: every commit
+    """``python -m memsep.verify.codedeps [COMMIT ...]``: write the manifests of the given commits (default: every commit
     that a committed results file, replicate or fuzz campaign records), then print which claims' results are
     current (no file in their closure changed since their commit)."""
     import json

@@ -144,8 +144,8 @@ class RunInfo:
 
 
 def _diffusion_config(path: Path, d, key: str):
-    from empirical.diffusion import DiffusionConfig
-    from empirical.fileio import BadFileError
+    from memsep.empirical.diffusion import DiffusionConfig
+    from memsep.empirical.fileio import BadFileError
 
     if not isinstance(d, dict):
         raise BadFileError(path, f"is not {_CONFIG} ({key} must be an object)")
@@ -157,7 +157,7 @@ def _diffusion_config(path: Path, d, key: str):
 
 def read_run_config(run: Path) -> tuple[dict, RunInfo]:
     """(the config.json dict, its RunInfo) of a run directory, every field a later command uses checked."""
-    from empirical.fileio import BadFileError, read_json, require_keys
+    from memsep.empirical.fileio import BadFileError, read_json, require_keys
 
     path = run / "config.json"
     if not path.is_file():
@@ -191,7 +191,7 @@ def read_run_config(run: Path) -> tuple[dict, RunInfo]:
 
 def _data(dataset: str, data: str | None, n: int, seed: int):
     """(all images, labels, indices of the training subset)."""
-    from empirical.datasets import load_cifar10, load_digits, subset
+    from memsep.empirical.datasets import load_cifar10, load_digits, subset
 
     x, y = load_digits() if dataset == "digits" else load_cifar10(data or "")
     return x, y, subset(len(x), n, seed)
@@ -199,7 +199,7 @@ def _data(dataset: str, data: str | None, n: int, seed: int):
 
 def _run_data(info: RunInfo):
     """The data of a run, checked against the indices its config.json recorded."""
-    from empirical.fileio import BadFileError
+    from memsep.empirical.fileio import BadFileError
 
     x, y, idx = _data(info.dataset, info.data, info.n, info.subset_seed)
     if tuple(idx.tolist()) != info.indices:
@@ -217,7 +217,7 @@ def _existing(run: Path) -> list[str]:
 def _resume_or_refuse(run: Path, args, train_cfg: dict, n: int) -> bool:
     """Decide, before anything is written, how train/prune treats an existing run directory; True when an
     existing checkpoint will be resumed. Refusals are ValueErrors naming what is there and the flags."""
-    from empirical.diffusion import load_checkpoint
+    from memsep.empirical.diffusion import load_checkpoint
 
     there = _existing(run)
     if args.resume and args.overwrite:
@@ -245,7 +245,7 @@ def _resume_or_refuse(run: Path, args, train_cfg: dict, n: int) -> bool:
 
 def _check_same_run(run: Path, cfg: dict) -> None:
     """On --resume the run's recorded configuration must be the one asked for now."""
-    from empirical.fileio import read_json
+    from memsep.empirical.fileio import read_json
 
     if not (run / "config.json").is_file():
         return
@@ -265,7 +265,7 @@ def _clear(run: Path) -> None:
 
 
 def _write_config(run: Path, cfg: dict) -> None:
-    from empirical.fileio import atomic_write_json
+    from memsep.empirical.fileio import atomic_write_json
 
     from .env import environment
 
@@ -292,7 +292,7 @@ def _stamp(records: list[dict]) -> list[dict]:
 
 def _log(run: Path, records: list[dict]) -> None:
     """Append events to the run's metrics.jsonl (atomically: the old log or the new one, never a torn line)."""
-    from empirical.fileio import append_lines
+    from memsep.empirical.fileio import append_lines
 
     append_lines(run / "metrics.jsonl", _stamp(records))
 
@@ -303,7 +303,7 @@ _STAMP = ("invocation", "time_utc", "wall_s")
 def _loss_events(event: str, losses: list, cfg) -> list[dict]:
     """metrics.jsonl events of a loss curve [(step, window mean)]: with the learning rate of the window's last step
     (empirical.diffusion.lr_factor: warm-up, then constant or cosine)."""
-    from empirical.diffusion import lr_factor
+    from memsep.empirical.diffusion import lr_factor
 
     return [{"event": event, "step": step, "loss": loss, "lr": cfg.lr * lr_factor(step - 1, cfg)}
             for step, loss in losses]
@@ -313,7 +313,7 @@ def _write_log(run: Path, records: list[dict]) -> None:
     """Start the run's metrics.jsonl afresh with these events (train and prune: a resumed run's checkpoint
     carries the earlier losses, so the history is written once, whole). An event already in the old log (same
     content) keeps its stamp: when and by which invocation it was first logged."""
-    from empirical.fileio import atomic_write_text, to_jsonable
+    from memsep.empirical.fileio import atomic_write_text, to_jsonable
 
     old = {}
     try:
@@ -339,7 +339,7 @@ def write_grid(path: Path, images, ncols: int = 8, limit: int = 64) -> Path:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from empirical.fileio import atomic_open
+    from memsep.empirical.fileio import atomic_open
 
     x = np.clip((np.asarray(images, dtype=np.float64)[:limit] + 1.0) / 2.0, 0.0, 1.0)
     if x.ndim != 4 or x.shape[0] < 1 or x.shape[1] not in (1, 3):
@@ -371,9 +371,9 @@ def _show(plan: dict) -> int:
 def _train(args, device: str) -> int:
     import torch
 
-    from empirical.dit import DIT_PRESETS, make_dit, save_dit
-    from empirical.diffusion import DiffusionConfig, train_diffusion
-    from theory import derive_seed
+    from memsep.empirical.dit import DIT_PRESETS, make_dit, save_dit
+    from memsep.empirical.diffusion import DiffusionConfig, train_diffusion
+    from memsep.theory import derive_seed
 
     run: Path = args.run
     if args.dataset == "cifar10" and not args.data:
@@ -425,9 +425,9 @@ def _same_folder(a: Path, b: Path) -> bool:
 
 
 def _prune(args, device: str) -> int:
-    from empirical.dit import load_dit, save_dit
-    from empirical.diffusion import DiffusionConfig, train_diffusion
-    from empirical.pruning import importance_scores, prune_heads, random_heads, select_heads
+    from memsep.empirical.dit import load_dit, save_dit
+    from memsep.empirical.diffusion import DiffusionConfig, train_diffusion
+    from memsep.empirical.pruning import importance_scores, prune_heads, random_heads, select_heads
 
     run: Path = args.run
     if _same_folder(run, args.source):
@@ -489,10 +489,10 @@ def _prune(args, device: str) -> int:
 
 
 def _sample(args, device: str) -> int:
-    from empirical.diffusion import NoiseScore
-    from empirical.dit import load_dit
-    from empirical.fileio import save_npy
-    from empirical.sampling import sample, sample_seeds
+    from memsep.empirical.diffusion import NoiseScore
+    from memsep.empirical.dit import load_dit
+    from memsep.empirical.fileio import save_npy
+    from memsep.empirical.sampling import sample, sample_seeds
 
     run: Path = args.run
     _, info = read_run_config(run)
@@ -522,7 +522,7 @@ def _sample(args, device: str) -> int:
 def _read_samples(run: Path, image_shape: tuple[int, ...]):
     import numpy as np
 
-    from empirical.fileio import BadFileError, load_npy
+    from memsep.empirical.fileio import BadFileError, load_npy
 
     path = run / "samples.npy"
     if not path.is_file():
@@ -563,7 +563,7 @@ def _neighbour_grid(path: Path, samples, train, mem: dict, pairs: int = 32) -> d
     rule's NN1 among the distinct training images); what the JSON says about them (file, memorized, ratio)."""
     import numpy as np
 
-    from empirical.metrics import distinct_points
+    from memsep.empirical.metrics import distinct_points
 
     k = min(pairs, len(samples))
     distinct = distinct_points(np.asarray(train).reshape(len(train), -1)).reshape((-1,) + tuple(train.shape[1:]))
@@ -576,7 +576,7 @@ def _neighbour_grid(path: Path, samples, train, mem: dict, pairs: int = 32) -> d
 
 
 def _evaluate(args) -> int:
-    from empirical.fileio import atomic_write_json
+    from memsep.empirical.fileio import atomic_write_json
 
     run: Path = args.run
     _, info = read_run_config(run)
@@ -599,9 +599,9 @@ def _evaluate(args) -> int:
         plan["feature_size"] = args.feature_size or None
     if args.dry_run:
         return _show(plan)
-    from empirical.image_metrics import (PixelFeatures, TorchScriptFeatures, cached_classifier,
+    from memsep.empirical.image_metrics import (PixelFeatures, TorchScriptFeatures, cached_classifier,
                                          frechet_distance_extrapolated, precision_recall, subset_sizes)
-    from empirical.metrics import memorization
+    from memsep.empirical.metrics import memorization
 
     _say(f"memorization of {len(xs)} samples against {len(idx)} training images ...")
     train = x[idx]
@@ -638,7 +638,7 @@ def _evaluate(args) -> int:
                                 "fractions": list(FD_FRACTIONS), "reps": ext.reps, "sizes": list(ext.sizes),
                                 "values": list(ext.values)}
     else:
-        from empirical.image_metrics import frechet_distance
+        from memsep.empirical.image_metrics import frechet_distance
 
         fd, fd_ext = frechet_distance(fr, fg), None
         warnings.append(f"{len(xs)} samples are too few to extrapolate FD in 1/N (fd_extrapolated is null)")

@@ -56,9 +56,9 @@ from hypothesis.database import DirectoryBasedExampleDatabase, InMemoryExampleDa
 from hypothesis.errors import NoSuchExample, Unsatisfiable
 from hypothesis.strategies import SearchStrategy
 
-from theory import derive_seed
+from memsep.theory import derive_seed
 
-from empirical.fileio import check_writable_dir
+from memsep.empirical.fileio import check_writable_dir
 
 from .env import environment, run_stamp
 from .io import atomic_write_json, to_jsonable

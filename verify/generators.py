@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory import EmpiricalDistribution, GaussianMixture
+from memsep.theory import EmpiricalDistribution, GaussianMixture
 
 __all__ = ["random_spd", "random_mixture", "random_problem"]
 
@@ -58,7 +58,7 @@ def regime_mixture(case: dict, constants=None):
     [v_lo, v_hi]: Q diag(lam) Q^T with Q Haar (gaussian family) or diag(lam) (uniform family:
     mu_k + diag(lam)^(1/2) xi, xi uniform on [-sqrt 3, sqrt 3]^d).
     """
-    from theory import RegimeConstants, UniformBoxMixture
+    from memsep.theory import RegimeConstants, UniformBoxMixture
 
     c = constants or RegimeConstants()
     rng = np.random.default_rng(case["seed"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from empirical.fileio import atomic_open, atomic_write_json, atomic_write_text, to_jsonable
+from memsep.empirical.fileio import atomic_open, atomic_write_json, atomic_write_text, to_jsonable
 
 __all__ = ["atomic_write_text", "atomic_write_json", "save_figure", "figure", "to_jsonable"]
 

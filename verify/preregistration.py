@@ -54,7 +54,7 @@ def render_claims() -> str:
 
 
 def write_claims(path: Path) -> Path:
-    from empirical.fileio import atomic_write_text
+    from memsep.empirical.fileio import atomic_write_text
 
     path = Path(path)
     atomic_write_text(path, render_claims())

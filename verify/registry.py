@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from theory import derive_seed
+from memsep.theory import derive_seed
 
 __all__ = ["PROFILES", "VERDICTS", "OUTCOMES", "Claim", "Context", "Table", "Assertion", "Decision", "decision",
            "Tolerance", "CheckResult", "Findings", "register", "REGISTRY", "get_claims", "claim_ids", "verdict_of"]
@@ -239,7 +239,7 @@ class Claim:
 
 def _run_split(claim: "Claim", ctx: Context) -> CheckResult:
     """The check of a measure / decide / report claim."""
-    from empirical.fileio import to_jsonable
+    from memsep.empirical.fileio import to_jsonable
 
     cfg = ctx.config
     m = claim.measure(ctx, cfg)

@@ -98,7 +98,7 @@ def _bad_fields(data, fields: dict, prefix: str = "") -> list[str]:
 
 def _read(path: Path, what: str, fields: dict, body: dict | None = None) -> dict:
     """One results or campaign file, checked field by field; any fault is a ValueError naming the file."""
-    from empirical.fileio import BadFileError, read_json
+    from memsep.empirical.fileio import BadFileError, read_json
 
     data = read_json(path, what)
     if not isinstance(data, dict):

@@ -24,7 +24,7 @@ import time
 import traceback
 from pathlib import Path
 
-from empirical.fileio import BadFileError, check_writable_dir, os_error_text
+from memsep.empirical.fileio import BadFileError, check_writable_dir, os_error_text
 
 from .env import environment, run_stamp
 from .io import atomic_write_json
@@ -124,7 +124,7 @@ def run_claim(claim: Claim, profile: str, seed: int, out: Path, *, progress: boo
                       data_path=data, figure_dir=stage)
         t0 = time.perf_counter()
         error = None
-        from empirical.sweep import sweep_log
+        from memsep.empirical.sweep import sweep_log
 
         sweep_log(reset=True)
         try:

@@ -109,7 +109,7 @@ def regime_cases(draw, d=st.integers(4, 128), K=st.integers(2, 16), families=("g
     covariance eigenvalues in [v_lo, v_hi] within [c7, c3], t log-uniform in [max(t0, 1e-4), t1].
     Build the mixture with ``verify.generators.regime_mixture(case)``.
     """
-    from theory import RegimeConstants, regime_times
+    from memsep.theory import RegimeConstants, regime_times
 
     c = constants or RegimeConstants()
     dd = draw(_as_strategy(d))

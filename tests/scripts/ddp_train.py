@@ -12,9 +12,9 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from empirical.datasets import load_digits
-from empirical.diffusion import DiffusionConfig, train_diffusion
-from empirical.dit import make_dit
+from memsep.empirical.datasets import load_digits
+from memsep.empirical.diffusion import DiffusionConfig, train_diffusion
+from memsep.empirical.dit import make_dit
 
 
 def main() -> None:

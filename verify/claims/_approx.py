@@ -1,4 +1,8 @@
-"""Decision statistics shared by A3 and A4: one-sided tests on replicate means with Student-t levels.
+"""What A3 and A4 share: the fit sweep (presets, width curves, W* table) and one-sided tests on replicate means
+with Student-t levels.
+
+A4 reruns A3's fits at the same points (``SWEEP_OWNER``: the same point gives the same file), so A3's presets
+(``FIT_CONFIGS``) and ``run_curves`` live here, where both claim modules import them.
 
 The approximation experiment (empirical.approx) repeats every fit over R replicates (an
 independent data set and initialisation each): 3 in the quick profile, 2 in ci. Every rule of
@@ -32,14 +36,104 @@ CIs stay in the tables as a description; the decisions use the t levels above.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
 
+from memsep.empirical.approx import ApproxSetting, censored_crossing, crossing, fit_point, run_fit, width_search
+from memsep.empirical.sweep import run_sweep
+
+from ..registry import Context
 from ..stats import POWER_TARGET
 
-__all__ = ["t_crit", "replicate_mean", "welch", "pooled_log_variance", "t_rule", "combine_all", "fmt_test"]
+__all__ = ["SWEEP_OWNER", "A3Config", "FIT_CONFIGS", "run_curves", "wstar_table", "t_crit", "replicate_mean", "welch", "pooled_log_variance", "t_rule", "combine_all", "fmt_test"]
 
+
+SWEEP_OWNER = "approx"          # A3 and A4 share fits (same point -> same file)
+
+
+@dataclass(frozen=True)
+class A3Config:
+    setting: ApproxSetting = field(default_factory=ApproxSetting)
+    ns: tuple[int, ...] = (8, 16, 32, 64, 128)
+    widths: tuple[int, ...] = (2, 4, 8, 16, 32, 64, 128, 256, 512)
+    reps: int = 3                     # replicates: data set + initialisation
+    t: float = 0.05
+    eps: float = 0.25                 # relative error defining W*
+    search: str = "bracket"           # widths fitted per curve: "bracket" (around W*), "stop" or "grid" (all)
+    emp_slope_range: tuple[float, float] = (0.5, 1.5)   # "about 1": fail when the slope is significantly outside
+    bound_factor: float = 1.3         # true target: every W*(n) <= bound_factor x W*(P_t), the n-free reference
+    n_boot: int = 2000
+    sens_n: int = 32
+    sens_width: int = 64
+    sens_times: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 1.0)
+    sens_factor: float = 4.0          # empirical growth (t_max -> t_min) >= sens_factor x the true growth
+    tc_ns: tuple[int, ...] = (8, 64)  # time-conditioned networks over tc_range (one network for all t)
+    tc_widths: tuple[int, ...] = (32, 256)
+    tc_reps: int = 2                  # 0: skip (ci: 600 steps are too few for one network to fit every t)
+    tc_range: tuple[float, float] = (1e-2, 4.0)
+    alpha: float = 0.05               # one-sided level of every rule (false pass and false failure)
+
+
+FIT_CONFIGS = {
+    "ci": A3Config(setting=ApproxSetting(steps=600, eval_draws=4096), ns=(8, 32), widths=(4, 16, 64, 256), reps=2,
+                   eps=0.4, n_boot=500, emp_slope_range=(0.3, 2.0),
+                   sens_n=16, sens_width=32, sens_times=(0.01, 0.1, 1.0), tc_reps=0),
+    "quick": A3Config(),
+    "full": A3Config(setting=ApproxSetting(steps=6000), ns=(8, 16, 32, 64, 128, 256, 512),
+                     widths=(2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096), reps=5, search="grid",
+                     sens_times=(0.003, 0.01, 0.03, 0.1, 0.3, 1.0), n_boot=10000, tc_ns=(8, 64, 512),
+                     tc_widths=(32, 256, 2048), tc_reps=3, tc_range=(1e-3, 8.0)),
+}
+
+def run_curves(ctx: Context, setting: ApproxSetting, ns, widths, reps: int, t: float, eps: float, search: str,
+               n_max: int, *, dup: int = 0, targets=("empirical", "true"), desc: str = "fits",
+               hints: dict | None = None) -> dict:
+    """{(target, n, rep): [(width, N, rel_error, record), ...]} from resumable sweeps (one file per fit).
+
+    n = None is the population reference (target "true" under P_t). With search "bracket", each
+    curve starts from a guess of its W*: ``hints[(target, rep)]`` for the first n, then the same
+    replicate's W* at the previous n, extrapolated in log-log from the previous two once there are
+    two. A bad guess costs extra fits, never a different W* (see ``width_search``).
+    """
+    folder = ctx.sweep_dir("fits", owner=SWEEP_OWNER)
+    fit_seed = ctx.shared_seed(SWEEP_OWNER)          # the same in A3 and A4, so their fits are shared
+    curves = {}
+    groups = [(tg, r) for tg in targets for r in range(reps)]
+    bar = ctx.progress_bar(range(len(groups) * len(ns)), desc)
+    it = iter(bar)
+    for tg, r in groups:
+        hint = (hints or {}).get((tg, r))
+        prev: list[tuple[float, float]] = []           # (n, W*) of this replicate so far
+        for n in ns:
+            if len(prev) >= 2 and n is not None:       # secant in log-log: extrapolate the last growth rate
+                (n1, w1), (n2, w2) = prev[-2:]
+                hint = w2 * (w2 / w1) ** (np.log(n / n2) / np.log(n2 / n1))
+            def fit(w, n=n, tg=tg, r=r):
+                point = fit_point(setting, target=tg, n=n, rep=r, width=w, t=t, seed=fit_seed, n_max=n_max, dup=dup)
+                return run_sweep([point], lambda p: run_fit(p, ctx.device), folder)[0]
+            done = width_search(lambda w: _flat(fit(w)), widths, eps, search, hint)
+            curves[(tg, n, r)] = [(w, rec["N"], rec["rel_error"], rec["record"]) for w, rec in done]
+            hint = crossing([w for w, *_ in curves[(tg, n, r)]], [e for _, _, e, _ in curves[(tg, n, r)]], eps)[0]
+            if n is not None:
+                prev.append((n, hint))
+            next(it, None)
+    for _ in it:
+        pass
+    return curves
+
+
+def _flat(rec: dict) -> dict:
+    return {"rel_error": rec["result"]["rel_error"], "N": rec["result"]["complexity"]["N"], "record": rec}
+
+
+def wstar_table(curves: dict, eps: float) -> dict:
+    """{(target, n, rep): (W*, N*, status)}."""
+    return censored_crossing({k: [(w, nn, e) for w, nn, e, _ in v] for k, v in curves.items()}, eps)
+
+
+# ---- decision statistics ----------------------------------------------------------------------------------------
 
 def t_crit(alpha: float, df: float) -> float:
     """1 - alpha quantile of Student's t(df) (the normal's for df = inf)."""

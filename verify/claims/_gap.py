@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from theory import GaussianMixture
-from theory.forward import alpha as alpha_t, sigma2
+from memsep.theory import GaussianMixture
+from memsep.theory.forward import alpha as alpha_t, sigma2
 
 from ..stats import POWER_TARGET, directional_rule
 

@@ -29,7 +29,7 @@ from typing import Callable
 
 import numpy as np
 
-from theory import Estimate
+from memsep.theory import Estimate
 
 from ..io import figure
 from ..stats import zero_mean_z

@@ -52,7 +52,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from empirical.metrics import wilson_interval
+from memsep.empirical.metrics import wilson_interval
 
 from ..stats import directional_rule
 

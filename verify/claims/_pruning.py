@@ -43,9 +43,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from empirical.diffusion import DiffusionConfig
-from empirical.prune_experiment import PruneSetting, arm_point, original_point, rank_point, run_stage
-from empirical.sweep import run_sweep
+from memsep.empirical.diffusion import DiffusionConfig
+from memsep.empirical.prune_experiment import PruneSetting, arm_point, original_point, rank_point, run_stage
+from memsep.empirical.sweep import run_sweep
 
 from ..registry import Context
 from ..stats import POWER_TARGET, directional_rule
@@ -273,8 +273,8 @@ def measure(ctx: Context, cfg: PruningConfig) -> PruningMeasurements:
         try:
             orig_samples = _collect(m, s, kind, k, point, rec["result"], orig_samples)
         except (KeyError, TypeError, ValueError, IndexError) as exc:
-            from empirical.fileio import BadFileError
-            from empirical.sweep import record_key
+            from memsep.empirical.fileio import BadFileError
+            from memsep.empirical.sweep import record_key
 
             raise BadFileError(folder / f"{record_key(point)}.json",
                                f"is not a complete pruning stage record ({type(exc).__name__}: {exc}); delete it to "
@@ -286,7 +286,7 @@ def measure(ctx: Context, cfg: PruningConfig) -> PruningMeasurements:
 def _collect(m: PruningMeasurements, s: PruneSetting, kind: str, k: int, point: dict, r: dict, orig_samples):
     """Add one stage record's numbers to m; returns the original 0's evaluation (for the figure)."""
     if kind == "original":
-        from empirical.dit import DIT_PRESETS
+        from memsep.empirical.dit import DIT_PRESETS
 
         pre = DIT_PRESETS[s.preset]
         m.originals.append(OriginalRun(k, int(point["seed"]), s.train.steps, float(r["train_seconds"]),
@@ -313,8 +313,8 @@ def _collect(m: PruningMeasurements, s: PruneSetting, kind: str, k: int, point: 
 def _figure_data(orig: dict, pruned: dict, s: PruneSetting, seed: int, show: int = 10) -> FigureData | None:
     """The first ``show`` same-noise samples of the original and its importance-pruned model, with the nearest
     distinct training image of each (the 1/3 rule's NN1), as nested lists (small images only)."""
-    from empirical.metrics import distinct_points
-    from empirical.prune_experiment import load_data
+    from memsep.empirical.metrics import distinct_points
+    from memsep.empirical.prune_experiment import load_data
 
     if np.asarray(orig["samples"][0]).size > 4096:
         return None

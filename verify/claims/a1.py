@@ -47,8 +47,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from hypothesis import strategies as st
 
-from theory import EmpiricalDistribution, GaussianMixture, alpha, derive_seed, sigma2
-from theory import symbolic
+from memsep.theory import EmpiricalDistribution, GaussianMixture, alpha, derive_seed, sigma2
+from memsep.theory import symbolic
 
 from ..autograd_ref import autograd_hessian, autograd_score, empirical_logpdf_fn, mixture_logpdf_fn
 from ..fuzz import FuzzSpec, register_fuzz

@@ -83,8 +83,8 @@ import numpy as np
 from hypothesis import strategies as st
 from scipy import stats
 
-from theory import GaussianMixture, alpha, sigma, sigma2
-from theory.lipschitz import empirical_lipschitz, lipschitz_bounds, search_lipschitz
+from memsep.theory import GaussianMixture, alpha, sigma, sigma2
+from memsep.theory.lipschitz import empirical_lipschitz, lipschitz_bounds, search_lipschitz
 
 from ..fuzz import FuzzSpec, register_fuzz, run_fuzz
 from ..generators import random_mixture, random_spd

@@ -31,51 +31,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from empirical.approx import (ApproxSetting, censored_crossing, crossing, fit_point, run_fit, slope_bootstrap,
-                              width_search)
-from empirical.sweep import run_sweep
-from theory import sigma2
+from memsep.empirical.approx import ApproxSetting, fit_point, run_fit, slope_bootstrap
+from memsep.empirical.sweep import run_sweep
+from memsep.theory import sigma2
 
 from ..io import figure
 from ..registry import Context, Findings, decision, register
-from ._approx import combine_all, fmt_test, pooled_log_variance, replicate_mean, t_rule, welch
+from ._approx import (FIT_CONFIGS, SWEEP_OWNER, A3Config, combine_all, fmt_test, pooled_log_variance, replicate_mean,
+                      run_curves, t_rule, welch, wstar_table)
 
-SWEEP_OWNER = "approx"          # A3 and A4 share fits (same point -> same file)
-
-
-@dataclass(frozen=True)
-class A3Config:
-    setting: ApproxSetting = field(default_factory=ApproxSetting)
-    ns: tuple[int, ...] = (8, 16, 32, 64, 128)
-    widths: tuple[int, ...] = (2, 4, 8, 16, 32, 64, 128, 256, 512)
-    reps: int = 3                     # replicates: data set + initialisation
-    t: float = 0.05
-    eps: float = 0.25                 # relative error defining W*
-    search: str = "bracket"           # widths fitted per curve: "bracket" (around W*), "stop" or "grid" (all)
-    emp_slope_range: tuple[float, float] = (0.5, 1.5)   # "about 1": fail when the slope is significantly outside
-    bound_factor: float = 1.3         # true target: every W*(n) <= bound_factor x W*(P_t), the n-free reference
-    n_boot: int = 2000
-    sens_n: int = 32
-    sens_width: int = 64
-    sens_times: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 1.0)
-    sens_factor: float = 4.0          # empirical growth (t_max -> t_min) >= sens_factor x the true growth
-    tc_ns: tuple[int, ...] = (8, 64)  # time-conditioned networks over tc_range (one network for all t)
-    tc_widths: tuple[int, ...] = (32, 256)
-    tc_reps: int = 2                  # 0: skip (ci: 600 steps are too few for one network to fit every t)
-    tc_range: tuple[float, float] = (1e-2, 4.0)
-    alpha: float = 0.05               # one-sided level of every rule (false pass and false failure)
-
-
-CONFIGS = {
-    "ci": A3Config(setting=ApproxSetting(steps=600, eval_draws=4096), ns=(8, 32), widths=(4, 16, 64, 256), reps=2,
-                   eps=0.4, n_boot=500, emp_slope_range=(0.3, 2.0),
-                   sens_n=16, sens_width=32, sens_times=(0.01, 0.1, 1.0), tc_reps=0),
-    "quick": A3Config(),
-    "full": A3Config(setting=ApproxSetting(steps=6000), ns=(8, 16, 32, 64, 128, 256, 512),
-                     widths=(2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096), reps=5, search="grid",
-                     sens_times=(0.003, 0.01, 0.03, 0.1, 0.3, 1.0), n_boot=10000, tc_ns=(8, 64, 512),
-                     tc_widths=(32, 256, 2048), tc_reps=3, tc_range=(1e-3, 8.0)),
-}
+CONFIGS = FIT_CONFIGS
 
 RULES = {
     "A3.empirical_slope": "the empirical score's W* grows with n at a rate about 1: the slope b_emp of log W* on log n "
@@ -199,53 +164,6 @@ class A3Measurements:
     tc: list[TCFit] = field(default_factory=list)       # empty: not run at this size
     emp_target_sq: float = float("nan")                 # mean E||grad log phat_t||^2 over the empirical fits
     seeds: dict = field(default_factory=dict)
-
-
-def run_curves(ctx: Context, setting: ApproxSetting, ns, widths, reps: int, t: float, eps: float, search: str,
-               n_max: int, *, dup: int = 0, targets=("empirical", "true"), desc: str = "fits",
-               hints: dict | None = None) -> dict:
-    """{(target, n, rep): [(width, N, rel_error, record), ...]} from resumable sweeps (one file per fit).
-
-    n = None is the population reference (target "true" under P_t). With search "bracket", each
-    curve starts from a guess of its W*: ``hints[(target, rep)]`` for the first n, then the same
-    replicate's W* at the previous n, extrapolated in log-log from the previous two once there are
-    two. A bad guess costs extra fits, never a different W* (see ``width_search``).
-    """
-    folder = ctx.sweep_dir("fits", owner=SWEEP_OWNER)
-    fit_seed = ctx.shared_seed(SWEEP_OWNER)          # the same in A3 and A4, so their fits are shared
-    curves = {}
-    groups = [(tg, r) for tg in targets for r in range(reps)]
-    bar = ctx.progress_bar(range(len(groups) * len(ns)), desc)
-    it = iter(bar)
-    for tg, r in groups:
-        hint = (hints or {}).get((tg, r))
-        prev: list[tuple[float, float]] = []           # (n, W*) of this replicate so far
-        for n in ns:
-            if len(prev) >= 2 and n is not None:       # secant in log-log: extrapolate the last growth rate
-                (n1, w1), (n2, w2) = prev[-2:]
-                hint = w2 * (w2 / w1) ** (np.log(n / n2) / np.log(n2 / n1))
-            def fit(w, n=n, tg=tg, r=r):
-                point = fit_point(setting, target=tg, n=n, rep=r, width=w, t=t, seed=fit_seed, n_max=n_max, dup=dup)
-                return run_sweep([point], lambda p: run_fit(p, ctx.device), folder)[0]
-            done = width_search(lambda w: _flat(fit(w)), widths, eps, search, hint)
-            curves[(tg, n, r)] = [(w, rec["N"], rec["rel_error"], rec["record"]) for w, rec in done]
-            hint = crossing([w for w, *_ in curves[(tg, n, r)]], [e for _, _, e, _ in curves[(tg, n, r)]], eps)[0]
-            if n is not None:
-                prev.append((n, hint))
-            next(it, None)
-    for _ in it:
-        pass
-    return curves
-
-
-def _flat(rec: dict) -> dict:
-    return {"rel_error": rec["result"]["rel_error"], "N": rec["result"]["complexity"]["N"], "record": rec}
-
-
-def wstar_table(curves: dict, eps: float) -> dict:
-    """{(target, n, rep): (W*, N*, status)}."""
-    return censored_crossing({k: [(w, nn, e) for w, nn, e, _ in v] for k, v in curves.items()}, eps)
-
 
 
 # ---- measure -------------------------------------------------------------------------------------------------------

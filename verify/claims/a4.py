@@ -55,18 +55,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from empirical.diffusion import DiffusionConfig
-from empirical.duplicates import duplicates_point, run_duplicates_point
-from empirical.mixture_diffusion import MixtureDiffusionSetting
-from empirical.sweep import record_key, run_sweep
-from empirical.targets import EmpiricalScoreTarget
-from theory import EmpiricalDistribution
+from memsep.empirical.diffusion import DiffusionConfig
+from memsep.empirical.duplicates import duplicates_point, run_duplicates_point
+from memsep.empirical.mixture_diffusion import MixtureDiffusionSetting
+from memsep.empirical.sweep import record_key, run_sweep
+from memsep.empirical.targets import EmpiricalScoreTarget
+from memsep.theory import EmpiricalDistribution
 
 from ..io import figure
 from ..registry import Context, Findings, decision, register
-from ._approx import combine_all, fmt_test, t_rule
-from .a3 import CONFIGS as A3_CONFIGS
-from .a3 import SWEEP_OWNER, A3Config, run_curves, wstar_table
+from ._approx import FIT_CONFIGS as A3_CONFIGS
+from ._approx import SWEEP_OWNER, A3Config, combine_all, fmt_test, run_curves, t_rule, wstar_table
 
 
 @dataclass(frozen=True)

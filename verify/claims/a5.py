@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from empirical.diffusion import DiffusionConfig
-from empirical.metrics import wilson_interval
-from empirical.mixture_diffusion import MixtureDiffusionSetting, PlateauRule, diffusion_point, make_mixture, run_point
-from empirical.sweep import run_sweep
+from memsep.empirical.diffusion import DiffusionConfig
+from memsep.empirical.metrics import wilson_interval
+from memsep.empirical.mixture_diffusion import MixtureDiffusionSetting, PlateauRule, diffusion_point, make_mixture, run_point
+from memsep.empirical.sweep import run_sweep
 
 from ..registry import Context, Findings, decision, register
 from ..stats import directional_rule

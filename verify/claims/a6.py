@@ -44,10 +44,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from empirical.diffusion import DiffusionConfig
-from empirical.metrics import wilson_interval
-from empirical.mixture_diffusion import MixtureDiffusionSetting, PlateauRule, diffusion_point, run_point
-from empirical.sweep import record_key, run_sweep
+from memsep.empirical.diffusion import DiffusionConfig
+from memsep.empirical.metrics import wilson_interval
+from memsep.empirical.mixture_diffusion import MixtureDiffusionSetting, PlateauRule, diffusion_point, run_point
+from memsep.empirical.sweep import record_key, run_sweep
 
 from ..registry import Context, Findings, decision, register
 from ._mixtures import LOGLIK_EFFECT, MEM_EFFECT, Rate, Test, all_of, any_of, combine, fmt_plateau, fmt_rate, \

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from empirical import ScoreMLP, as_numpy_score
-from theory import EmpiricalDistribution, dsm_loss_difference, fisher_divergence
+from memsep.empirical import ScoreMLP, as_numpy_score
+from memsep.theory import EmpiricalDistribution, dsm_loss_difference, fisher_divergence
 
 from ..fuzz import FuzzSpec, identity_margin, register_fuzz
 from ..generators import random_problem

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
 
-from theory import EmpiricalDistribution, fisher_divergence, loss_gap
+from memsep.theory import EmpiricalDistribution, fisher_divergence, loss_gap
 
 from ..fuzz import FuzzSpec, identity_margin, register_fuzz
 from ..generators import random_problem

@@ -35,10 +35,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from theory import Estimate, GaussianMixture, UniformBoxMixture
-from theory.bounds import (RegimeConstants, bound_form, concentration_ratio, leading_order_gap, regime_check_dist,
+from memsep.theory import Estimate, GaussianMixture, UniformBoxMixture
+from memsep.theory.bounds import (RegimeConstants, bound_form, concentration_ratio, leading_order_gap, regime_check_dist,
                            regime_times)
-from theory.gap import loss_gap_curve
+from memsep.theory.gap import loss_gap_curve
 
 from ..fuzz import FuzzSpec, register_fuzz, run_fuzz
 from ..generators import regime_mixture

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import integrate
 
-from theory.bounds import leading_order_gap
-from theory.gap import _segment_rule, integrated_gap
+from memsep.theory.bounds import leading_order_gap
+from memsep.theory.gap import _segment_rule, integrated_gap
 
 from ..io import figure
 from ..registry import Context, Findings, decision, register

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from theory.bounds import leading_order_gap
-from theory.gap import loss_gap_curve
+from memsep.theory.bounds import leading_order_gap
+from memsep.theory.gap import loss_gap_curve
 
 from ..io import figure
 from ..registry import Context, Findings, decision, register
