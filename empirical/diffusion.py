@@ -43,7 +43,7 @@ from memsep.theory import derive_seed
 
 from .fileio import save_torch
 from .networks import ScoreMLP
-from .regression import resolve_device
+from .regression import torch_device
 
 __all__ = ["PRESETS", "make_network", "count_parameters", "DiffusionConfig", "DiffusionResult", "train_diffusion",
            "NoiseScore", "dsm_noise_loss", "load_checkpoint"]
@@ -128,7 +128,7 @@ class DiffusionConfig:
             raise ValueError(f"time_law: must be 'loguniform' or 'uniform', got {self.time_law!r}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype: must be 'float32' or 'float64', got {self.dtype!r}")
-        resolve_device(self.device)
+        torch_device(self.device)
         return self
 
     def to_dict(self) -> dict:
@@ -251,7 +251,7 @@ def train_diffusion(data, cfg: DiffusionConfig | None = None, *, model: nn.Modul
     rank, world = _dist()
     if cfg.batch % world:
         raise ValueError(f"batch: must be divisible by the number of processes ({world}), got {cfg.batch}")
-    device = resolve_device(cfg.device)
+    device = torch_device(cfg.device)
     if world > 1 and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
     dtype = {"float32": torch.float32, "float64": torch.float64}[cfg.dtype]

@@ -53,7 +53,7 @@ from .mlp import ReLUMLP
 from .networks import default_device
 from .targets import alpha_sigma2
 
-__all__ = ["RegressionConfig", "FitResult", "fit_score", "evaluate", "resolve_device", "DTYPES"]
+__all__ = ["RegressionConfig", "FitResult", "fit_score", "evaluate", "torch_device", "DTYPES"]
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -109,7 +109,7 @@ class RegressionConfig:
             raise ValueError(f"grad_clip: must be > 0 or None, got {self.grad_clip}")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype: must be one of {sorted(DTYPES)}, got {self.dtype!r}")
-        resolve_device(self.device)
+        torch_device(self.device)
         return self
 
     def to_dict(self) -> dict:
@@ -142,7 +142,7 @@ class FitResult:
         return out
 
 
-def resolve_device(device) -> torch.device:
+def torch_device(device) -> torch.device:
     """"auto" -> cuda when available else cpu; "cpu"/"cuda"/torch.device pass through (checked)."""
     if isinstance(device, torch.device):
         return device
@@ -222,7 +222,7 @@ def fit_score(target, sampler_target, cfg: RegressionConfig | None = None) -> Fi
     ``sample(m, generator, t)`` drawing from Phat_t (the EmpiricalScoreTarget of the data) and ``d``.
     """
     cfg = (cfg or RegressionConfig()).validate()
-    device = resolve_device(cfg.device)
+    device = torch_device(cfg.device)
     dtype = DTYPES[cfg.dtype]
     target, sampler = _moved(target, device), _moved(sampler_target, device)
     d = sampler.d

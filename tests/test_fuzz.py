@@ -317,9 +317,14 @@ def test_claim_spec_on_its_simplest_example(claim_id):
 
 
 def test_real_campaign_s2_exits_0(tmp_path):
-    proc = memsep("fuzz", "S2", "--examples", "10", "--time-budget", "60", "--out", str(tmp_path), "--no-progress",
-                  cwd=tmp_path)
+    out, cwd = tmp_path / "out", tmp_path / "cwd"
+    cwd.mkdir()
+    proc = memsep("fuzz", "S2", "--examples", "10", "--time-budget", "60", "--out", str(out), "--no-progress",
+                  cwd=cwd)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    # Hypothesis' storage (its constants cache, the example database) goes under --out, not the working directory
+    assert list(cwd.iterdir()) == [] and (out / ".hypothesis" / "fuzz" / "S2").is_dir()
+    tmp_path = out
     assert "no counterexample" in proc.stdout and "Traceback" not in proc.stderr
     rec = json.loads((tmp_path / "results" / "fuzz" / "S2.json").read_text(encoding="utf-8"))
     assert rec["claim"]["id"] == "S2" and rec["examples_run"] == 10 and rec["counterexample"] is False

@@ -283,9 +283,9 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(plan, indent=1))
             return 0
         get_claims(args.claims)  # validate ids before any work
-        from .runner import resolve_device
+        from .runner import choose_device
 
-        device = resolve_device(args.device)
+        device = choose_device(args.device)
         if args.data is not None and not args.data.is_dir():
             raise ValueError(f"data: {args.data} is not a directory")
         kw = dict(progress=not args.no_progress, device=device, data=None if args.data is None else str(args.data))

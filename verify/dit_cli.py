@@ -657,9 +657,9 @@ def _evaluate(args) -> int:
 
 def run_dit(args) -> int:
     _INVOCATION.update(id=None, start=None)              # one invocation id per command, also in one process
-    from .runner import resolve_device
+    from .runner import choose_device
 
-    device = resolve_device(args.device)
+    device = choose_device(args.device)
     if args.dit_command == "train":
         return _train(args, device)
     if args.dit_command == "prune":

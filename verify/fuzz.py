@@ -43,7 +43,9 @@ latest campaign per claim.
 from __future__ import annotations
 
 import json
+import contextlib
 import math
+import tempfile
 import time
 from dataclasses import dataclass
 from importlib import metadata
@@ -62,7 +64,7 @@ from memsep.empirical.fileio import check_writable_dir
 
 from .env import environment, run_stamp
 from .io import atomic_write_json, to_jsonable
-from .registry import REGISTRY, _order
+from .registry import REGISTRY, claim_order
 
 __all__ = ["CHUNK", "SHRINK_SLACK", "SHRINK_TIME", "FIND_EXAMPLES", "FuzzSpec", "FUZZ_SPECS", "register_fuzz",
            "fuzzable_ids", "get_fuzz_spec", "run_fuzz", "identity_margin"]
@@ -99,7 +101,7 @@ def fuzzable_ids() -> list[str]:
     """Claim ids with a fuzz spec, in paper order."""
     from . import claims  # noqa: F401  (importing registers the checks and their fuzz specs)
 
-    return sorted(FUZZ_SPECS, key=_order)
+    return sorted(FUZZ_SPECS, key=claim_order)
 
 
 def get_fuzz_spec(claim_id: str) -> FuzzSpec:
@@ -303,11 +305,33 @@ def run_fuzz(claim_id: str, examples: int = 200, seed: int = 0, time_budget: flo
     out = Path(out)
     db_dir = out / ".hypothesis" / "fuzz" / claim_id
     if isolated:
-        db = _SortedMemoryDatabase()
-    else:
-        check_writable_dir(out / "results" / "fuzz", "out")      # before any work: a bad --out is found at once
-        check_writable_dir(db_dir, "out")
-        db = DirectoryBasedExampleDatabase(str(db_dir))
+        with tempfile.TemporaryDirectory(prefix="memsep-hypothesis-") as home, _hypothesis_home(Path(home)):
+            return _campaign(spec, claim_id, examples, seed, time_budget, out, progress, _SortedMemoryDatabase(),
+                             db_dir, isolated)
+    check_writable_dir(out / "results" / "fuzz", "out")      # before any work: a bad --out is found at once
+    check_writable_dir(db_dir, "out")
+    with _hypothesis_home(out / ".hypothesis"):
+        return _campaign(spec, claim_id, examples, seed, time_budget, out, progress,
+                         DirectoryBasedExampleDatabase(str(db_dir)), db_dir, isolated)
+
+
+@contextlib.contextmanager
+def _hypothesis_home(path: Path):
+    """Hypothesis' storage folder (where it caches the constants it collects from our source) set to ``path`` for
+    one campaign, so that ``memsep fuzz --out DIR`` writes nothing into the working directory."""
+    from hypothesis import configuration
+
+    previous = configuration.storage_directory(intent_to_write=False).home_directory
+    configuration.set_hypothesis_home_dir(str(path))
+    try:
+        yield
+    finally:
+        configuration.set_hypothesis_home_dir(str(previous))
+
+
+def _campaign(spec: FuzzSpec, claim_id: str, examples: int, seed: int, time_budget: float, out: Path,
+              progress: bool, db, db_dir: Path, isolated: bool) -> dict:
+    """The body of ``run_fuzz`` (arguments checked, database chosen, Hypothesis' storage folder set)."""
 
     from tqdm.auto import tqdm
 

@@ -30,10 +30,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from memsep.theory import derive_seed
 
 __all__ = ["PROFILES", "VERDICTS", "OUTCOMES", "Claim", "Context", "Table", "Assertion", "Decision", "decision",
-           "Tolerance", "CheckResult", "Findings", "register", "REGISTRY", "get_claims", "claim_ids", "verdict_of"]
+           "Tolerance", "CheckResult", "Findings", "register", "REGISTRY", "get_claims", "claim_ids", "claim_order",
+           "verdict_of"]
 
 PROFILES = ("ci", "quick", "standard", "full")
 # Every claim defines ci, quick and full; "standard" (between quick and full: the committed, decisive size of the
@@ -140,10 +140,14 @@ class Context:
 
     def shared_seed(self, owner: str) -> int:
         """Seed of an experiment shared by several claims (A3 and A4): the same for each of them in one run."""
+        from memsep.theory.estimate import derive_seed  # here, not at the top: `memsep report` needs no scipy
+
         return derive_seed(self.seed if self.run_seed is None else self.run_seed, "shared", owner)
 
     def seed_for(self, *key) -> int:
         """Seed of item ``key`` (independent of how many items exist or their order)."""
+        from memsep.theory.estimate import derive_seed
+
         return derive_seed(self.seed, *key)
 
     def progress_bar(self, iterable, desc: str, total: int | None = None):
@@ -288,7 +292,8 @@ def register(claim_id: str, *, title: str, paper_ref: str, statement: str, confi
     return deco
 
 
-def _order(claim_id: str) -> tuple:
+def claim_order(claim_id: str) -> tuple:
+    """Sort key of a claim id in paper order: S1-S5, A1-A6, M1-M4 (numerically within a group)."""
     group = {"S": 0, "A": 1, "M": 2}.get(claim_id[:1], 3)
     return (group, int(claim_id[1:]) if claim_id[1:].isdigit() else 0, claim_id)
 
@@ -297,7 +302,7 @@ def claim_ids() -> list[str]:
     """Registered claim ids in paper order (S*, A*, M*)."""
     from . import claims  # noqa: F401  (importing registers the checks)
 
-    return sorted(REGISTRY, key=_order)
+    return sorted(REGISTRY, key=claim_order)
 
 
 def get_claims(ids: list[str] | None = None) -> list[Claim]:
@@ -308,4 +313,4 @@ def get_claims(ids: list[str] | None = None) -> list[Claim]:
     unknown = [i for i in ids if i not in REGISTRY]
     if unknown:
         raise ValueError(f"claims: unknown claim id(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    return [REGISTRY[i] for i in sorted(dict.fromkeys(ids), key=_order)]
+    return [REGISTRY[i] for i in sorted(dict.fromkeys(ids), key=claim_order)]

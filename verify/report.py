@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from .io import atomic_write_text
-from .registry import OUTCOMES, PROFILES, VERDICTS, _order
+from .registry import OUTCOMES, PROFILES, VERDICTS, claim_order
 
 __all__ = ["load_results", "load_campaigns", "load_replicates", "render_report", "write_report"]
 
@@ -124,7 +124,7 @@ def load_results(out_dir: Path) -> list[dict]:
         raise ValueError(f"out: {out_dir} has no results/ folder (run `memsep run --out {out_dir}` first)")
     results = [_read(path, "a memsep results file", _RESULT_FIELDS, _RESULT_BODY)
                for path in sorted(folder.glob("*.json"))]
-    return sorted(results, key=lambda r: _order(r["claim"]["id"]))
+    return sorted(results, key=lambda r: claim_order(r["claim"]["id"]))
 
 
 def load_campaigns(out_dir: Path) -> list[dict]:
@@ -133,7 +133,7 @@ def load_campaigns(out_dir: Path) -> list[dict]:
     if not folder.is_dir():
         return []
     campaigns = [_read(path, "a memsep fuzz campaign file", _FUZZ_FIELDS) for path in sorted(folder.glob("*.json"))]
-    return sorted(campaigns, key=lambda c: _order(c["claim"]["id"]))
+    return sorted(campaigns, key=lambda c: claim_order(c["claim"]["id"]))
 
 
 def _fmt(v) -> str:
@@ -315,7 +315,7 @@ def _replication_section(primary: list[dict], replicates: list[tuple[str, int, l
     """Verdicts of every claim in the main run and under each replicate (profile, run seed), and whether they agree."""
     main = {r["claim"]["id"]: r for r in primary}
     runs = [(p, s, {r["claim"]["id"]: r for r in recs}) for p, s, recs in replicates]
-    ids = sorted(set(main) | {cid for _, _, by in runs for cid in by}, key=_order)
+    ids = sorted(set(main) | {cid for _, _, by in runs for cid in by}, key=claim_order)
     lines = ["## Replication", "",
              "The same claims under other run seeds or sizes (`memsep run --seeds` / `memsep replicate`, results in "
              "`replicates/<profile>/seed-<s>/`). A claim's verdict should not depend on the seed; where it does, a rule "

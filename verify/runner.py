@@ -31,7 +31,7 @@ from .io import atomic_write_json
 from .registry import CheckResult, Claim, Context, get_claims
 from .report import write_report
 
-__all__ = ["run_claim", "run_claims", "resolved_config", "check_out_dir", "ClaimAborted", "replicate_dir",
+__all__ = ["run_claim", "run_claims", "resolved_config", "check_out_dir", "ClaimAborted", "replicate_dir", "choose_device",
            "run_replicates"]
 
 SCHEMA = 1
@@ -49,8 +49,8 @@ def resolved_config(ids: list[str] | None, profile: str, seed: int, out: Path) -
                               "config": _config_dict(c.config(profile))} for c in claims}}
 
 
-def resolve_device(device: str) -> str:
-    """'auto' -> 'cuda' when torch sees a GPU, else 'cpu'; 'cuda' without a GPU is an error."""
+def choose_device(device: str) -> str:
+    """The --device choice as a device name: 'auto' -> 'cuda' when torch sees a GPU, else 'cpu'; 'cuda' without a GPU is an error."""
     if device not in ("auto", "cpu", "cuda"):
         raise ValueError(f"device: must be auto, cpu or cuda, got {device!r}")
     import torch
@@ -120,7 +120,7 @@ def run_claim(claim: Claim, profile: str, seed: int, out: Path, *, progress: boo
     figures.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".stage-{claim.id}-{os.getpid()}-", dir=figures))
     try:
-        ctx = Context(claim.id, profile, claim_seed, cfg, out, progress, resolve_device(device), run_seed=seed,
+        ctx = Context(claim.id, profile, claim_seed, cfg, out, progress, choose_device(device), run_seed=seed,
                       data_path=data, figure_dir=stage)
         t0 = time.perf_counter()
         error = None
@@ -172,8 +172,10 @@ def run_claims(ids: list[str] | None, profile: str, seed: int, out: Path, *, pro
     claims = get_claims(ids)
     check_out_dir(out)
     records = []
-    for claim in claims:
-        echo(f"[{claim.id}] {claim.title} (profile {profile}) ...")
+    start = time.perf_counter()
+    for k, claim in enumerate(claims, 1):
+        echo(f"[{claim.id}] claim {k} of {len(claims)}, {_clock(time.perf_counter() - start)} elapsed: {claim.title} "
+             f"(profile {profile}) ...")
         try:
             rec = run_claim(claim, profile, seed, out, progress=progress, device=device, data=data)
         except ClaimAborted:
@@ -190,9 +192,15 @@ def run_claims(ids: list[str] | None, profile: str, seed: int, out: Path, *, pro
         echo(f"wrote {path}")
     from .registry import VERDICTS
 
-    echo(f"{len(records)} claim(s): " + ", ".join(f"{sum(r['result']['verdict'] == v for r in records)} {v}"
+    echo(f"{len(records)} claim(s) in {_clock(time.perf_counter() - start)}: " + ", ".join(f"{sum(r['result']['verdict'] == v for r in records)} {v}"
                                               for v in VERDICTS))
     return records
+
+
+def _clock(seconds: float) -> str:
+    """h:mm:ss."""
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
 def replicate_dir(out: Path, profile: str, seed: int) -> Path:
