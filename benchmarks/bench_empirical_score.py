@@ -1,6 +1,6 @@
 """Benchmark: EmpiricalDistribution.score at scale against one matrix product of the same shape.
 
-Target (issue #2): for m = 1024 queries, n = 50,000 points, d = 3072, the score takes at most
+Target: for m = 1024 queries, n = 50,000 points, d = 3072, the score takes at most
 2.5x the time of ONE product (m x d) @ (d x n) measured in the same run (the computation needs
 two such products, so 2x is the floor), in float64 and float32, with extra memory under 512 MiB.
 

@@ -28,7 +28,7 @@ Validation (tests/test_likelihood.py): for the exact mixture score both match th
 the mixture at the samplers' t0 = 1e-3 (errors stated there). The two are different models of one score
 (ODE and SDE), equal when the score is exact; on trained networks they are compared by their ordering.
 
-Why the first attempt looked broken (issue 14): trained networks gave training points NOISED TO
+Why trained networks can look broken here: they gave training points NOISED TO
 t = 0.05 about -300 to -900 nats at t0 = 1e-3 (truth about -47). That is what a memorizing model does, not
 an error of the integrator: it puts its mass within sigma_t0 = 0.03 of the training points, and a point
 0.05-noised (about 1.3 away at d = 32) then lies hundreds of nats out in its tails. The exact empirical

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from memsep.theory import GaussianMixture
-from memsep.theory._checks import as_points, as_positive_int, as_weights
+from memsep.theory.validation import as_points, as_positive_int, as_weights
 
 __all__ = ["EmpiricalScoreTarget", "MixtureScoreTarget", "alpha_sigma2"]
 

@@ -335,7 +335,7 @@ def test_constructors_reject_bad_variances(ctor, args):
     ("diagonal", ([0.5, 0.5], [[0.0, 0.0], [1.0, 1.0]], [1.0, 1.0, 1.0])),
 ], ids=["iso-K-mismatch", "diag-d-mismatch-1d"])
 def test_constructors_name_variances_on_length_mismatch(ctor, args):
-    # Contract of theory._checks: every validation error starts with the parameter's name. A 1-D
+    # Contract of theory.validation: every validation error starts with the parameter's name. A 1-D
     # `variances` of the wrong length currently reaches np.broadcast_to first, whose ValueError
     # ("operands could not be broadcast together ...") names no parameter; diagonal's own
     # "variances: must have shape ..." message is unreachable for 1-D input.

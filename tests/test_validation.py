@@ -1,4 +1,4 @@
-"""Input validation of the public ``theory`` API (contract of ``theory/_checks.py``).
+"""Input validation of the public ``theory`` API (contract of ``theory/validation.py``).
 
 Every bad input must raise ``ValueError`` whose message starts with the parameter's name and
 states the constraint (``"t: must be > 0, got -1.0"``); no traceback from deep inside numpy,

@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ._checks import as_array, as_positive_int, as_time
+from .validation import as_array, as_positive_int, as_time
 from .forward import alpha, sigma2
 
 __all__ = ["RegimeConstants", "RegimeReport", "bound_form", "concentration_ratio", "leading_order_gap", "regime_check",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_points, as_positive_int, as_probability, as_time
+from .validation import as_points, as_positive_int, as_probability, as_time
 from . import dsm as _dsm
 from .dsm import as_seed, dsm_loss_difference, evaluate_score, resolve_method
 from .empirical import EmpiricalDistribution

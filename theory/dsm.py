@@ -25,8 +25,8 @@ from typing import Callable
 import numpy as np
 from scipy.special import roots_legendre
 
-from ._checks import as_generator, as_points, as_positive_int, as_probability, as_time
-from .estimate import Estimate, _z, derive_seed, mean_estimate
+from .validation import as_generator, as_points, as_positive_int, as_probability, as_time
+from .estimate import Estimate, two_sided_z, derive_seed, mean_estimate
 from .forward import alpha, sigma2
 from .quadrature import GaussianComponents, expectation
 
@@ -184,7 +184,7 @@ def dsm_loss_integrated(data, score: Score, t0: float, T: float, *, n_times: int
     coarse = integrate(max(2, n_times // 2))
     value, se, node_err, draws, meth, conv = fine
     err = abs(fine[0] - coarse[0]) + node_err
-    half = _z(level) * se + err
+    half = two_sided_z(level) * se + err
     return Estimate(value=value, stderr=se, ci_low=value - half, ci_high=value + half, level=level,
                     n_draws=draws + coarse[3], seed=int(seed) if meth == "mc" else None,
                     method=f"{meth}+gauss-legendre(log t)", error=err, converged=conv and coarse[5])

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_generator, as_points, as_positive_int, as_time, as_weights
+from .validation import as_generator, as_points, as_positive_int, as_time, as_weights
 from .forward import alpha, sigma2
 from .quadrature import GaussianComponents
 

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import stats
 
-__all__ = ["Estimate", "mean_estimate", "quadrature_estimate", "derive_seed"]
+__all__ = ["Estimate", "mean_estimate", "quadrature_estimate", "derive_seed", "two_sided_z"]
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,8 @@ class Estimate:
         return format(self)
 
 
-def _z(level: float) -> float:
+def two_sided_z(level: float) -> float:
+    """The normal quantile z with P(|Z| <= z) = level (1.96 at 0.95)."""
     return float(stats.norm.ppf(0.5 + 0.5 * level))
 
 
@@ -80,7 +81,7 @@ def mean_estimate(values, *, level: float = 0.95, seed: int | None, method: str 
         raise FloatingPointError("Monte-Carlo terms are not finite; the score callable returned NaN or inf")
     mean = float(v.mean())
     se = float(v.std(ddof=1) / np.sqrt(n))
-    half = _z(level) * se + float(error)
+    half = two_sided_z(level) * se + float(error)
     return Estimate(value=mean, stderr=se, ci_low=mean - half, ci_high=mean + half, level=float(level),
                     n_draws=n, seed=seed, method=method, error=float(error),
                     samples=v if keep_samples else None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_array
+from .validation import as_array
 
 __all__ = ["alpha", "sigma", "sigma2"]
 

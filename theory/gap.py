@@ -27,13 +27,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import roots_legendre
 
-from ._checks import as_array, as_positive_int, as_probability, as_time
+from .validation import as_array, as_positive_int, as_probability, as_time
 from .divergence import fisher_divergence, loss_gap
 from .dsm import as_seed
 from .empirical import EmpiricalDistribution
-from .estimate import Estimate, _z, derive_seed
+from .estimate import Estimate, two_sided_z, derive_seed
 
-__all__ = ["GapCurve", "loss_gap_curve", "IntegratedGap", "integrated_gap"]
+__all__ = ["GapCurve", "loss_gap_curve", "IntegratedGap", "integrated_gap", "log_legendre_rule"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class GapCurve:
         v = self.g[:, j]
         B = v.size
         mean, se = float(v.mean()), float(v.std(ddof=1) / np.sqrt(B))
-        half = _z(self.level) * se
+        half = two_sided_z(self.level) * se
         return Estimate(value=mean, stderr=se, ci_low=mean - half, ci_high=mean + half, level=self.level,
                         n_draws=B * self.n_draws, seed=self.seed,
                         method=f"mc: {B} data sets x {self.n_draws} draws ({self.estimator})")
@@ -117,7 +117,7 @@ class IntegratedGap:
         v = self.I[:, k]
         B = v.size
         mean, se = float(v.mean()), float(v.std(ddof=1) / np.sqrt(B))
-        half = _z(self.level) * se + float(self.time_error[k])
+        half = two_sided_z(self.level) * se + float(self.time_error[k])
         return Estimate(value=mean, stderr=se, ci_low=mean - half, ci_high=mean + half, level=self.level,
                         n_draws=self.curve.g.size * self.curve.n_draws, seed=self.curve.seed,
                         method=f"gauss-legendre(log t) x {self.curve.estimate(0).method}",
@@ -131,12 +131,12 @@ class IntegratedGap:
         B = slopes.size
         mean, se = float(slopes.mean()), float(slopes.std(ddof=1) / np.sqrt(B))
         err = float(np.abs(xc) @ self.time_error / (xc @ xc))
-        half = _z(self.level) * se + err
+        half = two_sided_z(self.level) * se + err
         return Estimate(value=mean, stderr=se, ci_low=mean - half, ci_high=mean + half, level=self.level,
                         n_draws=B, seed=self.curve.seed, method="per-data-set least squares", error=err)
 
 
-def _segment_rule(lo: float, hi: float, m: int) -> tuple[np.ndarray, np.ndarray]:
+def log_legendre_rule(lo: float, hi: float, m: int) -> tuple[np.ndarray, np.ndarray]:
     """Gauss-Legendre nodes t_j and weights w_j t_j for int_lo^hi f(t) dt in u = log t."""
     u, w = roots_legendre(m)
     a, b = np.log(lo), np.log(hi)
@@ -157,7 +157,7 @@ def integrated_gap(dist, n: int, t0s, T: float, *, n_times: int = 12, n_datasets
     all_t = []
     for k in range(t0s.size):
         for m in (n_times, max(1, n_times // 2)):
-            nodes, wts = _segment_rule(edges[k], edges[k + 1], m)
+            nodes, wts = log_legendre_rule(edges[k], edges[k + 1], m)
             rules[(k, m)] = (len(all_t), nodes, wts)
             all_t.extend(nodes.tolist())
     curve = loss_gap_curve(dist, n, np.array(all_t), n_datasets=n_datasets, n_draws=n_draws, seed=seed,

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import as_generator, as_positive_int, as_time
+from .validation import as_generator, as_positive_int, as_time
 from .empirical import EmpiricalDistribution
 from .forward import alpha, sigma2
 

@@ -23,7 +23,7 @@ import numpy as np
 from scipy.linalg import solve_triangular
 from scipy.special import logsumexp
 
-from ._checks import as_array, as_generator, as_points, as_positive_int, as_spd_matrices, as_time, as_weights
+from .validation import as_array, as_generator, as_points, as_positive_int, as_spd_matrices, as_time, as_weights
 from .forward import alpha, sigma2
 from .quadrature import GaussianComponents
 

@@ -51,7 +51,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import erfcx, logsumexp, ndtr
 
-from ._checks import as_array, as_generator, as_points, as_positive_int, as_time, as_weights
+from .validation import as_array, as_generator, as_points, as_positive_int, as_time, as_weights
 from .forward import alpha, sigma, sigma2
 
 __all__ = ["UniformBoxMixture", "normal_interval"]

@@ -1,4 +1,4 @@
-"""``memsep fuzz``: a Hypothesis hunt for counterexamples to one claim's property (issue #3).
+"""``memsep fuzz``: a Hypothesis hunt for counterexamples to one claim's property.
 
 A claim module registers a :class:`FuzzSpec` with :func:`register_fuzz`:
 

@@ -195,6 +195,27 @@ class Findings:
     def tolerance(self, name: str, value, source: str) -> None:
         self.tolerances.append(Tolerance(name, str(value), source))
 
+    def note(self, text: str) -> None:
+        """A paragraph under the claim's tables in REPORT.md."""
+        self.notes.append(text)
+
+    def add_seeds(self, seeds: dict[str, Any]) -> None:
+        """Record seeds (name -> seed or a dict of them) in the results file."""
+        self.seeds.update(seeds)
+
+    def figure_file(self, ctx: "Context", name: str) -> Path:
+        """Register figure ``<claim>_<name>.png`` (REPORT.md links it) and return the path to write it to."""
+        path, rel = ctx.figure_path(name)
+        self.figures.append(rel)
+        return path
+
+    def figure(self, ctx: "Context", name: str, ncols: int, size: tuple[float, float]):
+        """``with f.figure(ctx, "width", 3, (15, 4.3)) as ax:`` draw one row of ``ncols`` axes; the figure is
+        registered, saved atomically and closed on exit (``verify.io.figure``)."""
+        from .io import figure
+
+        return figure(self.figure_file(ctx, name), ncols, size)
+
     def result(self, headline: str, method: str) -> CheckResult:
         if not self.assertions:
             raise RuntimeError("a check must make at least one assertion")

@@ -1,4 +1,4 @@
-"""The pruning experiment shared by M1-M4 (issue 13: controlled, powered, replicated), and its statistics.
+"""The pruning experiment shared by M1-M4 (controlled, powered, replicated), and its statistics.
 
 Experiment (``empirical.prune_experiment``), per original model k = 0..K-1 (experiment seeds: training
 data subset, initialisation, batches and sample noise all derive from the seed; this is what varies
@@ -76,7 +76,7 @@ CONFIGS = {
     "ci": PruningConfig(setting=_CI_SETTING, eta=0.25, random_reps=2, rank_draws=39, etas=(0.25, 0.5),
                         lengths=(0, 50, 100)),
     "quick": PruningConfig(lengths=(0, 100, 500)),
-    # the committed, decisive profile (issue 13): 3 originals trained to a plateau, 384 shared-noise samples each
+    # the committed, decisive profile: 3 originals trained to a plateau, 384 shared-noise samples each
     "standard": PruningConfig(setting=dataclasses.replace(
         PruneSetting(), n_samples=384,
         train=DiffusionConfig(steps=12000, batch=128, lr=1e-3, warmup=200, log_every=250, lr_final=1e-4)),
@@ -467,7 +467,7 @@ def provisional_note(m: PruningMeasurements) -> str | None:
     """Why a verdict at this size is provisional, if it is (few originals, unconverged originals)."""
     why = []
     if m.seeds < 3:
-        why.append(f"{m.seeds} original model(s) (issue 13 asks for at least 3)")
+        why.append(f"{m.seeds} original model(s) (a verdict needs at least 3: the between-original spread)")
     bad = [o.seed_index for o in m.originals if not o.plateau.get("converged")]
     if bad:
         why.append(f"original(s) {bad} had not reached the loss plateau")

@@ -386,7 +386,7 @@ def report(ctx: Context, cfg: A1Config, m: A1Measurements, f: Findings) -> tuple
                                       "bound max(1, 1/lambda_min)"],
             [[g.d, g.lam_min, g.max_rel_err, g.max_norm, g.bound] for g in m.gaussian])
     f.tolerance("Hessian vs autograd, relative Frobenius", f"{cfg.rtol:g}",
-                "issue #2 acceptance; float64 rounding of -I/sigma^2 + (alpha^2/sigma^4) Cov cancels terms of size "
+                "set before running; float64 rounding of -I/sigma^2 + (alpha^2/sigma^4) Cov cancels terms of size "
                 "1/sigma^2, so ~1e-16/sigma_t^2 <= 1e-12 for t >= 1e-4")
     f.tolerance("float64 resolution of an autograd comparison", "256 eps (kappa_cancel + kappa_exp)",
                 "kappa_cancel: cancellation of the 1/sigma^2 terms; kappa_exp: rounding of the softmax exponents; "
@@ -395,11 +395,10 @@ def report(ctx: Context, cfg: A1Config, m: A1Measurements, f: Findings) -> tuple
                 "Cholesky inverse of C = alpha^2 Sigma + sigma^2 I with cond(C) <= 40: error ~ cond * d * eps < 1e-13")
     f.tolerance("sympy lambdified Hessian vs closed form", f"{SYMBOLIC_RTOL:g}",
                 "exact symbolic expression evaluated in float64")
-    path, rel = ctx.figure_path("hessian")
+    path = f.figure_file(ctx, "hessian")
     _figure(path, m, cfg.rtol)
-    f.figures.append(rel)
-    f.seeds["claim"] = m.seed
-    f.notes.append("For the empirical law the library computes the Hessian by the identity itself (it is the second "
+    f.add_seeds({"claim": m.seed})
+    f.note("For the empirical law the library computes the Hessian by the identity itself (it is the second "
                    "derivative of a log-sum-exp of quadratics), so that route is checked against autograd and sympy, "
                    "not against itself.")
     worst_h = max((c.routes[r].err for c in m.cases for r in ("closed form", "identity") if r in c.routes), default=0.0)

@@ -551,7 +551,7 @@ def report(ctx: Context, cfg: A2Config, m: A2Measurements, f: Findings) -> tuple
     f.tolerance("contrast", f">= {cfg.contrast_factor:g} x B at t = {min(ts):g}", "'blows up' against 'O(1)': two "
                 "orders of magnitude above the true law's t-free bound")
 
-    path, rel = ctx.figure_path("lipschitz")
+    path = f.figure_file(ctx, "lipschitz")
     with figure(path, 3, (18, 5.2)) as ax:
         s_ref = sigma(np.array(ts))
         for i, law in enumerate(m.true_laws):
@@ -595,12 +595,11 @@ def report(ctx: Context, cfg: A2Config, m: A2Measurements, f: Findings) -> tuple
                       title=f"empirical score: exponent at t in [{min(m.exponent_times):g}, "
                             f"{max(m.exponent_times):g}]")
             ax[2].legend(fontsize=8)
-    f.figures.append(rel)
-    f.notes.append("Figure A2_lipschitz: the empirical curves of the left panel (n = 100) are still bending at "
+    f.note("Figure A2_lipschitz: the empirical curves of the left panel (n = 100) are still bending at "
                    "sigma_t = 0.01 (their closest pairs are close, so sigma_t^-4 sets in only below them); the "
                    "exponent rule fits its own data sets at t <= 1e-2, shown one by one in the right panel.")
-    f.seeds["claim"] = m.seed
-    f.notes.append("The t-free bound of the true score is derived for a shared covariance. With unequal covariances "
+    f.add_seeds({"claim": m.seed})
+    f.note("The t-free bound of the true score is derived for a shared covariance. With unequal covariances "
                    "the sup over x can be infinite at every t: for N(0, diag(1, 4)) and N(0, diag(4, 1)) the "
                    "responsibilities are equal on the diagonals, where the Hessian's norm grows like |x|^2 (0.63, 27, "
                    "2800 at |x_1| = 1, 10, 100, t = 1e-3). 'Bounded as t -> 0' is therefore checked for a Gaussian and a "

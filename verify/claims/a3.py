@@ -442,13 +442,13 @@ def report(ctx: Context, cfg: A3Config, m: A3Measurements, f: Findings) -> tuple
                  "one-sided Student-t levels over the replicates (verify/claims/_approx.py).")
     b_t = per_rep["true"].mean()
     if b_t > 0.1:
-        f.notes.append(f"The true score's W*(n) rises with n over this grid (slope {b_t:.2f}) and levels off "
+        f.note(f"The true score's W*(n) rises with n over this grid (slope {b_t:.2f}) and levels off "
                        f"below W*(P_t) = {w_inf:.3g}: the error is measured under Phat_t, which with few points covers "
                        "only a few blobs of the support, so small n is EASIER; as n grows Phat_t -> P_t and W*(n) -> "
                        "W*(P_t). Theorem 5.1's 'free of n' holds as an n-free bound, not as a flat W*(n).")
     censored = sorted(((w.target, -1 if w.n is None else w.n, w.rep), w.status) for w in m.wstar if w.status != "ok")
     if censored:
-        f.notes.append("Censored W* (the bound enters the fit): " + ", ".join(
+        f.note("Censored W* (the bound enters the fit): " + ", ".join(
             f"{tg} n={'P_t' if n == -1 else n} rep={r}: {'<= smallest' if c == 'left' else '> largest'} width"
             for (tg, n, r), c in censored) + ". Right-censoring at large n biases the empirical slope DOWN "
             "(conservative); left-censoring of the true target flattens its slope toward 0.")
@@ -484,7 +484,7 @@ def report(ctx: Context, cfg: A3Config, m: A3Measurements, f: Findings) -> tuple
                      "(empirical >= 2 x true) and was replaced because a ratio of near-zero errors (the true target's "
                      "0.006 -> 0.017) is no measure of separation (REPORT.md, Rule changes).")
     else:
-        f.notes.append("Time-conditioned networks: not run at this size (tc_reps = 0); see the quick profile.")
+        f.note("Time-conditioned networks: not run at this size (tc_reps = 0); see the quick profile.")
 
     # Theorem 5.1's scale for s1 is eps / sigma_t^4, while E_{Phat_t} ||grad log phat_t||^2 <= d / sigma_t^2 (the
     # Fisher information of a law smoothed by N(0, sigma_t^2 I)): the zero network meets the bound once
@@ -492,7 +492,7 @@ def report(ctx: Context, cfg: A3Config, m: A3Measurements, f: Findings) -> tuple
     s2_t = sigma2(m.t)
     eps_abs = m.eps * m.emp_target_sq * s2_t ** 2
     t_vac = float(-np.log1p(-eps_abs / s.d))
-    f.notes.append(f"Theorem 5.1 bounds s1's error by eps / sigma_t^4, but E_Phat_t ||grad log phat_t||^2 <= d / sigma_t^2, "
+    f.note(f"Theorem 5.1 bounds s1's error by eps / sigma_t^4, but E_Phat_t ||grad log phat_t||^2 <= d / sigma_t^2, "
                    f"so the ZERO network satisfies that bound for every t with sigma_t^2 <= eps / d. At this sweep's "
                    f"accuracy (relative {m.eps:g} at t = {m.t:g}, i.e. eps = {eps_abs:.3g} on the theorem's scale, "
                    f"mean E||target||^2 = {m.emp_target_sq:.4g} against d / sigma_t^2 = {s.d / s2_t:.4g}) that is every "
@@ -514,7 +514,7 @@ def report(ctx: Context, cfg: A3Config, m: A3Measurements, f: Findings) -> tuple
                 "'much faster': a factor well above one-fit noise (fit-to-fit sd of log rel. error in this run: "
                 f"{math.sqrt(spread['empirical'][0]):.3g} empirical, {math.sqrt(spread['true'][0]):.3g} true)")
     _figure(ctx, f, m)
-    f.seeds.update(m.seeds)
+    f.add_seeds(m.seeds)
     be, bt = boots["empirical"], boots["true"]
     headline = (f"W* ~ n^{be.slope:.2f} (CI {be.ci[0]:.2f} to {be.ci[1]:.2f}) for the empirical score vs "
                 f"n^{bt.slope:.2f} (CI {bt.ci[0]:.2f} to {bt.ci[1]:.2f}) for the true score "
@@ -531,8 +531,7 @@ def _figure(ctx: Context, f: Findings, m: A3Measurements) -> None:
     ws = {(w.target, w.n, w.rep): w.W for w in m.wstar}
     sens = {(x.target, x.t): x.rel_error for x in m.sens}
     times = sorted({x.t for x in m.sens})
-    path, rel = ctx.figure_path("width")
-    with figure(path, 3, (15, 4.3)) as axes:
+    with f.figure(ctx, "width", 3, (15, 4.3)) as axes:
         for ax, tg in zip(axes[:2], ("empirical", "true")):
             for i, n in enumerate([*m.ns, *([None] if tg == "true" else [])]):
                 per_w: dict[int, list[float]] = {}
@@ -555,9 +554,7 @@ def _figure(ctx: Context, f: Findings, m: A3Measurements) -> None:
         ax.set(xscale="log", yscale="log", xlabel="t", ylabel="relative error",
                title=f"width {m.sens_width}, n = {m.sens_n}: error against t")
         ax.legend(fontsize=7)
-    f.figures.append(rel)
-    path, rel = ctx.figure_path("wstar")
-    with figure(path, 1, (6, 4.3)) as ax:
+    with f.figure(ctx, "wstar", 1, (6, 4.3)) as ax:
         for tg, c in (("empirical", "C3"), ("true", "C0")):
             w = np.array([[ws[(tg, n, r)] for r in range(m.reps)] for n in m.ns])
             for r in range(m.reps):
@@ -568,7 +565,6 @@ def _figure(ctx: Context, f: Findings, m: A3Measurements) -> None:
         ax.set(xscale="log", yscale="log", xlabel="n", ylabel=f"W* (rel. error <= {m.eps:g})",
                title="A3: width needed against n")
         ax.legend(fontsize=8)
-    f.figures.append(rel)
 
 
 register("A3", title="Network width needed to fit the empirical score grows with n; the true score's does not",

@@ -470,20 +470,18 @@ def report(ctx: Context, cfg: A4Config, m: A4Measurements, f: Findings) -> tuple
     f.tolerance("r", f"r < {cfg.r_max:g}, one-sided level {cfg.alpha:g}",
                 "closer to W*(n - m) than to W*(n) on the log scale")
     if any(s != "ok" for c in m.dup for s in c.status):
-        f.notes.append("Some W* with copies are censored (outside the width grid); the bound enters r.")
+        f.note("Some W* with copies are censored (outside the width grid); the bound enters r.")
 
     ref_ns = sorted({x.n for x in m.ref})
-    path, rel = ctx.figure_path("duplicates")
-    with figure(path, 1, (6, 4.3)) as ax:
+    with f.figure(ctx, "duplicates", 1, (6, 4.3)) as ax:
         ax.plot(ref_ns, [np.exp(_logw_ref(m, n).mean()) for n in ref_ns], "o-", color="C3", label="n distinct points")
         for case, row in zip(m.dup, tab):
             ax.plot([m.n], [row[3]], "s", ms=8, label=f"{m.n} rows, {case.m} copies ({m.n - case.m} distinct)")
         ax.set(xscale="log", yscale="log", xlabel="n", ylabel=f"W* (rel. error <= {m.eps:g})",
                title="A4: width needed with duplicated rows")
         ax.legend(fontsize=7)
-    f.figures.append(rel)
     mem_head = _report_memorization(ctx, cfg, m, f)
-    f.seeds.update(m.seeds)
+    f.add_seeds(m.seeds)
     headline = (f"identity exact to {max(m.exact_worst):.1e}; with copies W* follows the distinct count: r = " +
                 ", ".join(f"{r:.2f} (m = {k})" for k, r in rs) + " (0 = n - m, 1 = n)" + mem_head)
     dd = m.mem_design
@@ -503,7 +501,7 @@ def report(ctx: Context, cfg: A4Config, m: A4Measurements, f: Findings) -> tuple
 def _report_memorization(ctx: Context, cfg: A4Config, m: A4Measurements, f: Findings) -> str:
     """Tables, figure and notes of the duplicates experiment; the headline's part."""
     if not m.mem or not _factors(m):
-        f.notes.append("The duplicates-and-memorization experiment was not run.")
+        f.note("The duplicates-and-memorization experiment was not run.")
         return ""
     mc, dd = cfg.mem, m.mem_design
     fs = _factors(m)
@@ -546,14 +544,14 @@ def _report_memorization(ctx: Context, cfg: A4Config, m: A4Measurements, f: Find
                  "multiplicity, as a model of the empirical law would. The rule tests the largest factor; the other "
                  "rows are reported (each at level " f"{mc.alpha:g}, no correction).")
     passing = [r[0] for r in frows if r[-1].startswith("pass")]
-    f.notes.append(f"Duplicates and memorization: at factor {fs[-1]} duplicated points are copied {rr['ratio']:.3g} "
+    f.note(f"Duplicates and memorization: at factor {fs[-1]} duplicated points are copied {rr['ratio']:.3g} "
                    f"times as often per point as single ones (one-sided 95% lower bound {math.exp(rec['interval'][0]):.3g}; "
                    f"power at {mc.effect:g}: {rec['power']:.2f}; outcome {o})" +
                    (f"; the excess is significant from factor {min(passing)} on (factors tried: {fs})"
                     if passing and len(fs) > 1 else "") +
                    ". Factors 2, 4 and 8 side by side (16 points each, 256 distinct points, 5 replicates) are the "
                    f"full profile: `{FULL_COMMAND}`.")
-    f.notes.append(f"{len(m.mem)} duplicates models; per-point files (config, seeds, versions) under "
+    f.note(f"{len(m.mem)} duplicates models; per-point files (config, seeds, versions) under "
                    f"results/sweeps/A4/{ctx.profile}/duplicates/ (resumable).")
     f.tolerance("duplicates_memorized_more", f"copy-rate ratio > 1, one-sided level {mc.alpha:g}, effect "
                                               f"{mc.effect:g}", "pooled quasi-Poisson log rate ratio (module doc)")
@@ -563,7 +561,7 @@ def _report_memorization(ctx: Context, cfg: A4Config, m: A4Measurements, f: Find
 
 
 def _memorization_figure(ctx: Context, m: A4Measurements, f: Findings, fs: list[int]) -> None:
-    path, rel = ctx.figure_path("duplicates_memorization")
+    path = f.figure_file(ctx, "duplicates_memorization")
     rng = np.random.default_rng(0)                       # jitter only
     kinds = [1, *fs]
     with figure(path, 1, (max(5.0, 1.6 * len(m.mem) * len(kinds)), 4.3)) as ax:
@@ -582,7 +580,6 @@ def _memorization_figure(ctx: Context, m: A4Measurements, f: Findings, fs: list[
         ax.set(ylabel=f"samples memorizing the point (of {m.mem[0].m})",
                title="A4: copies per distinct training point, duplicated vs single (bar: mean)")
         ax.legend(fontsize=7)
-    f.figures.append(rel)
 
 
 register("A4", title="Duplicated samples: the empirical score and the width it needs follow the distinct points",

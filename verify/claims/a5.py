@@ -386,7 +386,7 @@ def report(ctx: Context, cfg: A5Config, m: A5Measurements, f: Findings) -> tuple
     mid = m.sizes[1:-1]
     if mid:
         _, good = _mid_outcome(T["A5.intermediate_generalizes"])
-        f.notes.append("The generalizing stage (a width that fits like fresh draws and memorizes at the null rate): "
+        f.note("The generalizing stage (a width that fits like fresh draws and memorizes at the null rate): "
                        + (f"widths {[mid[i].width for i in good]} pass both tests." if good else
                           "no intermediate width passes both tests at this scale (see the tests above)."))
     f.tolerance("memorization comparisons", f"one-sided Agresti-Caffo two-proportion z, effect {MEM_EFFECT:g}",
@@ -401,14 +401,13 @@ def report(ctx: Context, cfg: A5Config, m: A5Measurements, f: Findings) -> tuple
                 "standard errors of the mean over the samples; Bonferroni inside each rule as above")
     _figure(ctx, f, m)
     if all(x.curves for x in m.sizes):
-        path, rel = ctx.figure_path("losses")
+        path = f.figure_file(ctx, "losses")
         loss_figure(path, [(f"d = {m.d}, n = {m.n}: DSM training loss by width",
                             [(f"width {x.width}", x.curves, x.refs, f"C{i % 10}", "-" if i < 10 else "--")
                              for i, x in enumerate(m.sizes)])])
-        f.figures.append(rel)
-        f.notes.append(f"Figure A5_losses (profile {ctx.profile}): the DSM training loss of every model (window means of "
+        f.note(f"Figure A5_losses (profile {ctx.profile}): the DSM training loss of every model (window means of "
                        f"{s.train.log_every} steps; one line per replicate).")
-    f.seeds.update(m.seeds)
+    f.add_seeds(m.seeds)
     S = m.sizes
     headline = (f"memorization {' -> '.join(format(x.ratio, '.0%') for x in S)} for widths "
                 f"{', '.join(str(x.width) for x in S)} (null {m.null_memorized / m.null_m:.0%}); log-likelihood "
@@ -422,7 +421,7 @@ def report(ctx: Context, cfg: A5Config, m: A5Measurements, f: Findings) -> tuple
 
 
 def _figure(ctx: Context, f: Findings, m: A5Measurements) -> None:
-    path, rel = ctx.figure_path("samples")
+    path = f.figure_file(ctx, "samples")
     S = m.sizes
     data = np.asarray(m.data)
     lim = np.abs(data).max() + 3.0
@@ -449,9 +448,8 @@ def _figure(ctx: Context, f: Findings, m: A5Measurements) -> None:
                    title=f"width {x.width} ({x.parameters:,} params)\nmemorized {x.ratio:.0%}, "
                          f"log p {x.loglik:.3g}")
         axes[0, 0].legend(fontsize=8, loc="lower left", markerscale=1.5)
-    f.figures.append(rel)
     shown = len(S[0].samples)
-    f.notes.append(f"Figure A5_samples: generated samples per network size ({shown} of replicate 0's shown), "
+    f.note(f"Figure A5_samples: generated samples per network size ({shown} of replicate 0's shown), "
                    "memorized ones as red diamonds drawn over the training points (black crosses), grey contours of "
                    f"the true density (profile {ctx.profile}). Null rate of the rule here: "
                    f"{m.null_memorized / m.null_m:.1%}.")

@@ -484,23 +484,23 @@ def report(ctx: Context, cfg: A6Config, m: A6Measurements, f: Findings) -> tuple
                      "is 0 up to sampling.")
         agree = _ordering(m)
         if agree:
-            f.notes.append(agree)
+            f.note(agree)
     T = _tests(m, cfg)
     tests_table(f, "Every test behind the rules", T)
 
     mem_cells = [c for c in m.cells if c.loglik_memorized is not None and c.loglik_novel is not None]
     if mem_cells:
-        f.notes.append("Mean log p_data of memorized against novel samples of the same model: " + "; ".join(
+        f.note("Mean log p_data of memorized against novel samples of the same model: " + "; ".join(
             f"d = {c.d}, n = {c.n}, {c.network}, wd {c.weight_decay:g}: {c.loglik_memorized:.4g} vs "
             f"{c.loglik_novel:.4g} (fresh draws {c.loglik_fresh:.4g})" for c in mem_cells) + ". A memorized sample "
             "sits on a training point, itself a draw from P, so its log p_data is that of a typical draw: "
             "memorization as such does not lower the mean log p_data(x_gen); only poorly fitted (novel) samples do.")
-    f.notes.append("Two readings of Figure 3b's likelihood, both decided: the model's likelihood of held-out data "
+    f.note("Two readings of Figure 3b's likelihood, both decided: the model's likelihood of held-out data "
                    "(primary: the A6.b_* rules without suffix, measured by the ELBO of held-out draws) and the mean "
                    "log p_data(x_gen) of the samples (secondary: the *_samples rules). Under the second, memorization "
                    "cannot lower the likelihood (the split above), so weight decay can lower memorization only by "
                    "degrading the fit.")
-    f.notes.append(f"The paper's grid (n = 1K to 100K, networks 24K to 44M parameters) is the full profile: "
+    f.note(f"The paper's grid (n = 1K to 100K, networks 24K to 44M parameters) is the full profile: "
                    f"`{FULL_COMMAND}` (a GPU job).")
     f.tolerance("memorization comparisons", f"one-sided Agresti-Caffo two-proportion z, effect {MEM_EFFECT:g}",
                 f"verify/claims/_mixtures.py; counts pooled over replicates, each arm's se the larger of the binomial "
@@ -513,8 +513,8 @@ def report(ctx: Context, cfg: A6Config, m: A6Measurements, f: Findings) -> tuple
     _figure(ctx, f, cfg, m)
     if all(c.curves for c in m.cells):
         _loss_figure(ctx, f, cfg, m)
-    f.seeds.update(m.seeds)
-    f.notes.append(f"{len(m.seeds.get('points', {}))} models; per-point files (config, seeds, versions, loss curve) "
+    f.add_seeds(m.seeds)
+    f.note(f"{len(m.seeds.get('points', {}))} models; per-point files (config, seeds, versions, loss curve) "
                    f"under results/sweeps/A6/{ctx.profile}/points/ (resumable).")
     small, large = cfg.networks[0], cfg.networks[-1]
     r = {n: (m.cell(cfg.d, n, small).ratio, m.cell(cfg.d, n, large).ratio) for n in (n_lo, n_hi)}
@@ -548,7 +548,7 @@ def _line(label: str, c: A6Cell, color: str, ls: str) -> tuple:
 
 
 def _loss_figure(ctx: Context, f: Findings, cfg: A6Config, m: A6Measurements) -> None:
-    path, rel = ctx.figure_path("losses")
+    path = f.figure_file(ctx, "losses")
     styles = {n: ls for n, ls in zip(cfg.ns, ("-", "--", ":", "-."))}
     panels = [
         (f"(a-left) d = {cfg.d}, by network", [_line(f"{net}, n = {n}", m.cell(cfg.d, n, net), f"C{i}", styles[n])
@@ -559,13 +559,12 @@ def _loss_figure(ctx: Context, f: Findings, cfg: A6Config, m: A6Measurements) ->
          [_line(f"wd {wd:g}, n = {n}", m.cell(cfg.d, n, cfg.wd_network, wd), f"C{i}", styles[n])
           for i, wd in enumerate(cfg.weight_decays) for n in cfg.ns])]
     loss_figure(path, panels)
-    f.figures.append(rel)
-    f.notes.append(f"Figure A6_losses (profile {ctx.profile}): the DSM training loss of every model (window means of "
+    f.note(f"Figure A6_losses (profile {ctx.profile}): the DSM training loss of every model (window means of "
                    f"{cfg.setting.train.log_every} steps; one line per replicate); line style by n.")
 
 
 def _ordering(m: A6Measurements) -> str:
-    """Whether the ODE likelihood orders the models and the train / held-out sets as the ELBO does (issue 14)."""
+    """Whether the ODE likelihood orders the models and the train / held-out sets as the ELBO does."""
     from scipy import stats
 
     cells = [c for c in m.cells if c.heldout_elbo is not None and c.heldout_ode_median is not None
@@ -581,7 +580,7 @@ def _ordering(m: A6Measurements) -> str:
 
 
 def _figure(ctx: Context, f: Findings, cfg: A6Config, m: A6Measurements) -> None:
-    path, rel = ctx.figure_path("figure3")
+    path = f.figure_file(ctx, "figure3")
 
     def mem_line(ax, xs, cells, color, label, marker="o"):
         r = np.array([c.ratio for c in cells])
@@ -638,8 +637,7 @@ def _figure(ctx: Context, f: Findings, cfg: A6Config, m: A6Measurements) -> None
         h1, l1 = ax.get_legend_handles_labels()
         h2, l2 = ax2.get_legend_handles_labels()
         ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
-    f.figures.append(rel)
-    f.notes.append(f"Figure A6_figure3 (profile {ctx.profile}): Figure 3's panels. Memorization with 95% Wilson "
+    f.note(f"Figure A6_figure3 (profile {ctx.profile}): Figure 3's panels. Memorization with 95% Wilson "
                    "intervals (pooled over seeds), beside the null rate of fresh draws; the likelihoods NEGATED on a log "
                    "axis (lower is better) with se bars (over seeds and points): squares (dashed), the samples' mean "
                    "log p_data(x_gen); triangles (dash-dot), the model's ELBO of held-out draws; dotted, fresh draws (the truth).")

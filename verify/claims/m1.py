@@ -148,11 +148,11 @@ def report(ctx: Context, cfg, m: PruningMeasurements, f: Findings) -> tuple[str,
     f.tolerance("rank test level", cfg.alpha, "one-sided, exact (sum of uniform ranks); the only statistical rule of M1")
     note = provisional_note(m)
     if note:
-        f.notes.append(note)
-    f.notes.append(stage_note(m))
+        f.note(note)
+    f.note(stage_note(m))
     if any(a.outcome != "pass" for a in f.assertions):
-        f.notes.append(f"Paper's scale: `{FULL_COMMAND}`.")
-    f.seeds.update({"experiment": m.experiment_seed, "originals": m.seeds})
+        f.note(f"Paper's scale: `{FULL_COMMAND}`.")
+    f.add_seeds({"experiment": m.experiment_seed, "originals": m.seeds})
     ranks = _ranks(m)
     R = len(m.ranks[0].random) if m.ranks else 0
     headline = (f"{s.preset} on {s.n} {s.dataset}, {m.seeds} original(s): importance pruning ({m.time_map} map) at eta = "
@@ -168,8 +168,7 @@ def report(ctx: Context, cfg, m: PruningMeasurements, f: Findings) -> tuple[str,
 def _curve(ctx, f, m: PruningMeasurements) -> None:
     if not m.originals:
         return
-    path, rel = ctx.figure_path("training")
-    with figure(path, 1, (6.5, 4)) as ax:
+    with f.figure(ctx, "training", 1, (6.5, 4)) as ax:
         for o in m.originals:
             st = [v[0] for v in o.losses]
             ax.plot(st, [v[1] for v in o.losses], lw=1, label=f"original {o.seed_index} "
@@ -177,7 +176,6 @@ def _curve(ctx, f, m: PruningMeasurements) -> None:
         ax.set(yscale="log", xlabel="training step", ylabel="DSM loss (window mean)",
                title="M1: the original models' training")
         ax.legend(fontsize=8)
-    f.figures.append(rel)
 
 
 register("M1", title="Importance-based head pruning (Algorithms 1-2): exact surgery, least-important heads at small t",

@@ -127,11 +127,11 @@ def report(ctx: Context, cfg, m: PruningMeasurements, f: Findings) -> tuple[str,
                 TABLE1_SOURCE)
     note = provisional_note(m)
     if note:
-        f.notes.append(note)
-    f.notes.append(stage_note(m))
+        f.note(note)
+    f.note(stage_note(m))
     if any(a.outcome != "pass" for a in f.assertions):
-        f.notes.append(f"Paper's scale: `{FULL_COMMAND}`.")
-    f.seeds.update({"experiment": m.experiment_seed, "originals": m.seeds, "random_reps": m.random_reps})
+        f.note(f"Paper's scale: `{FULL_COMMAND}`.")
+    f.add_seeds({"experiment": m.experiment_seed, "originals": m.seeds, "random_reps": m.random_reps})
     pr = {arm: np.mean([e.ratio for e in m.pick(arm)]) if m.pick(arm) else float("nan")
           for arm in ("original", "control", "importance", "random")}
     headline = (f"memorization {pr['original']:.0%} original, {pr['control']:.0%} control, {pr['importance']:.0%} "
@@ -165,8 +165,7 @@ def _lengths(ctx, f: Findings, m: PruningMeasurements, fd: str) -> None:
             note="One fine-tuning run per arm, EMA weights taken after each M (the same batches as separate runs). "
                  "Control minus importance, paired: " + ", ".join(
                      f"M = {v}: {100 * x['estimate']:+.1f} +- {100 * x['se']:.1f} points" for v, x in d.items() if x))
-    path, rel = ctx.figure_path("finetune_length")
-    with figure(path, 2, (10, 4)) as ax:
+    with f.figure(ctx, "finetune_length", 2, (10, 4)) as ax:
         for arm, pts in curves.items():
             x = [max(v, 1) for v, _, _ in pts]
             ax[0].plot(x, [100 * r for _, r, _ in pts], "o-", label=arm)
@@ -177,7 +176,6 @@ def _lengths(ctx, f: Findings, m: PruningMeasurements, fd: str) -> None:
             a.set(xscale="log", xlabel="fine-tuning steps M (0 shown at 1)", ylabel=yl)
             a.legend(fontsize=8)
         ax[0].set_title("M2: memorization against fine-tuning length")
-    f.figures.append(rel)
 
 
 def _time_maps(f: Findings, m: PruningMeasurements, cfg) -> None:

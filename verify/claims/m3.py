@@ -117,11 +117,11 @@ def report(ctx: Context, cfg, m: PruningMeasurements, f: Findings) -> tuple[str,
         _figure(ctx, f, m)
     note = provisional_note(m)
     if note:
-        f.notes.append(note)
-    f.notes.append(stage_note(m))
+        f.note(note)
+    f.note(stage_note(m))
     if any(a.outcome != "pass" for a in f.assertions):
-        f.notes.append(f"Paper's scale: `{FULL_COMMAND}`.")
-    f.seeds.update({"experiment": m.experiment_seed})
+        f.note(f"Paper's scale: `{FULL_COMMAND}`.")
+    f.add_seeds({"experiment": m.experiment_seed})
     b, c, p_exact = _mcnemar(m)
     headline = (f"same-noise pairs: only the original memorized in {b}, only the pruned in {c} of "
                 f"{d['pairs'] if d else 0} (difference {100 * d['estimate']:.1f} +- {100 * d['se']:.1f} points; exact "
@@ -132,8 +132,7 @@ def report(ctx: Context, cfg, m: PruningMeasurements, f: Findings) -> tuple[str,
 def _figure(ctx, f, m: PruningMeasurements) -> None:
     d = m.figure
     n_show = len(d.original)
-    path, rel = ctx.figure_path("same_noise")
-    with figure(path, n_show, (1.3 * n_show, 5.6)) as axes:
+    with f.figure(ctx, "same_noise", n_show, (1.3 * n_show, 5.6)) as axes:
         fig = np.atleast_1d(axes)[0].figure
         fig.clf()
         grid = fig.subplots(4, n_show, squeeze=False)
@@ -153,8 +152,7 @@ def _figure(ctx, f, m: PruningMeasurements) -> None:
                         side.set_linewidth(2)
                 if j == 0:
                     ax.set_ylabel(titles[i], fontsize=7)
-    f.figures.append(rel)
-    f.notes.append(f"Figure M3_same_noise (profile {ctx.profile}): columns share their initial noise; red frames mark "
+    f.note(f"Figure M3_same_noise (profile {ctx.profile}): columns share their initial noise; red frames mark "
                    "samples the 1/3 rule calls memorized.")
 
 

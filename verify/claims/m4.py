@@ -96,8 +96,7 @@ def report(ctx: Context, cfg, m: PruningMeasurements, f: Findings) -> tuple[str,
                          np.mean([e.small_t_loss for e in ev])])
     f.table("Importance pruning against eta (eta = 0: the original)",
             ["fine-tuning steps", "eta", "memorization %", "se (points)", "originals", "FD (clf)", "small-t loss"], rows)
-    path, rel = ctx.figure_path("sweep")
-    with figure(path, 2, (10, 4)) as ax:
+    with f.figure(ctx, "sweep", 2, (10, 4)) as ax:
         for length, style in ((0, "s--"), (m.primary_length, "o-")):
             pts = points(m, length)
             ax[0].errorbar([p[0] for p in pts], [100 * p[1] for p in pts], yerr=[196 * np.sqrt(p[2]) for p in pts],
@@ -111,14 +110,13 @@ def report(ctx: Context, cfg, m: PruningMeasurements, f: Findings) -> tuple[str,
         ax[1].set(xlabel="eta", ylabel="FD (classifier features)", title="quality cost")
         ax[0].legend(fontsize=8)
         ax[1].legend(fontsize=8)
-    f.figures.append(rel)
     note = provisional_note(m)
     if note:
-        f.notes.append(note)
-    f.notes.append(stage_note(m))
+        f.note(note)
+    f.note(stage_note(m))
     if any(a.outcome != "pass" for a in f.assertions):
-        f.notes.append(f"Paper's scale: `{FULL_COMMAND}`.")
-    f.seeds.update({"experiment": m.experiment_seed})
+        f.note(f"Paper's scale: `{FULL_COMMAND}`.")
+    f.add_seeds({"experiment": m.experiment_seed})
     after = points(m, m.primary_length)
     b, se = wls_slope(after) if len(after) >= 2 else (float("nan"), float("nan"))
     headline = ("importance pruning: memorization " + ", ".join(f"{100 * p:.0f}% at eta = {e:g}" for e, p, _, _ in after)

@@ -159,7 +159,7 @@ def report(ctx: Context, cfg: S1Config, m: S1Measurements, f: Findings) -> tuple
                  f"equivalence within {MC_TOL:g} RHS shown, inconclusive = not significant but too imprecise, "
                  "fail = significantly non-zero.")
     f.tolerance("quadrature relative residual", f"{cfg.rtol:g}",
-                "issue #2 acceptance; the rules converge to 1e-11 relative (1000x headroom), float64 rounding "
+                "set before running; the rules converge to 1e-11 relative (1000x headroom), float64 rounding "
                 "of the per-node terms is ~1e-15 relative")
     f.tolerance("Monte-Carlo |z| of the paired residual", f"{z_crit:.3f}",
                 f"Bonferroni over {len(m.mc)} two-sided tests at family-wise false-failure rate {cfg.family_alpha:g} "
@@ -167,11 +167,10 @@ def report(ctx: Context, cfg: S1Config, m: S1Measurements, f: Findings) -> tuple
                 "(see verify/claims/_identity.py)")
     f.tolerance("Monte-Carlo equivalence", f"{MC_TOL:g} x RHS", "an O(1) relative change is what a failure of the "
                 "identity looks like; 5% is resolved by 20,000 paired draws where the excess loss is not tiny")
-    path, rel = ctx.figure_path("identity")
+    path = f.figure_file(ctx, "identity")
     identity_figure(path, m.quad, m.mc, rtol=cfg.rtol, z_crit=z_crit, lhs_name=r"$\hat L_t(s) - \hat L_t(e)$",
                     rhs_name=r"$E_{\hat P_t}\,\|s - e\|^2$", title="S1: excess DSM loss against the distance to e")
-    f.figures.append(rel)
-    f.seeds.update(m.seeds)
+    f.add_seeds(m.seeds)
     worst = max((c.rel_residual for c in m.quad), default=0.0)
     headline = (f"identity holds in {sum(c.passed(cfg.rtol) for c in m.quad)}/{len(m.quad)} quadrature cases "
                 f"(worst rel. residual {worst:.1e}); Monte Carlo: {sum(c.outcome(z_crit) != 'fail' for c in m.mc)}/"

@@ -164,18 +164,15 @@ def report(ctx: Context, cfg: S2Config, m: S2Measurements, f: Findings) -> tuple
                  f"within {MC_TOL:g} of Fisher shown, inconclusive = not significant but too imprecise to show it, "
                  f"fail = significantly non-zero. Reverse divergence E_(P_t)||e - grad log p_t||^2 from "
                  f"{cfg.reverse_draws} draws of P_t.")
-    f.tolerance("quadrature relative residual", f"{cfg.rtol:g}", "issue #2 acceptance; rules converge to 1e-11")
+    f.tolerance("quadrature relative residual", f"{cfg.rtol:g}", "set before running; the rules converge to 1e-11")
     f.tolerance("Monte-Carlo |z|", f"{z_crit:.3f}", f"Bonferroni over {len(m.mc)} tests, family-wise false-failure "
                 f"rate {cfg.family_alpha:g}, plus a float64 rounding floor {ROUND_RTOL:g} x RHS (verify/claims/_identity.py)")
     f.tolerance("Monte-Carlo equivalence", f"{MC_TOL:g} x Fisher", "an O(1) relative change is what a failure of the "
                 "identity looks like; 5% is resolved by 20,000 paired draws where the gap is not tiny")
-    p1, r1 = ctx.figure_path("identity")
-    identity_figure(p1, m.quad, m.mc, rtol=cfg.rtol, z_crit=z_crit, lhs_name=r"Loss-Gap$_t$",
+    identity_figure(f.figure_file(ctx, "identity"), m.quad, m.mc, rtol=cfg.rtol, z_crit=z_crit, lhs_name=r"Loss-Gap$_t$",
                     rhs_name=r"Fisher$(\hat P_t, P_t)$", title="S2: Proposition 4.1")
-    p2, r2 = ctx.figure_path("gap_vs_t")
-    _gap_figure(p2, m.quad, m.mc, rev, "Loss-Gap_t and Fisher divergences")
-    f.figures += [r1, r2]
-    f.seeds["claim"] = m.seed
+    _gap_figure(f.figure_file(ctx, "gap_vs_t"), m.quad, m.mc, rev, "Loss-Gap_t and Fisher divergences")
+    f.add_seeds({"claim": m.seed})
     note = ""
     small_t = [c for c in m.mc if c.label["t"] == min(c.label["t"] for c in m.mc)]
     if small_t:

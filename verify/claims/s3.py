@@ -640,7 +640,7 @@ def report(ctx: Context, cfg: S3Config, m: S3Measurements, f: Findings) -> tuple
                  "(||Sigma||_2 = O(1), ||Sigma||_F = O(sqrt d)) and fail only lambda_min(Sigma) >= c7, which "
                  "Assumption 4.2 implies (see the notes); its constant c7 is this project's.")
     eps = [p for p in m.outside if p.case["label"].startswith("Sigma =")]
-    f.notes.append(
+    f.note(
         "The regime condition lambda_min(Sigma) >= c7 is implied by the paper's Assumption 4.2, not a gap in the "
         "paper: the sub-Gaussian Hoelder density of Definition 3.2, p(x) = exp(-C||x||^2/2) f(x) with f bounded "
         "(Hoelder norm < B) and inf f >= c_f > 0, is bounded, so Sigma^(1/2) xi cannot concentrate near a hyperplane "
@@ -680,8 +680,8 @@ def report(ctx: Context, cfg: S3Config, m: S3Measurements, f: Findings) -> tuple
                 "over the campaign's d = 4 to 128")
     f.tolerance("regime constants", str(const.as_dict()), "theory.bounds.RegimeConstants (documented there)")
 
-    f.figures.append(_figure(ctx, cfg, m, const))
-    f.seeds["claim"] = m.seed
+    _figure(ctx, f, cfg, m, const)
+    f.add_seeds({"claim": m.seed})
 
     gp = omega_points(m)
     worst = min(gp, key=lambda p: p.R) if gp else None
@@ -705,9 +705,8 @@ def report(ctx: Context, cfg: S3Config, m: S3Measurements, f: Findings) -> tuple
     return headline, method
 
 
-def _figure(ctx, cfg, m: S3Measurements, const: RegimeConstants) -> str:
-    path, rel = ctx.figure_path("ratio")
-    with figure(path, 3, (18, 5.2)) as ax:
+def _figure(ctx, f: Findings, cfg, m: S3Measurements, const: RegimeConstants) -> None:
+    with f.figure(ctx, "ratio", 3, (18, 5.2)) as ax:
         styles = [("o", "-"), ("s", "--"), ("^", "-."), ("D", ":"), ("v", "-"), ("P", "--")]
         color_of_d: dict[int, str] = {}
         for i, c in enumerate(m.grid):
@@ -757,7 +756,6 @@ def _figure(ctx, cfg, m: S3Measurements, const: RegimeConstants) -> str:
         ax[2].set(xscale="log", yscale="log", xlabel="d", ylabel=r"$R = E_D[\mathrm{Loss\text{-}Gap}_t] / B_t$",
                   title="R inside the regime (the bound: R above the floor)")
         ax[2].legend(fontsize=8)
-    return rel
 
 
 register("S3", title="Theorem 4.3: E_D[Loss-Gap_t] = Omega(d / sigma_t^2 + tr Sigma)",

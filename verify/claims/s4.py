@@ -21,7 +21,7 @@ import numpy as np
 from scipy import integrate
 
 from memsep.theory.bounds import leading_order_gap
-from memsep.theory.gap import _segment_rule, integrated_gap
+from memsep.theory.gap import log_legendre_rule, integrated_gap
 
 from ..io import figure
 from ..registry import Context, Findings, decision, register
@@ -116,7 +116,7 @@ def _per_rule_integrals(ig, n_times: int) -> tuple[np.ndarray, np.ndarray]:
     seg, start, nodes_all = {}, 0, []
     for k in range(ig.t0s.size):
         for m in (n_times, coarse_m):
-            nodes, wts = _segment_rule(edges[k], edges[k + 1], m)
+            nodes, wts = log_legendre_rule(edges[k], edges[k + 1], m)
             nodes_all.extend(nodes.tolist())
             seg[(k, m)] = g[:, start:start + m] @ wts
             start += m
@@ -195,8 +195,7 @@ def report(ctx: Context, cfg: S4Config, m: S4Measurements, f: Findings) -> tuple
                 "t Loss-Gap_t -> d as t -> 0, so the slope is d up to O(t0 (d/2 + tr Sigma^-1)) / d corrections "
                 "(< 3% for t0 <= 1e-2, Sigma = I; the slope of int G_t is within 0.2% of d) and finite-n effects; "
                 "10% leaves room for both")
-    path, rel = ctx.figure_path("integrated_gap")
-    with figure(path, 1, (6, 4.3)) as ax:
+    with f.figure(ctx, "integrated_gap", 1, (6, 4.3)) as ax:
         for i, c in enumerate(m.cases):
             x = np.log(1 / np.asarray(c.t0s))
             I = np.asarray(c.I)
@@ -206,8 +205,7 @@ def report(ctx: Context, cfg: S4Config, m: S4Measurements, f: Findings) -> tuple
         ax.set(xlabel="log(1/t0)", ylabel="int_{t0}^{T} E_D[Loss-Gap_t] dt",
                title="S4: integrated gap (dashed: int G_t dt, derived here)")
         ax.legend(fontsize=7)
-    f.figures.append(rel)
-    f.seeds["claim"] = m.seed
+    f.add_seeds({"claim": m.seed})
     headline = "slopes / d = " + ", ".join(f"{r[5]:.3f} (d = {r[0]})" for r in slope_rows)
     method = ("Figure 3's mixture setting (K = 8, mu_k ~ N(0, 4 I), Sigma = I) with n <= e^d. For each d: "
               "theory.gap.integrated_gap integrates E_D[Loss-Gap_t] (Fisher form of Proposition 4.1, per data set) "

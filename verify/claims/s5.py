@@ -171,8 +171,7 @@ def report(ctx: Context, cfg: S5Config, m: S5Measurements, f: Findings) -> tuple
     f.tolerance("far from zero", f"R = gap / B_t > {cfg.far_fraction:g} for t <= {cfg.far_t_max:g}",
                 "operational reading of the caption chosen before running: a gap of the order of the bound's "
                 "form, not a vanishing fraction of it")
-    path, rel = ctx.figure_path("figure1")
-    with figure(path, len(m.dims), (5.5 * len(m.dims), 4.3)) as ax:
+    with f.figure(ctx, "figure1", len(m.dims), (5.5 * len(m.dims), 4.3)) as ax:
         ax = np.atleast_1d(ax)
         for a, d in zip(ax, m.dims):
             for i, c in enumerate(c for c in m.curves if c.label["d"] == d):
@@ -186,8 +185,7 @@ def report(ctx: Context, cfg: S5Config, m: S5Measurements, f: Findings) -> tuple
             a.set(xscale="log", yscale="log", xlabel="t", ylabel="E_D[Loss-Gap_t]",
                   title=f"Figure 1 (regenerated): K = {m.K} mixture, d = {d}")
             a.legend(fontsize=7)
-    f.figures.append(rel)
-    f.seeds["claim"] = m.seed
+    f.add_seeds({"claim": m.seed})
     far = _far_points(m, cfg)
     n_dec = sum(o == "pass" for _, o, _ in steps)
     worst = min((x[2] for x in far), default=float("nan"))
