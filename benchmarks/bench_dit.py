@@ -35,7 +35,7 @@ def forward_flops(model) -> float:
     c = model.cfg
     N, D, hd = (c.image_size // c.patch) ** 2, c.hidden, c.head_dim
     m = int(D * c.mlp_ratio)
-    f = 2 * N * D * c.patch ** 2 * c.channels * 2 + 2 * (c.freq_dim * D + D * D) + 2 * D * 2 * D
+    f = 2 * N * D * c.patch**2 * c.channels * 2 + 2 * (c.freq_dim * D + D * D) + 2 * D * 2 * D
     for blk in model.blocks:
         h = blk.attn.heads
         f += 2 * N * D * 3 * h * hd + 4 * N * N * h * hd + 2 * N * h * hd * D + 4 * N * D * m + 12 * D * D
@@ -52,14 +52,21 @@ def bench_train(preset: str, batch: int, steps: int, device: str) -> dict:
     c = model.cfg
     data = np.random.default_rng(0).uniform(-1, 1, (64, c.channels, c.image_size, c.image_size))
     cfg = DiffusionConfig(steps=2, batch=batch, device=device, log_every=1)
-    train_diffusion(data, cfg, model=model)                                  # warm-up
+    train_diffusion(data, cfg, model=model)  # warm-up
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     res = train_diffusion(data, DiffusionConfig(steps=steps, batch=batch, device=device, log_every=steps), model=model)
     peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else rss_mib()
-    return {"preset": preset, "parameters": count_parameters(model), "batch": batch, "steps_per_s": steps / res.seconds,
-            "peak_mib": peak, "memory": "cuda max allocated" if device == "cuda" else
-            "process peak RSS so far (cumulative over the presets run before; run one preset for its own)"}
+    return {
+        "preset": preset,
+        "parameters": count_parameters(model),
+        "batch": batch,
+        "steps_per_s": steps / res.seconds,
+        "peak_mib": peak,
+        "memory": "cuda max allocated"
+        if device == "cuda"
+        else "process peak RSS so far (cumulative over the presets run before; run one preset for its own)",
+    }
 
 
 def bench_pruned(preset: str, batch: int, device: str, repeats: int) -> list[dict]:
@@ -87,10 +94,16 @@ def bench_pruned(preset: str, batch: int, device: str, repeats: int) -> list[dic
     rows = []
     for eta in (0.0, 0.25, 0.5, 0.75):
         m = prune_heads(base, random_heads(base, eta, seed=1)).to(device).eval()
-        rows.append({"preset": preset, "eta": eta, "heads_kept": head_count(m) / head_count(base),
-                     "flops_kept": forward_flops(m) / forward_flops(base),
-                     "parameters_kept": count_parameters(m) / count_parameters(base),
-                     "forward_time_ratio": timed(m) / t_base})
+        rows.append(
+            {
+                "preset": preset,
+                "eta": eta,
+                "heads_kept": head_count(m) / head_count(base),
+                "flops_kept": forward_flops(m) / forward_flops(base),
+                "parameters_kept": count_parameters(m) / count_parameters(base),
+                "forward_time_ratio": timed(m) / t_base,
+            }
+        )
     return rows
 
 
@@ -103,18 +116,29 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ap.add_argument("--json", default=None, help="also write the results to this file")
     args = ap.parse_args(argv)
-    out = {"device": args.device, "torch": torch.__version__, "threads": torch.get_num_threads(), "train": [],
-           "pruned": []}
+    out = {
+        "device": args.device,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "train": [],
+        "pruned": [],
+    }
     for p in args.presets.split(","):
         r = bench_train(p, args.batch, args.steps, args.device)
         out["train"].append(r)
-        print(f"{p:9s} {r['parameters']:>11,d} params  batch {args.batch}: {r['steps_per_s']:7.2f} steps/s, "
-              f"peak {r['peak_mib']:8.1f} MiB ({r['memory']})", flush=True)
+        print(
+            f"{p:9s} {r['parameters']:>11,d} params  batch {args.batch}: {r['steps_per_s']:7.2f} steps/s, "
+            f"peak {r['peak_mib']:8.1f} MiB ({r['memory']})",
+            flush=True,
+        )
         for row in bench_pruned(p, args.batch, args.device, args.repeats):
             out["pruned"].append(row)
-            print(f"    eta {row['eta']:.2f}: heads kept {row['heads_kept']:.2f}, FLOPs kept {row['flops_kept']:.3f}, "
-                  f"parameters kept "
-                  f"{row['parameters_kept']:.3f}, forward time x{row['forward_time_ratio']:.3f}", flush=True)
+            print(
+                f"    eta {row['eta']:.2f}: heads kept {row['heads_kept']:.2f}, FLOPs kept {row['flops_kept']:.3f}, "
+                f"parameters kept "
+                f"{row['parameters_kept']:.3f}, forward time x{row['forward_time_ratio']:.3f}",
+                flush=True,
+            )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(out, fh, indent=1)

@@ -55,13 +55,25 @@ def run(m: int, n: int, d: int, dtype: str, repeats: int, t: float, budget: int,
     emp.score(x, t)
     peak = tracemalloc.get_traced_memory()[1] - base
     tracemalloc.stop()
-    return {"m": m, "n": n, "d": d, "dtype": dtype, "t": t, "memory_budget": budget, "matmul_s": t_matmul,
-            "score_s": t_score, "ratio": t_score / t_matmul, "extra_memory_MiB": peak / 2**20,
-            "gflops_matmul": 2.0 * m * n * d / t_matmul / 1e9}
+    return {
+        "m": m,
+        "n": n,
+        "d": d,
+        "dtype": dtype,
+        "t": t,
+        "memory_budget": budget,
+        "matmul_s": t_matmul,
+        "score_s": t_score,
+        "ratio": t_score / t_matmul,
+        "extra_memory_MiB": peak / 2**20,
+        "gflops_matmul": 2.0 * m * n * d / t_matmul / 1e9,
+    }
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     p.add_argument("--m", type=int, default=1024, help="queries")
     p.add_argument("--n", type=int, default=50000, help="training points")
     p.add_argument("--d", type=int, default=3072, help="dimension")
@@ -75,8 +87,10 @@ def main() -> None:
     rows = [run(a.m, a.n, a.d, dt, a.repeats, a.t, a.budget_mib * 2**20, a.seed) for dt in a.dtypes.split(",")]
     print(f"{'dtype':8s} {'matmul s':>9s} {'score s':>9s} {'ratio':>6s} {'extra MiB':>10s} {'GFLOP/s':>8s}")
     for r in rows:
-        print(f"{r['dtype']:8s} {r['matmul_s']:9.3f} {r['score_s']:9.3f} {r['ratio']:6.2f} "
-              f"{r['extra_memory_MiB']:10.1f} {r['gflops_matmul']:8.1f}")
+        print(
+            f"{r['dtype']:8s} {r['matmul_s']:9.3f} {r['score_s']:9.3f} {r['ratio']:6.2f} "
+            f"{r['extra_memory_MiB']:10.1f} {r['gflops_matmul']:8.1f}"
+        )
     if a.json:
         meta = {"platform": platform.platform(), "cpu_count": os.cpu_count(), "numpy": np.__version__}
         with open(a.json, "w") as fh:

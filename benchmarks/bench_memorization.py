@@ -49,14 +49,30 @@ def main(argv=None) -> int:
         a = nearest_two(xs, pts, method="kdtree")
         b = nearest_two(xs, pts, method="matrix")
         assert np.array_equal(a[2], b[2]), "the two methods disagree"
-        tk = best_time(lambda: nearest_two(xs, pts, method="kdtree"), args.repeats)
-        tm = best_time(lambda: nearest_two(xs, pts, method="matrix"), args.repeats)
-        rows.append({"d": d, "kdtree_s": tk, "matrix_s": tm, "matrix_over_kdtree": tm / tk,
-                     "auto": "kdtree" if d <= KDTREE_MAX_DIM else "matrix"})
-        print(f"d = {d:4d}: KD-tree {tk * 1e3:8.1f} ms, matrix {tm * 1e3:8.1f} ms, ratio matrix/KD-tree "
-              f"{tm / tk:6.2f}  (auto: {rows[-1]['auto']})", flush=True)
-    out = {"n": args.n, "m": args.m, "rows": rows, "machine": platform.machine(), "cpus": os.cpu_count(),
-           "numpy": np.__version__}
+        tk = best_time(lambda pts=pts, xs=xs: nearest_two(xs, pts, method="kdtree"), args.repeats)
+        tm = best_time(lambda pts=pts, xs=xs: nearest_two(xs, pts, method="matrix"), args.repeats)
+        rows.append(
+            {
+                "d": d,
+                "kdtree_s": tk,
+                "matrix_s": tm,
+                "matrix_over_kdtree": tm / tk,
+                "auto": "kdtree" if d <= KDTREE_MAX_DIM else "matrix",
+            }
+        )
+        print(
+            f"d = {d:4d}: KD-tree {tk * 1e3:8.1f} ms, matrix {tm * 1e3:8.1f} ms, ratio matrix/KD-tree "
+            f"{tm / tk:6.2f}  (auto: {rows[-1]['auto']})",
+            flush=True,
+        )
+    out = {
+        "n": args.n,
+        "m": args.m,
+        "rows": rows,
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "numpy": np.__version__,
+    }
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(out, fh, indent=1)

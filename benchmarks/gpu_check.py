@@ -38,8 +38,13 @@ def _step(name: str, cmd: list[str], timeout: float, cwd: Path) -> dict:
         rc, tail = p.returncode, (p.stdout + p.stderr)[-2000:]
     except subprocess.TimeoutExpired:
         rc, tail = None, f"timed out after {timeout:g} s"
-    return {"step": name, "command": " ".join(cmd), "returncode": rc, "seconds": round(time.perf_counter() - t0, 2),
-            "tail": tail}
+    return {
+        "step": name,
+        "command": " ".join(cmd),
+        "returncode": rc,
+        "seconds": round(time.perf_counter() - t0, 2),
+        "tail": tail,
+    }
 
 
 def _against_cpu(claim: str, runs: list[dict]) -> dict:
@@ -48,12 +53,18 @@ def _against_cpu(claim: str, runs: list[dict]) -> dict:
     ref = ROOT / "replicates" / "ci" / "seed-0" / "results" / f"{claim}.json"
     if not ref.is_file() or not runs:
         return {"cpu_reference": None}
-    cpu = {a["key"]: a.get("outcome") for a in json.loads(ref.read_text(encoding="utf-8"))["result"]["assertions"]
-           if a.get("key")}
+    cpu = {
+        a["key"]: a.get("outcome")
+        for a in json.loads(ref.read_text(encoding="utf-8"))["result"]["assertions"]
+        if a.get("key")
+    }
     gpu = runs[0].get("rules", {})
-    return {"cpu_reference": str(ref.relative_to(ROOT)),
-            "differs_from_cpu": {k: {"cpu": cpu.get(k), "gpu": gpu.get(k)} for k in sorted(set(cpu) | set(gpu))
-                                 if cpu.get(k) != gpu.get(k)}}
+    return {
+        "cpu_reference": str(ref.relative_to(ROOT)),
+        "differs_from_cpu": {
+            k: {"cpu": cpu.get(k), "gpu": gpu.get(k)} for k in sorted(set(cpu) | set(gpu)) if cpu.get(k) != gpu.get(k)
+        },
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,33 +89,101 @@ def main(argv: list[str] | None = None) -> int:
     claims = args.claims.split(",") if args.claims else claim_ids()
     py = sys.executable
     for c in claims:
-        s = _step(f"ci {c}", [py, "-m", "memsep.verify", "run", "--claims", c, "--profile", "ci", "--device", "cuda",
-                              "--out", str(out / "ci"), "--no-progress"], args.timeout, ROOT)
-        summary = out / "ci" / "summary.json"                  # rewritten by each call: read it now
+        s = _step(
+            f"ci {c}",
+            [
+                py,
+                "-m",
+                "memsep.verify",
+                "run",
+                "--claims",
+                c,
+                "--profile",
+                "ci",
+                "--device",
+                "cuda",
+                "--out",
+                str(out / "ci"),
+                "--no-progress",
+            ],
+            args.timeout,
+            ROOT,
+        )
+        summary = out / "ci" / "summary.json"  # rewritten by each call: read it now
         runs = json.loads(summary.read_text(encoding="utf-8")).get("runs", []) if summary.is_file() else []
         s["runs"] = [r for r in runs if r.get("claim") == c]
         s.update(_against_cpu(c, s["runs"]))
-        s["finished"] = s["returncode"] in (0, 1) and bool(s["runs"]) and all(r["verdict"] != "ERROR"
-                                                                             for r in s["runs"])
+        s["finished"] = (
+            s["returncode"] in (0, 1) and bool(s["runs"]) and all(r["verdict"] != "ERROR" for r in s["runs"])
+        )
         summary.unlink(missing_ok=True)
         report["steps"].append(s)
-    report["steps"].append(_step("bench_dit", [py, str(ROOT / "benchmarks" / "bench_dit.py"), "--device", "cuda",
-                                               "--json", str(out / "bench_dit.json")], args.timeout, ROOT))
+    report["steps"].append(
+        _step(
+            "bench_dit",
+            [py, str(ROOT / "benchmarks" / "bench_dit.py"), "--device", "cuda", "--json", str(out / "bench_dit.json")],
+            args.timeout,
+            ROOT,
+        )
+    )
     run = out / "dit-s2"
-    report["steps"].append(_step("full slice: DiT-S/2 train", [py, "-m", "memsep.verify", "dit", "train", "--run", str(run),
-                                                                "--preset", "DiT-S/2", "--n", "64", "--steps", "200",
-                                                                "--device", "cuda", "--overwrite", "--no-progress"],
-                                 args.timeout, ROOT))
-    report["steps"].append(_step("full slice: DiT-S/2 sample", [py, "-m", "memsep.verify", "dit", "sample", "--run", str(run),
-                                                                 "--samples", "16", "--device", "cuda", "--overwrite",
-                                                                 "--no-progress"], args.timeout, ROOT))
+    report["steps"].append(
+        _step(
+            "full slice: DiT-S/2 train",
+            [
+                py,
+                "-m",
+                "memsep.verify",
+                "dit",
+                "train",
+                "--run",
+                str(run),
+                "--preset",
+                "DiT-S/2",
+                "--n",
+                "64",
+                "--steps",
+                "200",
+                "--device",
+                "cuda",
+                "--overwrite",
+                "--no-progress",
+            ],
+            args.timeout,
+            ROOT,
+        )
+    )
+    report["steps"].append(
+        _step(
+            "full slice: DiT-S/2 sample",
+            [
+                py,
+                "-m",
+                "memsep.verify",
+                "dit",
+                "sample",
+                "--run",
+                str(run),
+                "--samples",
+                "16",
+                "--device",
+                "cuda",
+                "--overwrite",
+                "--no-progress",
+            ],
+            args.timeout,
+            ROOT,
+        )
+    )
     # a ci claim fails this check only by not finishing (an ERROR verdict, exit 2, a timeout); a NOT CONFIRMED
     # verdict (exit 1) is a result, compared with the CPU's by reading "runs"
     bad = [s["step"] for s in report["steps"] if not (s["finished"] if "finished" in s else s["returncode"] == 0)]
     report["failed_steps"] = bad
     (out / "gpu_check.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    print(f"gpu_check: {len(report['steps']) - len(bad)} of {len(report['steps'])} steps ran; wrote "
-          f"{out / 'gpu_check.json'}")
+    print(
+        f"gpu_check: {len(report['steps']) - len(bad)} of {len(report['steps'])} steps ran; wrote "
+        f"{out / 'gpu_check.json'}"
+    )
     return 1 if bad else 0
 
 

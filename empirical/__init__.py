@@ -18,15 +18,30 @@ import importlib
 
 # Names -> submodule, imported on first use (PEP 562), so that importing a torch-free submodule such as
 # empirical.fileio (used by `memsep report`) does not import torch.
-_LAZY = {"ReLUMLP": "mlp", "ScoreMLP": "networks", "as_numpy_score": "networks", "default_device": "networks",
-         "FitResult": "regression", "RegressionConfig": "regression", "evaluate": "regression",
-         "fit_score": "regression", "EmpiricalScoreTarget": "targets", "MixtureScoreTarget": "targets"}
+_LAZY = {
+    "ReLUMLP": "mlp",
+    "ScoreMLP": "networks",
+    "as_numpy_score": "networks",
+    "default_device": "networks",
+    "FitResult": "regression",
+    "RegressionConfig": "regression",
+    "evaluate": "regression",
+    "fit_score": "regression",
+    "EmpiricalScoreTarget": "targets",
+    "MixtureScoreTarget": "targets",
+}
 
 __all__ = [
-    "ScoreMLP", "as_numpy_score", "default_device",
+    "ScoreMLP",
+    "as_numpy_score",
+    "default_device",
     "ReLUMLP",
-    "EmpiricalScoreTarget", "MixtureScoreTarget",
-    "RegressionConfig", "FitResult", "fit_score", "evaluate",
+    "EmpiricalScoreTarget",
+    "MixtureScoreTarget",
+    "RegressionConfig",
+    "FitResult",
+    "fit_score",
+    "evaluate",
 ]
 
 

@@ -40,8 +40,18 @@ from memsep.theory import GaussianMixture, derive_seed
 
 from .mixture_diffusion import make_mixture
 
-__all__ = ["ApproxSetting", "mixture_for", "dataset_for", "fit_point", "run_fit", "width_search", "crossing",
-           "censored_crossing", "slope_bootstrap", "TARGETS"]
+__all__ = [
+    "ApproxSetting",
+    "mixture_for",
+    "dataset_for",
+    "fit_point",
+    "run_fit",
+    "width_search",
+    "crossing",
+    "censored_crossing",
+    "slope_bootstrap",
+    "TARGETS",
+]
 
 TARGETS = ("empirical", "true")
 
@@ -52,15 +62,15 @@ class ApproxSetting:
 
     d: int = 8
     K: int = 4
-    mean_scale: float = 2.0          # mu_k ~ N(0, mean_scale^2 I)
-    depth: int = 2                   # hidden ReLU layers
+    mean_scale: float = 2.0  # mu_k ~ N(0, mean_scale^2 I)
+    depth: int = 2  # hidden ReLU layers
     steps: int = 2000
     batch: int = 256
     lr: float = 3e-3
     eval_draws: int = 16384
     dtype: str = "float32"
 
-    def validate(self) -> "ApproxSetting":
+    def validate(self) -> ApproxSetting:
         for name in ("d", "K", "depth", "steps", "batch", "eval_draws"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -77,8 +87,9 @@ def mixture_for(setting: ApproxSetting, mixture_seed: int) -> GaussianMixture:
     return make_mixture(setting.d, setting.K, setting.mean_scale, mixture_seed)
 
 
-def dataset_for(mixture: GaussianMixture, n: int, data_seed: int, n_max: int, dup: int = 0,
-                dup_seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+def dataset_for(
+    mixture: GaussianMixture, n: int, data_seed: int, n_max: int, dup: int = 0, dup_seed: int = 0
+) -> tuple[np.ndarray, np.ndarray | None]:
     """(points (n - dup, d), weights (n - dup,) or None) for a data set of n rows, ``dup`` of them copies.
 
     The rows are the first n - dup of one draw of n_max points from ``mixture`` (seed ``data_seed``),
@@ -92,7 +103,7 @@ def dataset_for(mixture: GaussianMixture, n: int, data_seed: int, n_max: int, du
         raise ValueError(f"n: must be <= n_max = {n_max}, got {n}")
     if isinstance(dup, bool) or not isinstance(dup, (int, np.integer)) or not 0 <= dup <= n - 2:
         raise ValueError(f"dup: must be an int in [0, n - 2] = [0, {n - 2}] (at least 2 distinct points), got {dup!r}")
-    draw = mixture.sample(n_max, np.random.default_rng(data_seed))          # (n_max, d)
+    draw = mixture.sample(n_max, np.random.default_rng(data_seed))  # (n_max, d)
     distinct = draw[: n - dup]
     if dup == 0:
         return distinct, None
@@ -101,9 +112,20 @@ def dataset_for(mixture: GaussianMixture, n: int, data_seed: int, n_max: int, du
     return distinct, counts / n
 
 
-def fit_point(setting: ApproxSetting, *, target: str, n: int | None, rep: int, width: int, t: float | None,
-              seed: int, n_max: int, dup: int = 0, t_range: tuple[float, float] | None = None,
-              eval_times: tuple[float, ...] = ()) -> dict:
+def fit_point(
+    setting: ApproxSetting,
+    *,
+    target: str,
+    n: int | None,
+    rep: int,
+    width: int,
+    t: float | None,
+    seed: int,
+    n_max: int,
+    dup: int = 0,
+    t_range: tuple[float, float] | None = None,
+    eval_times: tuple[float, ...] = (),
+) -> dict:
     """The sweep point (JSON-ready) of one fit; seeds are derived from ``seed`` per (d, rep) and per fit.
 
     t = None: one time-conditioned network for all t in t_range = (t0, T) (t log-uniform, loss
@@ -129,52 +151,83 @@ def fit_point(setting: ApproxSetting, *, target: str, n: int | None, rep: int, w
     nkey = "population" if n is None else n
     tkey = {}
     if t is None:
-        tkey = {"t_range": [float(t_range[0]), float(t_range[1])], "eval_times": [float(v) for v in eval_times],
-                "weight_power": 2.0}
+        tkey = {
+            "t_range": [float(t_range[0]), float(t_range[1])],
+            "eval_times": [float(v) for v in eval_times],
+            "weight_power": 2.0,
+        }
         nkey = f"{nkey}-tc"
-    return {**tkey,
-        "setting": asdict(setting), "target": target, "n": None if n is None else int(n), "rep": int(rep),
+    return {
+        **tkey,
+        "setting": asdict(setting),
+        "target": target,
+        "n": None if n is None else int(n),
+        "rep": int(rep),
         "width": int(width),
-        "t": None if t is None else float(t), "n_max": int(n_max), "dup": int(dup),
+        "t": None if t is None else float(t),
+        "n_max": int(n_max),
+        "dup": int(dup),
         "mixture_seed": derive_seed(seed, "mixture", setting.d),
         "data_seed": derive_seed(seed, "data", setting.d, rep),
         "dup_seed": derive_seed(seed, "dup", setting.d, rep, nkey, dup),
-        "train_seed": derive_seed(seed, "train", setting.d, rep, nkey, dup, width, target) % (2 ** 62),
+        "train_seed": derive_seed(seed, "train", setting.d, rep, nkey, dup, width, target) % (2**62),
     }
 
 
 def run_fit(point: dict, device: str = "cpu") -> dict:
     """Fit the network of ``point`` (see ``fit_point``); return the JSON-ready FitResult summary."""
-    import torch  # noqa: F401  (empirical imports torch anyway; explicit for readers)
-
     import dataclasses
+
+    import torch  # noqa: F401  (empirical imports torch anyway; explicit for readers)
 
     from .regression import RegressionConfig, evaluate, fit_score
     from .targets import EmpiricalScoreTarget, MixtureScoreTarget
 
     setting = ApproxSetting(**point["setting"]).validate()
     mix = mixture_for(setting, point["mixture_seed"])
-    if point["n"] is None:                                   # population reference: P_t itself
+    if point["n"] is None:  # population reference: P_t itself
         pts = None
         target = sampler = MixtureScoreTarget(mix)
     else:
-        pts, weights = dataset_for(mix, point["n"], point["data_seed"], point["n_max"], point["dup"],
-                                   point["dup_seed"])
+        pts, weights = dataset_for(mix, point["n"], point["data_seed"], point["n_max"], point["dup"], point["dup_seed"])
         sampler = EmpiricalScoreTarget(pts, weights)
         target = sampler if point["target"] == "empirical" else MixtureScoreTarget(mix)
-    t0, T = point.get("t_range") or (1e-3, 8.0)             # used only when t is None (time-conditioned)
-    cfg = RegressionConfig(width=point["width"], depth=setting.depth, steps=setting.steps, batch=setting.batch,
-                           lr=setting.lr, t=point["t"], t0=t0, T=T, weight_power=point.get("weight_power"), seed=point["train_seed"], eval_draws=setting.eval_draws,
-                           dtype=setting.dtype, device=device, log_every=max(1, setting.steps // 20))
+    t0, T = point.get("t_range") or (1e-3, 8.0)  # used only when t is None (time-conditioned)
+    cfg = RegressionConfig(
+        width=point["width"],
+        depth=setting.depth,
+        steps=setting.steps,
+        batch=setting.batch,
+        lr=setting.lr,
+        t=point["t"],
+        t0=t0,
+        T=T,
+        weight_power=point.get("weight_power"),
+        seed=point["train_seed"],
+        eval_draws=setting.eval_draws,
+        dtype=setting.dtype,
+        device=device,
+        log_every=max(1, setting.steps // 20),
+    )
     r = fit_score(target, sampler, cfg)
     at = {}
     for te in point.get("eval_times") or ():
         ev = evaluate(r.model, target, sampler, dataclasses.replace(cfg, t=float(te)))
         at[repr(float(te))] = ev["rel_error"]
-    return {"rel_error_at": at,"rel_error": r.rel_error, "rel_error_se": r.rel_error_se, "error": r.error, "error_se": r.error_se,
-            "target_sq": r.target_sq, "init_rel_error": r.init_rel_error, "complexity": r.complexity,
-            "losses": [list(p) for p in r.losses], "train_seconds": r.seconds, "device": r.device,
-            "distinct": None if pts is None else int(pts.shape[0])}
+    return {
+        "rel_error_at": at,
+        "rel_error": r.rel_error,
+        "rel_error_se": r.rel_error_se,
+        "error": r.error,
+        "error_se": r.error_se,
+        "target_sq": r.target_sq,
+        "init_rel_error": r.init_rel_error,
+        "complexity": r.complexity,
+        "losses": [list(p) for p in r.losses],
+        "train_seconds": r.seconds,
+        "device": r.device,
+        "distinct": None if pts is None else int(pts.shape[0]),
+    }
 
 
 def width_search(fit, widths, eps: float, mode: str = "grid", hint: float | None = None) -> list:
@@ -274,11 +327,16 @@ def slope_bootstrap(ns, logw: np.ndarray, *, n_boot: int = 2000, seed: int = 0, 
         raise ValueError(f"level: must be in (0, 1), got {level}")
     slope, icpt = np.polyfit(x, logw.mean(axis=1), 1)
     R = logw.shape[1]
-    idx = np.random.default_rng(seed).integers(0, R, size=(n_boot, R))               # (B, R)
-    means = logw[:, idx].mean(axis=2)                                                  # (J, B)
+    idx = np.random.default_rng(seed).integers(0, R, size=(n_boot, R))  # (B, R)
+    means = logw[:, idx].mean(axis=2)  # (J, B)
     xc = x - x.mean()
-    boot = (xc @ (means - means.mean(axis=0))) / (xc @ xc)                             # (B,)
+    boot = (xc @ (means - means.mean(axis=0))) / (xc @ xc)  # (B,)
     a = (1 - level) / 2
-    return {"slope": float(slope), "intercept": float(icpt),
-            "ci": (float(np.quantile(boot, a)), float(np.quantile(boot, 1 - a))),
-            "n_boot": int(n_boot), "level": float(level), "boot_se": float(boot.std(ddof=1))}
+    return {
+        "slope": float(slope),
+        "intercept": float(icpt),
+        "ci": (float(np.quantile(boot, a)), float(np.quantile(boot, 1 - a))),
+        "n_boot": int(n_boot),
+        "level": float(level),
+        "boot_se": float(boot.std(ddof=1)),
+    }

@@ -24,9 +24,15 @@ from memsep.theory import derive_seed
 __all__ = ["load_digits", "load_cifar10", "subset", "CIFAR_FILES"]
 
 CIFAR_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
-_ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-            ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
-            ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")}
+_ALLOWED = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("_codecs", "encode"),
+}
 
 
 def load_digits() -> tuple[np.ndarray, np.ndarray]:
@@ -57,10 +63,17 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(obj, dict) or b"data" not in obj or b"labels" not in obj:
         raise ValueError(f"cifar folder: {path.name} lacks the b'data' / b'labels' entries of a CIFAR-10 batch")
     data, labels = obj[b"data"], np.asarray(obj[b"labels"])
-    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 \
-            or labels.shape != (data.shape[0],):
-        raise ValueError(f"cifar folder: {path.name} has data {getattr(data, 'shape', None)} "
-                         f"{getattr(data, 'dtype', None)}, labels {labels.shape}; expected uint8 (m, 3072) and (m,)")
+    if (
+        not isinstance(data, np.ndarray)
+        or data.dtype != np.uint8
+        or data.ndim != 2
+        or data.shape[1] != 3072
+        or labels.shape != (data.shape[0],)
+    ):
+        raise ValueError(
+            f"cifar folder: {path.name} has data {getattr(data, 'shape', None)} "
+            f"{getattr(data, 'dtype', None)}, labels {labels.shape}; expected uint8 (m, 3072) and (m,)"
+        )
     return data, labels.astype(np.int64)
 
 

@@ -45,8 +45,17 @@ from .fileio import save_torch
 from .networks import ScoreMLP
 from .regression import torch_device
 
-__all__ = ["PRESETS", "make_network", "count_parameters", "DiffusionConfig", "DiffusionResult", "train_diffusion",
-           "NoiseScore", "dsm_noise_loss", "load_checkpoint"]
+__all__ = [
+    "PRESETS",
+    "make_network",
+    "count_parameters",
+    "DiffusionConfig",
+    "DiffusionResult",
+    "train_diffusion",
+    "NoiseScore",
+    "dsm_noise_loss",
+    "load_checkpoint",
+]
 
 # name -> (width, residual blocks). Parameter count of ScoreMLP(d, W, L, emb 16):
 # (d + 17) W + L (2 W^2 + 2 W) + W d + d, i.e. 6 W^2 + 87 W + 32 at d = 32 and L = 3.
@@ -57,8 +66,8 @@ PRESETS: dict[str, tuple[int, int]] = {
     "mlp-400k": (252, 3),
     "mlp-1.6m": (512, 3),
     "mlp-6m": (1000, 3),
-    "mlp-12m": (1414, 3),     # the paper's fixed network of Figure 3a (right)
-    "mlp-44m": (2700, 3),     # the paper's largest
+    "mlp-12m": (1414, 3),  # the paper's fixed network of Figure 3a (right)
+    "mlp-44m": (2700, 3),  # the paper's largest
 }
 
 
@@ -66,8 +75,9 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def make_network(d: int, preset: str | None = None, *, width: int | None = None, depth: int | None = None,
-                 emb_dim: int = 16) -> ScoreMLP:
+def make_network(
+    d: int, preset: str | None = None, *, width: int | None = None, depth: int | None = None, emb_dim: int = 16
+) -> ScoreMLP:
     """eps_theta as a ScoreMLP: by ``preset`` name, or by explicit ``width`` (and ``depth``, default 3)."""
     if preset is not None:
         if preset not in PRESETS:
@@ -83,27 +93,27 @@ def make_network(d: int, preset: str | None = None, *, width: int | None = None,
 
 @dataclass
 class DiffusionConfig:
-    """One DSM training run. Defaults: the mixture setting first measured on 2 CPU cores (batch 256, lr 1e-3, t log-uniform
-    on [1e-3, 8], no weight decay)."""
+    """One DSM training run. Defaults: the mixture setting first measured on 2 CPU cores (batch 256, lr 1e-3, t
+    log-uniform on [1e-3, 8], no weight decay)."""
 
     steps: int = 4000
     batch: int = 256
     lr: float = 1e-3
-    weight_decay: float = 0.0        # AdamW decoupled weight decay (Figure 3b sweeps it)
-    warmup: int = 100                # optimiser steps of linear warm-up, then constant lr (or the decay below)
-    lr_final: float | None = None    # None: constant lr after warm-up; else cosine decay from lr to lr_final at the
-                                     # last step (lr_k = lr_final + (lr - lr_final) (1 + cos(pi u)) / 2, u = progress)
-    ema: float = 0.999               # EMA decay of the sampled weights (0: no EMA, sample the raw weights)
-    grad_clip: float | None = None   # max global gradient norm
+    weight_decay: float = 0.0  # AdamW decoupled weight decay (Figure 3b sweeps it)
+    warmup: int = 100  # optimiser steps of linear warm-up, then constant lr (or the decay below)
+    lr_final: float | None = None  # None: constant lr after warm-up; else cosine decay from lr to lr_final at the
+    # last step (lr_k = lr_final + (lr - lr_final) (1 + cos(pi u)) / 2, u = progress)
+    ema: float = 0.999  # EMA decay of the sampled weights (0: no EMA, sample the raw weights)
+    grad_clip: float | None = None  # max global gradient norm
     t0: float = 1e-3
     T: float = 8.0
-    time_law: str = "loguniform"     # "loguniform" or "uniform" on [t0, T]
+    time_law: str = "loguniform"  # "loguniform" or "uniform" on [t0, T]
     seed: int = 0
     device: str = "cpu"
     dtype: str = "float32"
     log_every: int = 100
 
-    def validate(self) -> "DiffusionConfig":
+    def validate(self) -> DiffusionConfig:
         for name in ("steps", "batch", "log_every"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -137,17 +147,21 @@ class DiffusionConfig:
 
 @dataclass
 class DiffusionResult:
-    model: nn.Module = field(repr=False)         # the raw trained weights
-    ema_model: nn.Module = field(repr=False)     # the EMA weights (what one samples from); == model if ema = 0
-    losses: list                                 # [(step, mean loss over the window ending at step)]
+    model: nn.Module = field(repr=False)  # the raw trained weights
+    ema_model: nn.Module = field(repr=False)  # the EMA weights (what one samples from); == model if ema = 0
+    losses: list  # [(step, mean loss over the window ending at step)]
     seconds: float
     parameters: int
     config: DiffusionConfig
-    snapshots: dict = field(default_factory=dict, repr=False)   # {step: EMA state_dict (CPU)} at ``snapshot_steps``
+    snapshots: dict = field(default_factory=dict, repr=False)  # {step: EMA state_dict (CPU)} at ``snapshot_steps``
 
     def to_dict(self) -> dict:
-        return {"losses": [list(p) for p in self.losses], "seconds": self.seconds, "parameters": self.parameters,
-                "config": self.config.to_dict()}
+        return {
+            "losses": [list(p) for p in self.losses],
+            "seconds": self.seconds,
+            "parameters": self.parameters,
+            "config": self.config.to_dict(),
+        }
 
 
 def lr_factor(k: int, cfg: DiffusionConfig) -> float:
@@ -174,10 +188,10 @@ def draw_times(m: int, t0: float, T: float, law: str, generator: torch.Generator
 def dsm_noise_loss(model: nn.Module, x0: torch.Tensor, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """Per-row || eps_theta(alpha_t x0 + sigma_t z, t) - z ||^2 for x0, z: (B, *shape) and t: (B,) (float64 times)."""
     bshape = (-1,) + (1,) * (x0.ndim - 1)
-    alpha_t = torch.exp(-0.5 * t).to(x0.dtype).view(bshape)              # (B, 1, ...)
-    sigma_t = torch.sqrt(-torch.expm1(-t)).to(x0.dtype).view(bshape)     # (B, 1, ...)
-    x_t = alpha_t * x0 + sigma_t * z                                      # (B, *shape)
-    return ((model(x_t, t.to(x0.dtype)) - z) ** 2).flatten(1).sum(1)     # (B,)
+    alpha_t = torch.exp(-0.5 * t).to(x0.dtype).view(bshape)  # (B, 1, ...)
+    sigma_t = torch.sqrt(-torch.expm1(-t)).to(x0.dtype).view(bshape)  # (B, 1, ...)
+    x_t = alpha_t * x0 + sigma_t * z  # (B, *shape)
+    return ((model(x_t, t.to(x0.dtype)) - z) ** 2).flatten(1).sum(1)  # (B,)
 
 
 def _dist() -> tuple[int, int]:
@@ -189,8 +203,20 @@ def _dist() -> tuple[int, int]:
     return 0, 1
 
 
-_CHECKPOINT_KEYS = ("step", "model", "ema", "opt", "sched", "gen", "losses", "window", "count", "seconds", "config",
-                    "n")
+_CHECKPOINT_KEYS = (
+    "step",
+    "model",
+    "ema",
+    "opt",
+    "sched",
+    "gen",
+    "losses",
+    "window",
+    "count",
+    "seconds",
+    "config",
+    "n",
+)
 
 
 def load_checkpoint(path: Path, device) -> dict:
@@ -200,25 +226,41 @@ def load_checkpoint(path: Path, device) -> dict:
 
     what = "a memsep training checkpoint"
     st = require_keys(path, load_torch(path, what, map_location=device), _CHECKPOINT_KEYS, what)
-    checks = {"step": isinstance(st["step"], int) and st["step"] >= 1,
-              "count": isinstance(st["count"], int) and st["count"] >= 0,
-              "n": isinstance(st["n"], int), "config": isinstance(st["config"], dict),
-              "model": isinstance(st["model"], dict), "opt": isinstance(st["opt"], dict),
-              "sched": isinstance(st["sched"], dict), "ema": st["ema"] is None or isinstance(st["ema"], dict),
-              "gen": isinstance(st["gen"], torch.Tensor) and st["gen"].dtype == torch.uint8,
-              "losses": isinstance(st["losses"], list) and all(isinstance(v, (list, tuple)) and len(v) == 2
-                                                                for v in st["losses"]),
-              "window": isinstance(st["window"], float), "seconds": isinstance(st["seconds"], float)}
+    checks = {
+        "step": isinstance(st["step"], int) and st["step"] >= 1,
+        "count": isinstance(st["count"], int) and st["count"] >= 0,
+        "n": isinstance(st["n"], int),
+        "config": isinstance(st["config"], dict),
+        "model": isinstance(st["model"], dict),
+        "opt": isinstance(st["opt"], dict),
+        "sched": isinstance(st["sched"], dict),
+        "ema": st["ema"] is None or isinstance(st["ema"], dict),
+        "gen": isinstance(st["gen"], torch.Tensor) and st["gen"].dtype == torch.uint8,
+        "losses": isinstance(st["losses"], list)
+        and all(isinstance(v, (list, tuple)) and len(v) == 2 for v in st["losses"]),
+        "window": isinstance(st["window"], float),
+        "seconds": isinstance(st["seconds"], float),
+    }
     bad = [k for k, ok in checks.items() if not ok]
     if bad:
         raise BadFileError(path, f"is not {what} (bad {', '.join(bad)})")
     return st
 
 
-def train_diffusion(data, cfg: DiffusionConfig | None = None, *, model: nn.Module | None = None,
-                    preset: str | None = "mlp-100k", width: int | None = None, depth: int | None = None,
-                    progress: bool = False, checkpoint: str | Path | None = None, checkpoint_every: int = 1000,
-                    resume: bool = False, snapshot_steps: tuple[int, ...] = ()) -> DiffusionResult:
+def train_diffusion(
+    data,
+    cfg: DiffusionConfig | None = None,
+    *,
+    model: nn.Module | None = None,
+    preset: str | None = "mlp-100k",
+    width: int | None = None,
+    depth: int | None = None,
+    progress: bool = False,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 1000,
+    resume: bool = False,
+    snapshot_steps: tuple[int, ...] = (),
+) -> DiffusionResult:
     """Train eps_theta on ``data`` (n, d), or (n, *shape) with a given ``model`` (a DiT on (n, C, H, W)
     images), with the DSM noise-prediction loss; see the module doc.
 
@@ -274,8 +316,10 @@ def train_diffusion(data, cfg: DiffusionConfig | None = None, *, model: nn.Modul
     if resume and ckpt is not None and ckpt.is_file():
         st = load_checkpoint(ckpt, device)
         if st["config"] != cfg.to_dict() or st["n"] != n or st["step"] > cfg.steps:
-            raise ValueError(f"resume: checkpoint {ckpt} was written for another configuration or data set; "
-                             "delete it or change the run directory")
+            raise ValueError(
+                f"resume: checkpoint {ckpt} was written for another configuration or data set; "
+                "delete it or change the run directory"
+            )
         try:
             model.load_state_dict(st["model"])
             if cfg.ema > 0:
@@ -305,11 +349,21 @@ def train_diffusion(data, cfg: DiffusionConfig | None = None, *, model: nn.Modul
     lo, hi = rank * cfg.batch // world, (rank + 1) * cfg.batch // world
 
     def state(step: int) -> dict:
-        return {"step": step, "model": model.state_dict(), "ema": ema_model.state_dict() if cfg.ema > 0 else None,
-                "opt": opt.state_dict(), "sched": sched.state_dict(), "gen": gen.get_state(), "losses": losses,
-                "window": float(window), "count": count, "seconds": seconds + time.perf_counter() - start,
-                "config": cfg.to_dict(), "n": n, **({"snapshots": {str(k): v for k, v in snapshots.items()}}
-                                                   if snapshot_steps else {})}
+        return {
+            "step": step,
+            "model": model.state_dict(),
+            "ema": ema_model.state_dict() if cfg.ema > 0 else None,
+            "opt": opt.state_dict(),
+            "sched": sched.state_dict(),
+            "gen": gen.get_state(),
+            "losses": losses,
+            "window": float(window),
+            "count": count,
+            "seconds": seconds + time.perf_counter() - start,
+            "config": cfg.to_dict(),
+            "n": n,
+            **({"snapshots": {str(k): v for k, v in snapshots.items()}} if snapshot_steps else {}),
+        }
 
     steps = range(first, cfg.steps + 1)
     if progress and rank == 0:
@@ -330,7 +384,7 @@ def train_diffusion(data, cfg: DiffusionConfig | None = None, *, model: nn.Modul
         opt.step()
         sched.step()
         if cfg.ema > 0:
-            decay = min(cfg.ema, step / (step + 9.0))                 # (1 + k) / (10 + k), k = step - 1
+            decay = min(cfg.ema, step / (step + 9.0))  # (1 + k) / (10 + k), k = step - 1
             with torch.no_grad():
                 torch._foreach_lerp_(ema_params, params, 1.0 - decay)
         window += loss.detach().to(torch.float64)
@@ -343,8 +397,10 @@ def train_diffusion(data, cfg: DiffusionConfig | None = None, *, model: nn.Modul
                 window /= world
             losses.append((step, float(window) / count))
             if not math.isfinite(losses[-1][1]):
-                raise FloatingPointError(f"DSM training diverged at step {step} (loss {losses[-1][1]}); lower lr "
-                                         f"(now {cfg.lr}) or set grad_clip")
+                raise FloatingPointError(
+                    f"DSM training diverged at step {step} (loss {losses[-1][1]}); lower lr "
+                    f"(now {cfg.lr}) or set grad_clip"
+                )
             window.zero_()
             count = 0
             if progress and rank == 0 and hasattr(steps, "set_postfix"):
@@ -358,8 +414,15 @@ def train_diffusion(data, cfg: DiffusionConfig | None = None, *, model: nn.Modul
     seconds += time.perf_counter() - start
     model.eval()
     ema_model.eval()
-    return DiffusionResult(model=model, ema_model=ema_model, losses=losses, seconds=seconds,
-                           parameters=count_parameters(model), config=cfg, snapshots=dict(sorted(snapshots.items())))
+    return DiffusionResult(
+        model=model,
+        ema_model=ema_model,
+        losses=losses,
+        seconds=seconds,
+        parameters=count_parameters(model),
+        config=cfg,
+        snapshots=dict(sorted(snapshots.items())),
+    )
 
 
 class NoiseScore:

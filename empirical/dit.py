@@ -38,20 +38,21 @@ class DiTConfig:
     patch: int = 2
     hidden: int = 128
     depth: int = 4
-    heads: list[int] = field(default_factory=lambda: [4] * 4)   # per layer (may differ after pruning)
+    heads: list[int] = field(default_factory=lambda: [4] * 4)  # per layer (may differ after pruning)
     head_dim: int = 32
     mlp_ratio: float = 4.0
     freq_dim: int = 256
 
-    def validate(self) -> "DiTConfig":
+    def validate(self) -> DiTConfig:
         for name in ("image_size", "channels", "patch", "hidden", "depth", "head_dim", "freq_dim"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name}: must be a positive int, got {v!r}")
         if self.image_size % self.patch:
             raise ValueError(f"patch: must divide image_size = {self.image_size}, got {self.patch}")
-        if len(self.heads) != self.depth or any(isinstance(h, bool) or not isinstance(h, int) or h < 0
-                                                for h in self.heads):
+        if len(self.heads) != self.depth or any(
+            isinstance(h, bool) or not isinstance(h, int) or h < 0 for h in self.heads
+        ):
             raise ValueError(f"heads: must be {self.depth} non-negative ints (one per layer), got {self.heads!r}")
         if self.hidden % 2 or self.freq_dim % 2:
             raise ValueError(f"hidden, freq_dim: must be even, got {self.hidden}, {self.freq_dim}")
@@ -68,14 +69,14 @@ def _preset(image_size, channels, patch, hidden, depth, n_heads) -> DiTConfig:
 
 
 DIT_PRESETS: dict[str, DiTConfig] = {
-    "dit-tiny": _preset(8, 1, 2, 128, 4, 4),       # 8x8 digits, about 1.3M parameters (the quick profile's model)
-    "dit-mini": _preset(8, 1, 2, 64, 2, 4),        # tests: a few seconds of training
-    "DiT-S/2": _preset(32, 3, 2, 384, 12, 6),      # Peebles & Xie's S/2 on 32x32 RGB
-    "DiT-B/2": _preset(32, 3, 2, 768, 12, 12),     # B/2
+    "dit-tiny": _preset(8, 1, 2, 128, 4, 4),  # 8x8 digits, about 1.3M parameters (the quick profile's model)
+    "dit-mini": _preset(8, 1, 2, 64, 2, 4),  # tests: a few seconds of training
+    "DiT-S/2": _preset(32, 3, 2, 384, 12, 6),  # Peebles & Xie's S/2 on 32x32 RGB
+    "DiT-B/2": _preset(32, 3, 2, 768, 12, 12),  # B/2
 }
 
 
-def make_dit(preset: str, **overrides) -> "DiT":
+def make_dit(preset: str, **overrides) -> DiT:
     """A fresh DiT from a preset name (fields of DiTConfig can be overridden)."""
     if preset not in DIT_PRESETS:
         raise ValueError(f"preset: unknown {preset!r}; known: {', '.join(DIT_PRESETS)}")
@@ -87,14 +88,14 @@ def make_dit(preset: str, **overrides) -> "DiT":
 
 def sincos_2d(dim: int, grid: int) -> np.ndarray:
     """(grid^2, dim) fixed 2-D sin-cos position embedding (half the channels per axis)."""
-    omega = 1.0 / 10000 ** (np.arange(dim // 4, dtype=np.float64) / (dim / 4.0))          # (dim/4,)
+    omega = 1.0 / 10000 ** (np.arange(dim // 4, dtype=np.float64) / (dim / 4.0))  # (dim/4,)
     ys, xs = np.meshgrid(np.arange(grid, dtype=np.float64), np.arange(grid, dtype=np.float64), indexing="ij")
 
     def axis(pos):
-        out = np.einsum("m,d->md", pos.reshape(-1), omega)                                  # (N, dim/4)
-        return np.concatenate([np.sin(out), np.cos(out)], axis=1)                           # (N, dim/2)
+        out = np.einsum("m,d->md", pos.reshape(-1), omega)  # (N, dim/4)
+        return np.concatenate([np.sin(out), np.cos(out)], axis=1)  # (N, dim/2)
 
-    return np.concatenate([axis(ys), axis(xs)], axis=1)                                     # (N, dim)
+    return np.concatenate([axis(ys), axis(xs)], axis=1)  # (N, dim)
 
 
 def freq_embed(s: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
@@ -117,17 +118,17 @@ class Attention(nn.Module):
         self.heads, self.head_dim = heads, head_dim
         self.qkv = nn.Linear(hidden, 3 * heads * head_dim)
         self.proj = nn.Linear(heads * head_dim, hidden)
-        self.gate: torch.Tensor | None = None        # xi (h,), Algorithm 2's head mask; None = ones
+        self.gate: torch.Tensor | None = None  # xi (h,), Algorithm 2's head mask; None = ones
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, N, _ = x.shape
-        if self.heads == 0:                                   # every head pruned: proj of nothing = its bias
+        if self.heads == 0:  # every head pruned: proj of nothing = its bias
             return self.proj.bias.expand(B, N, -1).clone()
-        qkv = self.qkv(x).reshape(B, N, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)   # (3, B, h, N, hd)
-        o = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])                            # (B, h, N, hd)
+        qkv = self.qkv(x).reshape(B, N, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)  # (3, B, h, N, hd)
+        o = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])  # (B, h, N, hd)
         if self.gate is not None:
             o = o * self.gate.to(o.dtype)[None, :, None, None]
-        return self.proj(o.transpose(1, 2).reshape(B, N, self.heads * self.head_dim))        # (B, N, D)
+        return self.proj(o.transpose(1, 2).reshape(B, N, self.heads * self.head_dim))  # (B, N, D)
 
 
 class Block(nn.Module):
@@ -174,7 +175,7 @@ class DiT(nn.Module):
         nn.init.zeros_(self.patch_embed.bias)
         nn.init.normal_(self.t_mlp[0].weight, std=0.02)
         nn.init.normal_(self.t_mlp[2].weight, std=0.02)
-        for blk in self.blocks:                        # adaLN-Zero
+        for blk in self.blocks:  # adaLN-Zero
             nn.init.zeros_(blk.ada[-1].weight)
             nn.init.zeros_(blk.ada[-1].bias)
         for m in (self.ada_f[-1], self.out):
@@ -190,14 +191,14 @@ class DiT(nn.Module):
         t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
         if t.ndim == 0:
             t = t.expand(B)
-        h = self.patch_embed(x).flatten(2).transpose(1, 2) + self.pos                  # (B, N, D)
+        h = self.patch_embed(x).flatten(2).transpose(1, 2) + self.pos  # (B, N, D)
         c = self.t_mlp(freq_embed(100.0 * torch.log(t), self.cfg.freq_dim).to(x.dtype))  # (B, D)
         for blk in self.blocks:
             h = blk(h, c)
         shift, scale = self.ada_f(c).chunk(2, dim=1)
-        h = self.out(modulate(self.norm_f(h), shift, scale))                           # (B, N, p*p*C)
+        h = self.out(modulate(self.norm_f(h), shift, scale))  # (B, N, p*p*C)
         p, g = self.cfg.patch, self.grid
-        h = h.reshape(B, g, g, p, p, C).permute(0, 5, 1, 3, 2, 4)                       # (B, C, g, p, g, p)
+        h = h.reshape(B, g, g, p, p, C).permute(0, 5, 1, 3, 2, 4)  # (B, C, g, p, g, p)
         return h.reshape(B, C, H, W)
 
 
@@ -230,16 +231,22 @@ def load_dit(path) -> DiT:
     except (TypeError, ValueError) as exc:
         raise BadFileError(path, f"has an invalid DiT configuration ({exc})") from None
     if (cfg.image_size // cfg.patch) ** 2 * cfg.hidden > _MAX_POS_ENTRIES:
-        raise BadFileError(path, f"has an implausibly large DiT configuration (image_size {cfg.image_size}, "
-                                 f"patch {cfg.patch}, hidden {cfg.hidden})")
+        raise BadFileError(
+            path,
+            f"has an implausibly large DiT configuration (image_size {cfg.image_size}, "
+            f"patch {cfg.patch}, hidden {cfg.hidden})",
+        )
     with torch.device("meta"):
         expected = {k: tuple(v.shape) for k, v in DiT(cfg).state_dict().items()}
     state = ck["state"]
     problems = [f"{k} missing" for k in expected if k not in state]
     problems += [f"unexpected {k}" for k in state if k not in expected]
-    problems += [f"{k} is not a float tensor of shape {expected[k]}" for k, v in state.items()
-                 if k in expected and not (isinstance(v, torch.Tensor) and v.is_floating_point()
-                                           and tuple(v.shape) == expected[k])]
+    problems += [
+        f"{k} is not a float tensor of shape {expected[k]}"
+        for k, v in state.items()
+        if k in expected
+        and not (isinstance(v, torch.Tensor) and v.is_floating_point() and tuple(v.shape) == expected[k])
+    ]
     if problems:
         more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
         raise BadFileError(path, f"does not match its DiT configuration ({'; '.join(problems[:3])}{more})")

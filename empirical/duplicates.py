@@ -69,7 +69,7 @@ def duplicate_rows(distinct, groups, seed: int) -> tuple[np.ndarray, np.ndarray]
     mult = np.ones(n, dtype=np.int64)
     at = 0
     for f, g in gs:
-        mult[order[at:at + g]] = f
+        mult[order[at : at + g]] = f
         at += g
     rows = np.repeat(x, mult, axis=0)
     return rows[rng.permutation(rows.shape[0])], mult
@@ -81,8 +81,8 @@ def multiplicities(train) -> tuple[np.ndarray, np.ndarray]:
     pts = distinct_points(train)
     x = np.asarray(train, dtype=np.float64)
     _, inv, cnt = np.unique(x, axis=0, return_inverse=True, return_counts=True)
-    _, first = np.unique(inv.reshape(-1), return_index=True)          # first row of each unique group
-    order = np.argsort(first, kind="stable")                           # unique groups by first appearance
+    _, first = np.unique(inv.reshape(-1), return_index=True)  # first row of each unique group
+    order = np.argsort(first, kind="stable")  # unique groups by first appearance
     return pts, cnt[order].astype(np.int64)
 
 
@@ -100,8 +100,16 @@ def copy_counts(samples, train, *, ratio: float = 1.0 / 3.0) -> dict:
     return {"points": pts, "multiplicity": mult, "copies": copies, "memorized": mem["memorized"], "nn1": nn1}
 
 
-def duplicates_point(setting: MixtureDiffusionSetting, *, d: int, n_distinct: int, groups, network: str | int,
-                     rep: int = 0, seed: int = 0) -> dict:
+def duplicates_point(
+    setting: MixtureDiffusionSetting,
+    *,
+    d: int,
+    n_distinct: int,
+    groups,
+    network: str | int,
+    rep: int = 0,
+    seed: int = 0,
+) -> dict:
     """The JSON point of one run. Replicate ``rep`` has its own mixture, distinct points, choice of duplicated
     points, training seed, sample seeds and null draws, all derived from (seed, rep, the sizes)."""
     net = network_spec(network)
@@ -110,19 +118,34 @@ def duplicates_point(setting: MixtureDiffusionSetting, *, d: int, n_distinct: in
             raise ValueError(f"{name}: must be an int >= {lo}, got {v!r}")
     gs = _check_groups(groups)
     if sum(g for _, g in gs) >= n_distinct:
-        raise ValueError(f"groups: need fewer than n_distinct = {n_distinct} duplicated points (some single points "
-                         f"to compare with), got {sum(g for _, g in gs)}")
+        raise ValueError(
+            f"groups: need fewer than n_distinct = {n_distinct} duplicated points (some single points "
+            f"to compare with), got {sum(g for _, g in gs)}"
+        )
     tag = ",".join(f"{f}x{g}" for f, g in gs)
     train = setting.to_dict()["train"]
     train.update(seed=derive_seed(seed, "dup-train", d, n_distinct, tag, str(network), rep))
-    return {"kind": "duplicates-memorization", "d": int(d), "K": setting.K, "mean_scale": setting.mean_scale,
-            "mixture_seed": derive_seed(seed, "dup-mixture", d, rep), "n_distinct": int(n_distinct),
-            "data_seed": derive_seed(seed, "dup-data", d, rep), "groups": [list(g) for g in gs],
-            "dup_seed": derive_seed(seed, "dup-choice", d, n_distinct, tag, rep), "network": net, "train": train,
-            "sampler": {"method": setting.method, "steps": setting.sample_steps, "n_samples": setting.n_samples,
-                        "seed": derive_seed(seed, "dup-sample", d, n_distinct, tag, rep)},
-            "null_seed": derive_seed(seed, "dup-null", d, n_distinct, tag, rep),
-            "plateau": dataclasses.asdict(setting.plateau.validate(setting.train))}
+    return {
+        "kind": "duplicates-memorization",
+        "d": int(d),
+        "K": setting.K,
+        "mean_scale": setting.mean_scale,
+        "mixture_seed": derive_seed(seed, "dup-mixture", d, rep),
+        "n_distinct": int(n_distinct),
+        "data_seed": derive_seed(seed, "dup-data", d, rep),
+        "groups": [list(g) for g in gs],
+        "dup_seed": derive_seed(seed, "dup-choice", d, n_distinct, tag, rep),
+        "network": net,
+        "train": train,
+        "sampler": {
+            "method": setting.method,
+            "steps": setting.sample_steps,
+            "n_samples": setting.n_samples,
+            "seed": derive_seed(seed, "dup-sample", d, n_distinct, tag, rep),
+        },
+        "null_seed": derive_seed(seed, "dup-null", d, n_distinct, tag, rep),
+        "plateau": dataclasses.asdict(setting.plateau.validate(setting.train)),
+    }
 
 
 def run_duplicates_point(point: dict, device: str = "cpu", progress: bool = False) -> dict:
@@ -134,10 +157,19 @@ def run_duplicates_point(point: dict, device: str = "cpu", progress: bool = Fals
     res, xs, cfg, plateau = train_and_sample(rows, point, device, progress)
     sp = point["sampler"]
     got = copy_counts(xs, rows)
-    fresh = mix.sample(sp["n_samples"], np.random.default_rng(point["null_seed"]), t=cfg.t0)   # perfect generator
+    fresh = mix.sample(sp["n_samples"], np.random.default_rng(point["null_seed"]), t=cfg.t0)  # perfect generator
     null = copy_counts(fresh, rows)
-    return {"parameters": res.parameters, "train_seconds": res.seconds, "final_loss": res.losses[-1][1],
-            "plateau": plateau, "rows": int(rows.shape[0]), "multiplicity": got["multiplicity"].tolist(),
-            "copies": got["copies"].tolist(),
-            "null_copies": null["copies"].tolist(), "m": int(xs.shape[0]), "memorized": int(got["memorized"].sum()),
-            "null_memorized": int(null["memorized"].sum()), "device": str(res.ema_model.inp.weight.device)}
+    return {
+        "parameters": res.parameters,
+        "train_seconds": res.seconds,
+        "final_loss": res.losses[-1][1],
+        "plateau": plateau,
+        "rows": int(rows.shape[0]),
+        "multiplicity": got["multiplicity"].tolist(),
+        "copies": got["copies"].tolist(),
+        "null_copies": null["copies"].tolist(),
+        "m": int(xs.shape[0]),
+        "memorized": int(got["memorized"].sum()),
+        "null_memorized": int(null["memorized"].sum()),
+        "device": str(res.ema_model.inp.weight.device),
+    }

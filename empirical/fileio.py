@@ -30,14 +30,28 @@ import json
 import math
 import os
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
-__all__ = ["BadFileError", "atomic_open", "atomic_write_text", "atomic_write_json", "append_lines", "to_jsonable",
-           "read_json", "load_torch", "save_torch", "load_npy", "save_npy", "require_keys", "check_writable_dir",
-           "os_error_text", "reason"]
+__all__ = [
+    "BadFileError",
+    "atomic_open",
+    "atomic_write_text",
+    "atomic_write_json",
+    "append_lines",
+    "to_jsonable",
+    "read_json",
+    "load_torch",
+    "save_torch",
+    "load_npy",
+    "save_npy",
+    "require_keys",
+    "check_writable_dir",
+    "os_error_text",
+    "reason",
+]
 
 
 class BadFileError(ValueError):
@@ -74,7 +88,7 @@ def atomic_open(path, mode: str = "wb", encoding: str | None = None):
     while True:
         tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)     # the umask applies, as for open()
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as for open()
             break
         except FileExistsError:
             continue
@@ -170,8 +184,9 @@ def read_json(path, what: str = "a JSON file"):
     except UnicodeDecodeError:
         raise BadFileError(path, f"is not {what} (not UTF-8 text)") from None
     except json.JSONDecodeError as exc:
-        raise BadFileError(path, f"is not {what} (invalid JSON: {exc.msg} at line {exc.lineno} "
-                                 f"column {exc.colno})") from None
+        raise BadFileError(
+            path, f"is not {what} (invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
     except RecursionError:
         raise BadFileError(path, f"is not {what} (JSON nested too deeply)") from None
 
@@ -193,16 +208,30 @@ def load_torch(path, what: str = "a torch file", map_location="cpu"):
     import torch
 
     path = Path(path)
-    _read_bytes(path, what, probe=True)         # a clear message for missing / unreadable files first
+    _read_bytes(path, what, probe=True)  # a clear message for missing / unreadable files first
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         if "weights_only" in str(exc) or "Unsupported global" in str(exc) or "GLOBAL" in str(exc):
-            raise BadFileError(path, f"refused: it asks to load Python objects beyond tensors and plain "
-                                     f"containers, which could run code (is not {what})") from None
+            raise BadFileError(
+                path,
+                f"refused: it asks to load Python objects beyond tensors and plain "
+                f"containers, which could run code (is not {what})",
+            ) from None
         raise BadFileError(path, f"is not {what} ({reason(exc)})") from None
-    except (RuntimeError, EOFError, ValueError, TypeError, AttributeError, KeyError, IndexError, OSError,
-            UnicodeDecodeError, OverflowError, MemoryError) as exc:
+    except (
+        RuntimeError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        KeyError,
+        IndexError,
+        OSError,
+        UnicodeDecodeError,
+        OverflowError,
+        MemoryError,
+    ) as exc:
         raise BadFileError(path, f"is not {what} (torch.load: {reason(exc)})") from None
 
 
@@ -223,8 +252,9 @@ def load_npy(path, what: str = "a .npy array"):
     except (ValueError, EOFError, OSError, TypeError, SyntaxError, MemoryError) as exc:
         first = reason(exc)
         if "allow_pickle" in first or "Object arrays" in first:
-            raise BadFileError(path, f"refused: it holds pickled Python objects, which could run code "
-                                     f"(is not {what})") from None
+            raise BadFileError(
+                path, f"refused: it holds pickled Python objects, which could run code (is not {what})"
+            ) from None
         raise BadFileError(path, f"is not {what} ({first})") from None
     if not isinstance(arr, np.ndarray):
         raise BadFileError(path, f"is not {what} (an .npz archive, not one array)")

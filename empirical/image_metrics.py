@@ -91,11 +91,24 @@ from memsep.theory import derive_seed
 
 from .metrics import unit_scale
 
-
-__all__ = ["precision_recall", "frechet_distance", "frechet_from_stats", "frechet_distance_extrapolated",
-           "ExtrapolatedFD", "subset_sizes", "bootstrap_difference", "BootstrapDifference", "PixelFeatures", "ClassifierFeatures",
-           "train_classifier", "cached_classifier", "classifier_key", "save_classifier", "load_classifier",
-           "TorchScriptFeatures"]
+__all__ = [
+    "precision_recall",
+    "frechet_distance",
+    "frechet_from_stats",
+    "frechet_distance_extrapolated",
+    "ExtrapolatedFD",
+    "subset_sizes",
+    "bootstrap_difference",
+    "BootstrapDifference",
+    "PixelFeatures",
+    "ClassifierFeatures",
+    "train_classifier",
+    "cached_classifier",
+    "classifier_key",
+    "save_classifier",
+    "load_classifier",
+    "TorchScriptFeatures",
+]
 
 
 def _features(a, name: str) -> np.ndarray:
@@ -112,9 +125,9 @@ def _kth_radius(x: np.ndarray, k: int, chunk: int = 1024) -> np.ndarray:
     sq = np.einsum("ij,ij->i", x, x)
     out = np.empty(x.shape[0])
     for s in range(0, x.shape[0], chunk):
-        d2 = sq[s:s + chunk, None] - 2.0 * x[s:s + chunk] @ x.T + sq[None, :]
+        d2 = sq[s : s + chunk, None] - 2.0 * x[s : s + chunk] @ x.T + sq[None, :]
         np.maximum(d2, 0.0, out=d2)
-        out[s:s + chunk] = np.sqrt(np.partition(d2, k, axis=1)[:, k])          # index 0 is the point itself
+        out[s : s + chunk] = np.sqrt(np.partition(d2, k, axis=1)[:, k])  # index 0 is the point itself
     return out
 
 
@@ -123,9 +136,9 @@ def _covered(queries: np.ndarray, centres: np.ndarray, radii: np.ndarray, chunk:
     cq = np.einsum("ij,ij->i", centres, centres)
     out = np.empty(queries.shape[0], dtype=bool)
     for s in range(0, queries.shape[0], chunk):
-        q = queries[s:s + chunk]
+        q = queries[s : s + chunk]
         d2 = np.einsum("ij,ij->i", q, q)[:, None] - 2.0 * q @ centres.T + cq[None, :]
-        out[s:s + chunk] = np.any(d2 <= radii[None, :] ** 2 * (1 + 1e-12) + 1e-12, axis=1)
+        out[s : s + chunk] = np.any(d2 <= radii[None, :] ** 2 * (1 + 1e-12) + 1e-12, axis=1)
     return out
 
 
@@ -136,7 +149,7 @@ def precision_recall(real, generated, k: int = 3) -> tuple[float, float]:
         raise ValueError(f"real, generated: feature sizes differ ({r.shape[1]} vs {g.shape[1]})")
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < min(r.shape[0], g.shape[0]):
         raise ValueError(f"k: must be an int in [1, min(m_real, m_generated) - 1], got {k!r}")
-    (r, g), _ = unit_scale(r, g)            # scale-free: exact power-of-two rescaling, no overflow of distances
+    (r, g), _ = unit_scale(r, g)  # scale-free: exact power-of-two rescaling, no overflow of distances
     precision = float(_covered(g, r, _kth_radius(r, k)).mean())
     recall = float(_covered(r, g, _kth_radius(g, k)).mean())
     return precision, recall
@@ -161,9 +174,13 @@ def frechet_distance(real, generated) -> float:
     a, b = _features(real, "real"), _features(generated, "generated")
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"real, generated: feature sizes differ ({a.shape[1]} vs {b.shape[1]})")
-    (a, b), k = unit_scale(a, b)            # FD scales as 4^k: computed in scaled units, then scaled back
-    fd = frechet_from_stats(a.mean(0), np.cov(a, rowvar=False).reshape(a.shape[1], a.shape[1]),
-                            b.mean(0), np.cov(b, rowvar=False).reshape(b.shape[1], b.shape[1]))
+    (a, b), k = unit_scale(a, b)  # FD scales as 4^k: computed in scaled units, then scaled back
+    fd = frechet_from_stats(
+        a.mean(0),
+        np.cov(a, rowvar=False).reshape(a.shape[1], a.shape[1]),
+        b.mean(0),
+        np.cov(b, rowvar=False).reshape(b.shape[1], b.shape[1]),
+    )
     with np.errstate(over="ignore"):
         fd = float(np.ldexp(fd, 2 * k))
     if not math.isfinite(fd):
@@ -231,11 +248,12 @@ def _ols_intercept(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     if p <= 2:
         return a, c, math.nan
     s2 = float(((y - a - c * x) ** 2).sum() / (p - 2))
-    return a, c, math.sqrt(s2 * (1.0 / p + xbar ** 2 / sxx))
+    return a, c, math.sqrt(s2 * (1.0 / p + xbar**2 / sxx))
 
 
-def frechet_distance_extrapolated(real, generated, *, fractions=(1.0, 0.5, 0.25), reps: int = 5,
-                                  seed: int = 0) -> ExtrapolatedFD:
+def frechet_distance_extrapolated(
+    real, generated, *, fractions=(1.0, 0.5, 0.25), reps: int = 5, seed: int = 0
+) -> ExtrapolatedFD:
     """FD with the 1 / N bias of the generated set's size removed by extrapolation (module doc).
 
     real (M, f), generated (N, f), float64. Subsets are drawn without replacement with
@@ -249,23 +267,37 @@ def frechet_distance_extrapolated(real, generated, *, fractions=(1.0, 0.5, 0.25)
     n = b.shape[0]
     sizes = subset_sizes(n, fractions)
     if len(sizes) < 2:
-        raise ValueError(f"generated: {n} samples give only the subset size {sizes[0]} for fractions "
-                         f"{tuple(fractions)}; the extrapolation needs two distinct sizes >= 2")
+        raise ValueError(
+            f"generated: {n} samples give only the subset size {sizes[0]} for fractions "
+            f"{tuple(fractions)}; the extrapolation needs two distinct sizes >= 2"
+        )
     (a, b), k = unit_scale(a, b)
     stats = _RealStats(a)
     pts_n, pts_fd = [], []
     for nj in sizes:
         for r in range(1 if nj == n else reps):
-            idx = (np.arange(n) if nj == n else
-                   np.random.default_rng(derive_seed(seed, "fd-subset", nj, r)).choice(n, size=nj, replace=False))
+            idx = (
+                np.arange(n)
+                if nj == n
+                else np.random.default_rng(derive_seed(seed, "fd-subset", nj, r)).choice(n, size=nj, replace=False)
+            )
             pts_n.append(nj)
             pts_fd.append(stats.fd(b[idx]))
     x, y = 1.0 / np.asarray(pts_n, dtype=np.float64), np.asarray(pts_fd)
     fd_inf, slope, se = _ols_intercept(x, y)
     with np.errstate(over="ignore"):
-        scale = lambda v: float(np.ldexp(v, 2 * k))          # noqa: E731  FD scales as 4^k
-        out = ExtrapolatedFD(fd_inf=scale(fd_inf), se=scale(se), slope=scale(slope), fd_n=scale(y[0]), n=n,
-                             m_real=a.shape[0], sizes=tuple(pts_n), values=tuple(scale(v) for v in y), reps=reps)
+        scale = lambda v: float(np.ldexp(v, 2 * k))  # noqa: E731  FD scales as 4^k
+        out = ExtrapolatedFD(
+            fd_inf=scale(fd_inf),
+            se=scale(se),
+            slope=scale(slope),
+            fd_n=scale(y[0]),
+            n=n,
+            m_real=a.shape[0],
+            sizes=tuple(pts_n),
+            values=tuple(scale(v) for v in y),
+            reps=reps,
+        )
     if not all(math.isfinite(v) for v in (out.fd_inf, out.slope, out.fd_n, *out.values)):
         raise ValueError(f"real, generated: the Frechet distance overflows float64 (features of magnitude about 2^{k})")
     return out
@@ -287,8 +319,9 @@ class BootstrapDifference:
         return asdict(self)
 
 
-def bootstrap_difference(metric, real_features, gen_a, gen_b, *, reps: int = 200, seed: int = 0,
-                         level: float = 0.95) -> BootstrapDifference:
+def bootstrap_difference(
+    metric, real_features, gen_a, gen_b, *, reps: int = 200, seed: int = 0, level: float = 0.95
+) -> BootstrapDifference:
     """Paired bootstrap over generated samples of metric(real, gen_a) - metric(real, gen_b) (module doc).
 
     metric(real (M, f), generated (m', f)) -> float, e.g. ``frechet_distance`` or
@@ -312,8 +345,9 @@ def bootstrap_difference(metric, real_features, gen_a, gen_b, *, reps: int = 200
     if not (math.isfinite(est) and np.all(np.isfinite(d))):
         raise ValueError("metric: returned a non-finite value on the samples or on a bootstrap resample")
     lo, hi = np.quantile(d, [(1 - level) / 2, (1 + level) / 2])
-    return BootstrapDifference(estimate=est, se=float(d.std(ddof=1)), lo=float(lo), hi=float(hi), level=float(level),
-                               reps=reps, m=m)
+    return BootstrapDifference(
+        estimate=est, se=float(d.std(ddof=1)), lo=float(lo), hi=float(hi), level=float(level), reps=reps, m=m
+    )
 
 
 class PixelFeatures:
@@ -328,9 +362,15 @@ class _SmallCNN(nn.Module):
     def __init__(self, channels: int, size: int, classes: int, width: int = 32, features: int = 128):
         super().__init__()
         self.config = {"channels": channels, "size": size, "classes": classes, "width": width, "features": features}
-        self.body = nn.Sequential(nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(),
-                                  nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.Flatten(),
-                                  nn.Linear(2 * width * size * size, features), nn.ReLU())
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, width, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(2 * width * size * size, features),
+            nn.ReLU(),
+        )
         self.head = nn.Linear(features, classes)
 
     def forward(self, x):
@@ -346,7 +386,7 @@ class ClassifierFeatures:
     def __call__(self, images) -> np.ndarray:
         x = torch.as_tensor(np.asarray(images), dtype=torch.float32)
         with torch.no_grad():
-            return torch.cat([self.net.body(x[i:i + 1024]) for i in range(0, x.shape[0], 1024)]).double().numpy()
+            return torch.cat([self.net.body(x[i : i + 1024]) for i in range(0, x.shape[0], 1024)]).double().numpy()
 
 
 def train_classifier(images, labels, *, seed: int = 0, steps: int = 600, holdout: float = 0.2) -> ClassifierFeatures:
@@ -381,29 +421,49 @@ _WHAT = "a memsep feature-classifier cache"
 
 def _classifier_config(images, labels) -> dict:
     x, y = np.asarray(images), np.asarray(labels)
-    return {"channels": int(x.shape[1]), "size": int(x.shape[2]), "classes": int(y.max()) + 1, "width": 32,
-            "features": 128}
+    return {
+        "channels": int(x.shape[1]),
+        "size": int(x.shape[2]),
+        "classes": int(y.max()) + 1,
+        "width": 32,
+        "features": 128,
+    }
 
 
-def classifier_key(images, labels, *, dataset: str, data: str | None, seed: int, steps: int,
-                   holdout: float = 0.2) -> dict:
+def classifier_key(
+    images, labels, *, dataset: str, data: str | None, seed: int, steps: int, holdout: float = 0.2
+) -> dict:
     """What determines a trained classifier: the settings and a sha256 of the (float32 images, int64 labels)."""
     x = np.ascontiguousarray(np.asarray(images, dtype=np.float32))
     y = np.ascontiguousarray(np.asarray(labels, dtype=np.int64))
     h = hashlib.sha256(repr((x.shape, y.shape)).encode())
     h.update(x.tobytes())
     h.update(y.tobytes())
-    return {"format": CLASSIFIER_FORMAT, "dataset": str(dataset), "data": None if data is None else str(data),
-            "seed": int(seed), "steps": int(steps), "holdout": float(holdout), "digest": h.hexdigest()}
+    return {
+        "format": CLASSIFIER_FORMAT,
+        "dataset": str(dataset),
+        "data": None if data is None else str(data),
+        "seed": int(seed),
+        "steps": int(steps),
+        "holdout": float(holdout),
+        "digest": h.hexdigest(),
+    }
 
 
 def save_classifier(path, clf: ClassifierFeatures, key: dict) -> None:
     """Write a trained classifier (state dict, config, held-out accuracy, key) atomically."""
     from .fileio import save_torch
 
-    save_torch(path, {"format": CLASSIFIER_FORMAT, "key": dict(key), "config": dict(clf.net.config),
-                      "accuracy": float(clf.accuracy),
-                      "state": {k: v.detach().cpu().clone() for k, v in clf.net.state_dict().items()}})
+    save_torch(
+        path,
+        {
+            "format": CLASSIFIER_FORMAT,
+            "key": dict(key),
+            "config": dict(clf.net.config),
+            "accuracy": float(clf.accuracy),
+            "state": {k: v.detach().cpu().clone() for k, v in clf.net.state_dict().items()},
+        },
+    )
 
 
 def load_classifier(path, key: dict, config: dict) -> ClassifierFeatures:
@@ -415,12 +475,16 @@ def load_classifier(path, key: dict, config: dict) -> ClassifierFeatures:
     if obj["format"] != CLASSIFIER_FORMAT:
         raise BadFileError(path, f"is not {_WHAT} (format {obj['format']!r}, expected {CLASSIFIER_FORMAT!r})")
     if obj["key"] != key:
-        diff = sorted(k for k in set(key) | set(obj["key"] if isinstance(obj["key"], dict) else {})
-                      if not isinstance(obj["key"], dict) or obj["key"].get(k) != key.get(k))
+        diff = sorted(
+            k
+            for k in set(key) | set(obj["key"] if isinstance(obj["key"], dict) else {})
+            if not isinstance(obj["key"], dict) or obj["key"].get(k) != key.get(k)
+        )
         raise BadFileError(path, f"was made for other settings ({', '.join(diff)}); delete it to retrain")
     if obj["config"] != config:
-        raise BadFileError(path, f"holds a classifier of config {obj['config']!r}, expected {config!r}; "
-                                 "delete it to retrain")
+        raise BadFileError(
+            path, f"holds a classifier of config {obj['config']!r}, expected {config!r}; delete it to retrain"
+        )
     acc = obj["accuracy"]
     if isinstance(acc, bool) or not isinstance(acc, float) or not (math.isnan(acc) or 0 <= acc <= 1):
         raise BadFileError(path, f"is not {_WHAT} (accuracy must be a float in [0, 1], got {acc!r})")
@@ -439,8 +503,17 @@ def load_classifier(path, key: dict, config: dict) -> ClassifierFeatures:
     return ClassifierFeatures(net, acc)
 
 
-def cached_classifier(images, labels, folder, *, dataset: str, data: str | None = None, seed: int = 0,
-                      steps: int = 600, holdout: float = 0.2) -> tuple[ClassifierFeatures, Path, bool]:
+def cached_classifier(
+    images,
+    labels,
+    folder,
+    *,
+    dataset: str,
+    data: str | None = None,
+    seed: int = 0,
+    steps: int = 600,
+    holdout: float = 0.2,
+) -> tuple[ClassifierFeatures, Path, bool]:
     """(classifier, its cache file, whether it was read from the cache): ``train_classifier`` once per key.
 
     The file is read back (weights only, checked) when it exists, else trained and written (module doc)."""
@@ -471,7 +544,7 @@ class TorchScriptFeatures:
             raise ValueError(f"batch: must be a positive int, got {batch!r}")
         if not path.is_file():
             raise ValueError(f"features: weights file {path} does not exist (nothing is downloaded)")
-        try:    # a TorchScript file is a program the user chose to run (the feature network), not data
+        try:  # a TorchScript file is a program the user chose to run (the feature network), not data
             self.net = torch.jit.load(str(path), map_location="cpu").eval()
         except (RuntimeError, ValueError, OSError) as exc:
             from .fileio import BadFileError, reason
@@ -489,8 +562,9 @@ class TorchScriptFeatures:
         if u.shape[1] == 1:
             u = u.repeat(1, 3, 1, 1)
         if self.size is not None and tuple(u.shape[2:]) != (self.size, self.size):
-            u = nn.functional.interpolate(u, size=(self.size, self.size), mode="bilinear", align_corners=False,
-                                          antialias=False)
+            u = nn.functional.interpolate(
+                u, size=(self.size, self.size), mode="bilinear", align_corners=False, antialias=False
+            )
             u = torch.clamp(torch.round(u), 0.0, 255.0)
         return u.to(torch.uint8)
 
@@ -499,15 +573,17 @@ class TorchScriptFeatures:
         out = []
         with torch.no_grad():
             for i in range(0, x.shape[0], self.batch):
-                u = self.prepare(x[i:i + self.batch])
+                u = self.prepare(x[i : i + self.batch])
                 try:
                     f = self.net(u, return_features=True) if self.return_features else self.net(u)
-                except (RuntimeError, torch.jit.Error) as exc:     # jit.Error: its last line says what failed
+                except (RuntimeError, torch.jit.Error) as exc:  # jit.Error: its last line says what failed
                     from .fileio import reason
 
                     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
                     why = reason(RuntimeError(lines[-1])) if lines else type(exc).__name__
-                    raise ValueError(f"features: the TorchScript network {self.path} failed on a uint8 batch of "
-                                     f"shape {tuple(u.shape)} ({why})") from None
+                    raise ValueError(
+                        f"features: the TorchScript network {self.path} failed on a uint8 batch of "
+                        f"shape {tuple(u.shape)} ({why})"
+                    ) from None
                 out.append(f.reshape(u.shape[0], -1).double())
         return torch.cat(out).numpy()

@@ -67,7 +67,7 @@ def _score_and_div(score, x: torch.Tensor, t: float, probe: torch.Tensor | None)
     d = x.shape[1]
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
-        s = score(x, t)                                                        # (B, d)
+        s = score(x, t)  # (B, d)
         if probe is not None:
             (g,) = torch.autograd.grad((s * probe).sum(), x)
             tr = (g * probe).sum(1)
@@ -103,9 +103,21 @@ def _rademacher(shape, gen: torch.Generator, dtype, device) -> torch.Tensor:
     return (torch.randint(0, 2, shape, generator=gen, dtype=torch.int64) * 2 - 1).to(dtype=dtype, device=device)
 
 
-def ode_loglik(score, x, *, t0: float = 1e-3, T: float = 8.0, steps: int = 100, chunk: int = 256,
-               dtype=torch.float32, device="cpu", log_prior=None, trace: str = "exact", seed: int = 0,
-               return_end: bool = False):
+def ode_loglik(
+    score,
+    x,
+    *,
+    t0: float = 1e-3,
+    T: float = 8.0,
+    steps: int = 100,
+    chunk: int = 256,
+    dtype=torch.float32,
+    device="cpu",
+    log_prior=None,
+    trace: str = "exact",
+    seed: int = 0,
+    return_end: bool = False,
+):
     """(m,) float64: log p_t0(x_j) of the probability-flow model defined by ``score`` (module doc), x: (m, d);
     with ``return_end`` also the (m, d) end points x_T of the paths (float64).
 
@@ -114,16 +126,16 @@ def ode_loglik(score, x, *, t0: float = 1e-3, T: float = 8.0, steps: int = 100, 
     """
     xs = _points(x)
     _check(t0, T, steps, "steps", trace, chunk)
-    ts = time_grid(T, t0, steps)[::-1].copy()                                  # t0 -> T
+    ts = time_grid(T, t0, steps)[::-1].copy()  # t0 -> T
     d = xs.shape[1]
     gen = torch.Generator().manual_seed(int(seed))
     out = np.empty(xs.shape[0])
     ends = np.empty_like(xs)
     for c in range(0, xs.shape[0], chunk):
-        y = torch.as_tensor(xs[c:c + chunk], dtype=dtype, device=device)
+        y = torch.as_tensor(xs[c : c + chunk], dtype=dtype, device=device)
         v = _rademacher(y.shape, gen, dtype, device) if trace == "hutchinson" else None
 
-        def drift_div(z, t):
+        def drift_div(z, t, v=v):
             s, tr = _score_and_div(score, z, t, v)
             return -0.5 * z - 0.5 * s, -0.5 * d - 0.5 * tr
 
@@ -138,18 +150,29 @@ def ode_loglik(score, x, *, t0: float = 1e-3, T: float = 8.0, steps: int = 100, 
             f, div = drift_div(y, float(ts[k + 1])) if k < steps - 1 else (f2, div2)
         yT = y.to(torch.float64).cpu()
         if log_prior is None:
-            lp = (-0.5 * (yT ** 2).sum(1) - 0.5 * d * math.log(2 * math.pi)).numpy()
+            lp = (-0.5 * (yT**2).sum(1) - 0.5 * d * math.log(2 * math.pi)).numpy()
         else:
             lp = np.asarray(log_prior(yT.numpy()), dtype=np.float64)
-        out[c:c + chunk] = lp + acc.cpu().numpy()
-        ends[c:c + chunk] = yT.numpy()
+        out[c : c + chunk] = lp + acc.cpu().numpy()
+        ends[c : c + chunk] = yT.numpy()
     if not np.all(np.isfinite(out)):
         raise FloatingPointError("ode_loglik: non-finite log-likelihood (the score diverged along the ODE)")
     return (out, ends) if return_end else out
 
 
-def elbo(score, x, *, t0: float = 1e-3, T: float = 8.0, nodes: int = 64, chunk: int = 256, dtype=torch.float32,
-         device="cpu", trace: str = "hutchinson", seed: int = 0) -> np.ndarray:
+def elbo(
+    score,
+    x,
+    *,
+    t0: float = 1e-3,
+    T: float = 8.0,
+    nodes: int = 64,
+    chunk: int = 256,
+    dtype=torch.float32,
+    device="cpu",
+    trace: str = "hutchinson",
+    seed: int = 0,
+) -> np.ndarray:
     """(m,) float64: the variational lower bound ELBO(y_j) on log p^SDE_t0(y_j) of the reverse-SDE model defined
     by ``score`` (module doc), y: (m, d), prior N(0, I). ``nodes`` log-spaced times on [t0, T] (trapezoid rule in
     log t); one z ~ N(0, I) (and one Rademacher probe for trace = "hutchinson") per point and node, from ``seed``."""
@@ -159,7 +182,7 @@ def elbo(score, x, *, t0: float = 1e-3, T: float = 8.0, nodes: int = 64, chunk: 
     ts = np.exp(np.linspace(math.log(t0), math.log(T), nodes))
     ts[0], ts[-1] = t0, T
     u = np.log(ts)
-    w = np.zeros(nodes)                                      # trapezoid weights in u, times dt/du = t
+    w = np.zeros(nodes)  # trapezoid weights in u, times dt/du = t
     w[:-1] += 0.5 * np.diff(u)
     w[1:] += 0.5 * np.diff(u)
     w *= ts
@@ -167,7 +190,7 @@ def elbo(score, x, *, t0: float = 1e-3, T: float = 8.0, nodes: int = 64, chunk: 
     aT2 = math.exp(-(T - t0))
     out = np.empty(m)
     for c in range(0, m, chunk):
-        y = torch.as_tensor(ys[c:c + chunk], dtype=torch.float64)
+        y = torch.as_tensor(ys[c : c + chunk], dtype=torch.float64)
         B = y.shape[0]
         integral = torch.zeros(B, dtype=torch.float64)
         for t, wt in zip(ts, w):
@@ -179,8 +202,8 @@ def elbo(score, x, *, t0: float = 1e-3, T: float = 8.0, nodes: int = 64, chunk: 
             s, tr = _score_and_div(score, xt, float(t), v)
             integrand = (s.to(torch.float64) ** 2).sum(1).cpu() + 2.0 * tr.to(torch.float64).cpu() + d
             integral += wt * integrand
-        prior = -0.5 * d * math.log(2 * math.pi) - 0.5 * (aT2 * (y ** 2).sum(1) + d * (1.0 - aT2))
-        out[c:c + chunk] = (prior - 0.5 * integral).numpy()
+        prior = -0.5 * d * math.log(2 * math.pi) - 0.5 * (aT2 * (y**2).sum(1) + d * (1.0 - aT2))
+        out[c : c + chunk] = (prior - 0.5 * integral).numpy()
     if not np.all(np.isfinite(out)):
         raise FloatingPointError("elbo: non-finite bound (the score diverged)")
     return out

@@ -73,15 +73,17 @@ def unit_scale(*arrays: np.ndarray) -> tuple[list[np.ndarray], int]:
     return [np.ldexp(a, -k) for a in arrays], k
 
 
-def _nearest_two_unit(x: np.ndarray, p: np.ndarray, method: str, chunk: int,
-                      memory_budget: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def _nearest_two_unit(
+    x: np.ndarray, p: np.ndarray, method: str, chunk: int, memory_budget: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """nearest_two on finite (m, d) and (n, d) arrays in units of 2^k: (d1^2 / 4^k, d2^2 / 4^k, NN1 index, k)."""
     (x, p), k = unit_scale(x, p)
     return (*_nearest_two_core(x, p, method, chunk, memory_budget), k)
 
 
-def nearest_two(samples, points, *, method: str = "auto", chunk: int = 2048,
-                memory_budget: int = 256 * 2**20) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def nearest_two(
+    samples, points, *, method: str = "auto", chunk: int = 2048, memory_budget: int = 256 * 2**20
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(d1^2 (m,), d2^2 (m,), index of NN1 (m,)): squared distances to the two nearest rows of ``points`` (n >= 2).
 
     The matrix form takes at most ``chunk`` samples at a time, fewer when the (chunk, n) float64 block would
@@ -93,8 +95,9 @@ def nearest_two(samples, points, *, method: str = "auto", chunk: int = 2048,
     with np.errstate(over="ignore"):
         d1, d2 = np.ldexp(d1, 2 * k), np.ldexp(d2, 2 * k)
     if not (np.all(np.isfinite(d1)) and np.all(np.isfinite(d2))):
-        raise ValueError(f"samples, points: squared distances overflow float64 (largest |coordinate| about 2^{k}); "
-                         "rescale the data")
+        raise ValueError(
+            f"samples, points: squared distances overflow float64 (largest |coordinate| about 2^{k}); rescale the data"
+        )
     return d1, d2, i1
 
 
@@ -108,8 +111,9 @@ def _checked_pair(samples, points) -> tuple[np.ndarray, np.ndarray]:
     return x, p
 
 
-def _nearest_two_core(x: np.ndarray, p: np.ndarray, method: str, chunk: int,
-                      memory_budget: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _nearest_two_core(
+    x: np.ndarray, p: np.ndarray, method: str, chunk: int, memory_budget: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if method == "auto":
         method = "kdtree" if x.shape[1] <= KDTREE_MAX_DIM else "matrix"
     if method == "kdtree":
@@ -120,18 +124,18 @@ def _nearest_two_core(x: np.ndarray, p: np.ndarray, method: str, chunk: int,
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
         raise ValueError(f"chunk: must be a positive int, got {chunk!r}")
     chunk = max(1, min(chunk, memory_budget // (8 * p.shape[0])))
-    pn = np.einsum("ij,ij->i", p, p)                                          # (n,)
+    pn = np.einsum("ij,ij->i", p, p)  # (n,)
     d1, d2, i1 = np.empty(x.shape[0]), np.empty(x.shape[0]), np.empty(x.shape[0], dtype=np.int64)
     for s in range(0, x.shape[0], chunk):
-        xb = x[s:s + chunk]
-        sq = np.einsum("ij,ij->i", xb, xb)[:, None] - 2.0 * (xb @ p.T) + pn[None, :]   # (b, n)
+        xb = x[s : s + chunk]
+        sq = np.einsum("ij,ij->i", xb, xb)[:, None] - 2.0 * (xb @ p.T) + pn[None, :]  # (b, n)
         np.maximum(sq, 0.0, out=sq)
-        two = np.argpartition(sq, 1, axis=1)[:, :2]                           # (b, 2), unordered
+        two = np.argpartition(sq, 1, axis=1)[:, :2]  # (b, 2), unordered
         v = np.take_along_axis(sq, two, 1)
         order = np.argsort(v, axis=1, kind="stable")
         v = np.take_along_axis(v, order, 1)
-        d1[s:s + chunk], d2[s:s + chunk] = v[:, 0], v[:, 1]
-        i1[s:s + chunk] = np.take_along_axis(two, order, 1)[:, 0]
+        d1[s : s + chunk], d2[s : s + chunk] = v[:, 0], v[:, 1]
+        i1[s : s + chunk] = np.take_along_axis(two, order, 1)[:, 0]
     return d1, d2, i1
 
 
@@ -161,13 +165,21 @@ def memorization(samples, train, *, ratio: float = RATIO, method: str = "auto", 
     if pts.shape[0] < 2:
         raise ValueError(f"train: need at least 2 distinct points, got {pts.shape[0]}")
     x, pts = _checked_pair(samples, pts)
-    d1, d2, i1, _ = _nearest_two_unit(x, pts, method, 2048, 256 * 2**20)     # scale-free rule: scaled units
-    mem = d1 <= ratio ** 2 * d2
+    d1, d2, i1, _ = _nearest_two_unit(x, pts, method, 2048, 256 * 2**20)  # scale-free rule: scaled units
+    mem = d1 <= ratio**2 * d2
     with np.errstate(divide="ignore", invalid="ignore"):
         dr = np.sqrt(d1 / d2)
     k, m = int(mem.sum()), int(mem.size)
-    return {"memorized": mem, "ratio": k / m, "count": k, "m": m, "ci": wilson_interval(k, m, level),
-            "n_distinct": int(pts.shape[0]), "distance_ratio": dr, "nn1": i1}
+    return {
+        "memorized": mem,
+        "ratio": k / m,
+        "count": k,
+        "m": m,
+        "ci": wilson_interval(k, m, level),
+        "n_distinct": int(pts.shape[0]),
+        "distance_ratio": dr,
+        "nn1": i1,
+    }
 
 
 def mean_loglik(samples, mixture) -> tuple[float, float]:

@@ -70,8 +70,20 @@ from .likelihood import differentiable_noise_score, elbo, ode_loglik
 from .metrics import mean_loglik, memorization
 from .sampling import sample, sample_seeds
 
-__all__ = ["PlateauRule", "MixtureDiffusionSetting", "make_mixture", "make_dataset", "network_spec", "diffusion_point",
-           "run_point", "loss_references", "plateau_record", "train_until_plateau", "train_and_sample", "model_likelihood"]
+__all__ = [
+    "PlateauRule",
+    "MixtureDiffusionSetting",
+    "make_mixture",
+    "make_dataset",
+    "network_spec",
+    "diffusion_point",
+    "run_point",
+    "loss_references",
+    "plateau_record",
+    "train_until_plateau",
+    "train_and_sample",
+    "model_likelihood",
+]
 
 
 @dataclass(frozen=True)
@@ -84,7 +96,7 @@ class PlateauRule:
     tol: float = 0.01
     until: bool = False
 
-    def validate(self, cfg: DiffusionConfig) -> "PlateauRule":
+    def validate(self, cfg: DiffusionConfig) -> PlateauRule:
         if isinstance(self.round, bool) or not isinstance(self.round, int) or self.round < 1:
             raise ValueError(f"round: must be a positive int, got {self.round!r}")
         if self.until and self.round % cfg.log_every:
@@ -92,8 +104,9 @@ class PlateauRule:
         if not (0 < self.tol < 1 and math.isfinite(self.tol)):
             raise ValueError(f"tol: must be in (0, 1), got {self.tol}")
         if self.until and cfg.lr_final is not None:
-            raise ValueError("lr_final: must be None to train until a plateau (a decaying rate depends on the "
-                             "run's length)")
+            raise ValueError(
+                "lr_final: must be None to train until a plateau (a decaying rate depends on the run's length)"
+            )
         if self.until and cfg.steps < 2 * self.round:
             raise ValueError(f"steps: the cap must allow two rounds of {self.round} steps, got {cfg.steps}")
         return self
@@ -106,15 +119,15 @@ class MixtureDiffusionSetting:
     K: int = 8
     mean_scale: float = 2.0
     train: DiffusionConfig = field(default_factory=DiffusionConfig)
-    method: str = "ode"              # sampler: "ode" (probability flow) or "sde"
+    method: str = "ode"  # sampler: "ode" (probability flow) or "sde"
     sample_steps: int = 300
     n_samples: int = 512
-    save_samples: bool = False       # keep the samples in the result (for scatter plots)
-    likelihood: bool = True          # the model's likelihood of held-out draws and training points (module doc)
-    ll_points: int = 256             # held-out draws scored (and at most this many training points)
-    elbo_nodes: int = 64             # log-spaced times of the variational bound's t-integral
-    ode_steps: int = 100             # Heun steps of the probability-flow likelihood
-    plateau: PlateauRule = field(default_factory=PlateauRule)   # convergence statistic (and rule, if ``until``)
+    save_samples: bool = False  # keep the samples in the result (for scatter plots)
+    likelihood: bool = True  # the model's likelihood of held-out draws and training points (module doc)
+    ll_points: int = 256  # held-out draws scored (and at most this many training points)
+    elbo_nodes: int = 64  # log-spaced times of the variational bound's t-integral
+    ode_steps: int = 100  # Heun steps of the probability-flow likelihood
+    plateau: PlateauRule = field(default_factory=PlateauRule)  # convergence statistic (and rule, if ``until``)
 
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)
@@ -151,8 +164,17 @@ def network_spec(network: str | int) -> dict:
     raise ValueError(f"network: must be a preset name or a positive width, got {network!r}")
 
 
-def diffusion_point(setting: MixtureDiffusionSetting, *, d: int, n: int, n_max: int, network: str | int,
-                    weight_decay: float = 0.0, rep: int = 0, seed: int = 0) -> dict:
+def diffusion_point(
+    setting: MixtureDiffusionSetting,
+    *,
+    d: int,
+    n: int,
+    n_max: int,
+    network: str | int,
+    weight_decay: float = 0.0,
+    rep: int = 0,
+    seed: int = 0,
+) -> dict:
     """The JSON point of one run. ``network``: a preset name or a width (depth 3). The mixture and the data
     depend on (seed, d, rep) only, so every network, n and weight decay of a replicate sees the same
     mixture and nested data sets; the sampler's per-sample seeds depend on (d, n, rep) only, so models
@@ -161,22 +183,52 @@ def diffusion_point(setting: MixtureDiffusionSetting, *, d: int, n: int, n_max: 
     net = network_spec(network)
     setting.plateau.validate(setting.train)
     train = setting.to_dict()["train"]
-    wd = f"wd={float(weight_decay)!r}"                  # a string key: derive_seed would truncate a float
+    wd = f"wd={float(weight_decay)!r}"  # a string key: derive_seed would truncate a float
     train.update(weight_decay=float(weight_decay), seed=derive_seed(seed, "train", d, n, str(network), wd, rep))
-    return {"kind": "mixture-diffusion", "d": int(d), "K": setting.K, "mean_scale": setting.mean_scale,
-            "mixture_seed": derive_seed(seed, "mixture", d, rep), "n": int(n), "n_max": int(n_max),
-            "data_seed": derive_seed(seed, "data", d, rep), "network": net, "train": train,
-            "sampler": {"method": setting.method, "steps": setting.sample_steps, "n_samples": setting.n_samples,
-                        "seed": derive_seed(seed, "sample", d, n, rep)},   # same noise for every model: paired
-            "null_seed": derive_seed(seed, "null", d, n, rep), "save_samples": setting.save_samples,
-            "plateau": dataclasses.asdict(setting.plateau),
-            **({"likelihood": {"points": setting.ll_points, "elbo_nodes": setting.elbo_nodes,
-                               "ode_steps": setting.ode_steps, "seed": derive_seed(seed, "heldout", d, n, rep)}}
-               if setting.likelihood else {})}
+    return {
+        "kind": "mixture-diffusion",
+        "d": int(d),
+        "K": setting.K,
+        "mean_scale": setting.mean_scale,
+        "mixture_seed": derive_seed(seed, "mixture", d, rep),
+        "n": int(n),
+        "n_max": int(n_max),
+        "data_seed": derive_seed(seed, "data", d, rep),
+        "network": net,
+        "train": train,
+        "sampler": {
+            "method": setting.method,
+            "steps": setting.sample_steps,
+            "n_samples": setting.n_samples,
+            "seed": derive_seed(seed, "sample", d, n, rep),
+        },  # same noise for every model: paired
+        "null_seed": derive_seed(seed, "null", d, n, rep),
+        "save_samples": setting.save_samples,
+        "plateau": dataclasses.asdict(setting.plateau),
+        **(
+            {
+                "likelihood": {
+                    "points": setting.ll_points,
+                    "elbo_nodes": setting.elbo_nodes,
+                    "ode_steps": setting.ode_steps,
+                    "seed": derive_seed(seed, "heldout", d, n, rep),
+                }
+            }
+            if setting.likelihood
+            else {}
+        ),
+    }
 
 
-def loss_references(mixture: GaussianMixture, data: np.ndarray, cfg: DiffusionConfig, seed: int, *,
-                    nodes: int = 128, per_node: int = 128) -> dict:
+def loss_references(
+    mixture: GaussianMixture,
+    data: np.ndarray,
+    cfg: DiffusionConfig,
+    seed: int,
+    *,
+    nodes: int = 128,
+    per_node: int = 128,
+) -> dict:
     """{"true", "empirical"}: the DSM noise-prediction loss of the true and of the empirical score on ``data`` (n, d),
     each {"mean", "se"} over ``nodes`` x ``per_node`` stratified draws (module doc), with cfg's time law on
     [cfg.t0, cfg.T]; float64."""
@@ -185,20 +237,25 @@ def loss_references(mixture: GaussianMixture, data: np.ndarray, cfg: DiffusionCo
     x = np.asarray(data, dtype=np.float64)
     emp = EmpiricalDistribution(x)
     rng = np.random.default_rng(seed)
-    u = (np.arange(nodes) + 0.5) / nodes                                  # bin midpoints of the time law
-    ts = (np.exp(np.log(cfg.t0) + u * (np.log(cfg.T) - np.log(cfg.t0))) if cfg.time_law == "loguniform"
-          else cfg.t0 + u * (cfg.T - cfg.t0))
+    u = (np.arange(nodes) + 0.5) / nodes  # bin midpoints of the time law
+    ts = (
+        np.exp(np.log(cfg.t0) + u * (np.log(cfg.T) - np.log(cfg.t0)))
+        if cfg.time_law == "loguniform"
+        else cfg.t0 + u * (cfg.T - cfg.t0)
+    )
     per = {"true": np.empty((nodes, per_node)), "empirical": np.empty((nodes, per_node))}
     for i, t in enumerate(ts):
-        x0 = x[rng.integers(0, x.shape[0], per_node)]                   # (per_node, d)
+        x0 = x[rng.integers(0, x.shape[0], per_node)]  # (per_node, d)
         z = rng.standard_normal(x0.shape)
         a, sig = math.exp(-t / 2), math.sqrt(-math.expm1(-t))
         xt = a * x0 + sig * z
         per["true"][i] = ((sig * mixture.score(xt, t) + z) ** 2).sum(1)
         per["empirical"][i] = ((sig * emp.score(xt, t) + z) ** 2).sum(1)
     # stratified mean: the node means are independent, so se^2 = mean over nodes of var_i / per_node, / nodes
-    return {k: {"mean": float(v.mean()), "se": float(np.sqrt(v.var(axis=1, ddof=1).mean() / v.size))}
-            for k, v in per.items()}
+    return {
+        k: {"mean": float(v.mean()), "se": float(np.sqrt(v.var(axis=1, ddof=1).mean() / v.size))}
+        for k, v in per.items()
+    }
 
 
 def plateau_record(losses: list, round_steps: int, tol: float) -> dict:
@@ -210,12 +267,25 @@ def plateau_record(losses: list, round_steps: int, tol: float) -> dict:
     last = int(losses[-1][0]) if losses else 0
     means = [float(np.mean(rounds[k])) for k in sorted(rounds) if (k + 1) * round_steps <= last]
     delta = (means[-2] - means[-1]) / means[-2] if len(means) >= 2 else None
-    return {"round": round_steps, "tol": tol, "steps": last, "round_means": means, "delta": delta,
-            "reached": delta is not None and delta < tol}
+    return {
+        "round": round_steps,
+        "tol": tol,
+        "steps": last,
+        "round_means": means,
+        "delta": delta,
+        "reached": delta is not None and delta < tol,
+    }
 
 
-def train_until_plateau(data, cfg: DiffusionConfig, rule: PlateauRule, *, preset: str | None = None,
-                        width: int | None = None, progress: bool = False) -> tuple[DiffusionResult, dict]:
+def train_until_plateau(
+    data,
+    cfg: DiffusionConfig,
+    rule: PlateauRule,
+    *,
+    preset: str | None = None,
+    width: int | None = None,
+    progress: bool = False,
+) -> tuple[DiffusionResult, dict]:
     """DSM training of ``train_diffusion`` in rounds of ``rule.round`` steps until the loss has plateaued or
     ``cfg.steps`` (the cap) is reached (module doc); (result, plateau_record with "stopped": "plateau" or "cap").
 
@@ -229,8 +299,16 @@ def train_until_plateau(data, cfg: DiffusionConfig, rule: PlateauRule, *, preset
         steps = min(2 * rule.round, cfg.steps)
         while True:
             run = dataclasses.replace(cfg, steps=steps)
-            res = train_diffusion(data, run, preset=preset, width=width, progress=progress, checkpoint=ckpt,
-                                  checkpoint_every=rule.round, resume=True)
+            res = train_diffusion(
+                data,
+                run,
+                preset=preset,
+                width=width,
+                progress=progress,
+                checkpoint=ckpt,
+                checkpoint_every=rule.round,
+                resume=True,
+            )
             rec = plateau_record(res.losses, rule.round, rule.tol)
             if rec["reached"] or steps >= cfg.steps:
                 rec["stopped"] = "plateau" if rec["reached"] else "cap"
@@ -241,8 +319,9 @@ def train_until_plateau(data, cfg: DiffusionConfig, rule: PlateauRule, *, preset
             save_torch(ckpt, st)
 
 
-def train_and_sample(data: np.ndarray, point: dict, device: str = "cpu",
-                     progress: bool = False) -> tuple[DiffusionResult, np.ndarray, DiffusionConfig, dict]:
+def train_and_sample(
+    data: np.ndarray, point: dict, device: str = "cpu", progress: bool = False
+) -> tuple[DiffusionResult, np.ndarray, DiffusionConfig, dict]:
     """Train the point's network on ``data`` (its "train" config; until a plateau if its "plateau" rule says so) and
     draw its samples (its "sampler": method, steps, per-sample seeds); (result, samples (m, d) float64, config,
     plateau record)."""
@@ -250,17 +329,30 @@ def train_and_sample(data: np.ndarray, point: dict, device: str = "cpu",
     net = point["network"]
     rule = PlateauRule(**point["plateau"]) if point.get("plateau") else None
     if rule is not None and rule.until:
-        res, rec = train_until_plateau(data, cfg, rule, preset=net.get("preset"), width=net.get("width"),
-                                       progress=progress)
+        res, rec = train_until_plateau(
+            data, cfg, rule, preset=net.get("preset"), width=net.get("width"), progress=progress
+        )
     else:
         res = train_diffusion(data, cfg, preset=net.get("preset"), width=net.get("width"), progress=progress)
         r = rule or PlateauRule()
-        half = max(cfg.log_every, cfg.steps // 2 // cfg.log_every * cfg.log_every)   # two rounds fit a short run
+        half = max(cfg.log_every, cfg.steps // 2 // cfg.log_every * cfg.log_every)  # two rounds fit a short run
         rec = {**plateau_record(res.losses, min(r.round, half), r.tol), "stopped": "fixed"}
     sp = point["sampler"]
-    xs = sample(NoiseScore(res.ema_model), (data.shape[1],), seeds=sample_seeds(sp["seed"], sp["n_samples"]),
-                method=sp["method"], steps=sp["steps"], t0=cfg.t0, T=cfg.T, device=res.ema_model.inp.weight.device,
-                dtype=torch.float32).double().numpy()
+    xs = (
+        sample(
+            NoiseScore(res.ema_model),
+            (data.shape[1],),
+            seeds=sample_seeds(sp["seed"], sp["n_samples"]),
+            method=sp["method"],
+            steps=sp["steps"],
+            t0=cfg.t0,
+            T=cfg.T,
+            device=res.ema_model.inp.weight.device,
+            dtype=torch.float32,
+        )
+        .double()
+        .numpy()
+    )
     return res, xs, cfg, rec
 
 
@@ -272,19 +364,35 @@ def run_point(point: dict, device: str = "cpu", progress: bool = False) -> dict:
     sp = point["sampler"]
     mem = memorization(xs, data)
     ll, ll_se = mean_loglik(xs, mix)
-    lp = mix.logpdf(xs)                                                    # (m,): split by the rule
-    split = {f"loglik_{name}": (float(lp[mask].mean()) if mask.any() else None)
-             for name, mask in (("memorized", mem["memorized"]), ("novel", ~mem["memorized"]))}
-    fresh = mix.sample(sp["n_samples"], np.random.default_rng(point["null_seed"]), t=cfg.t0)   # perfect generator
+    lp = mix.logpdf(xs)  # (m,): split by the rule
+    split = {
+        f"loglik_{name}": (float(lp[mask].mean()) if mask.any() else None)
+        for name, mask in (("memorized", mem["memorized"]), ("novel", ~mem["memorized"]))
+    }
+    fresh = mix.sample(sp["n_samples"], np.random.default_rng(point["null_seed"]), t=cfg.t0)  # perfect generator
     null = memorization(fresh, data)
     ll_ref, ll_ref_se = mean_loglik(fresh, mix)
-    out = {"parameters": res.parameters, "train_seconds": res.seconds, "losses": res.losses,
-           "final_loss": res.losses[-1][1], "plateau": plateau, "memorization": mem["ratio"],
-           "memorized": mem["count"], "m": mem["m"],
-           "ci": list(mem["ci"]), "n_distinct": mem["n_distinct"],
-           "distance_ratio_quantiles": [float(q) for q in np.quantile(mem["distance_ratio"], [0.1, 0.5, 0.9])],
-           "loglik": ll, "loglik_se": ll_se, "null_memorization": null["ratio"], "null_ci": list(null["ci"]),
-           "loglik_fresh": ll_ref, "loglik_fresh_se": ll_ref_se, **split, "device": str(res.ema_model.inp.weight.device)}
+    out = {
+        "parameters": res.parameters,
+        "train_seconds": res.seconds,
+        "losses": res.losses,
+        "final_loss": res.losses[-1][1],
+        "plateau": plateau,
+        "memorization": mem["ratio"],
+        "memorized": mem["count"],
+        "m": mem["m"],
+        "ci": list(mem["ci"]),
+        "n_distinct": mem["n_distinct"],
+        "distance_ratio_quantiles": [float(q) for q in np.quantile(mem["distance_ratio"], [0.1, 0.5, 0.9])],
+        "loglik": ll,
+        "loglik_se": ll_se,
+        "null_memorization": null["ratio"],
+        "null_ci": list(null["ci"]),
+        "loglik_fresh": ll_ref,
+        "loglik_fresh_se": ll_ref_se,
+        **split,
+        "device": str(res.ema_model.inp.weight.device),
+    }
     if point.get("likelihood"):
         out["likelihood"] = model_likelihood(res.ema_model, mix, data, point["likelihood"], cfg.t0, cfg.T)
     out["loss_references"] = loss_references(mix, data, cfg, derive_seed(point["data_seed"], "loss-references"))
@@ -296,8 +404,11 @@ def run_point(point: dict, device: str = "cpu", progress: bool = False) -> dict:
 
 
 def _mean_se(v: np.ndarray) -> dict:
-    return {"mean": float(v.mean()), "se": float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else None,
-            "median": float(np.median(v))}
+    return {
+        "mean": float(v.mean()),
+        "se": float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else None,
+        "median": float(np.median(v)),
+    }
 
 
 def model_likelihood(model, mixture: GaussianMixture, data: np.ndarray, spec: dict, t0: float, T: float) -> dict:
@@ -308,21 +419,33 @@ def model_likelihood(model, mixture: GaussianMixture, data: np.ndarray, spec: di
 
     rng = np.random.default_rng(spec["seed"])
     held = mixture.sample(spec["points"], rng, t=t0)
-    train = distinct_points(data)[:spec["points"]]
+    train = distinct_points(data)[: spec["points"]]
     score = differentiable_noise_score(model)
     d = data.shape[1]
-    r2 = float(stats.chi2.isf(1e-6, d))                    # |x_T|^2 beyond this: a path that left the prior
+    r2 = float(stats.chi2.isf(1e-6, d))  # |x_T|^2 beyond this: a path that left the prior
     out = {"t0": t0, "points": {"heldout": int(held.shape[0]), "train": int(train.shape[0])}}
     for name, x in (("heldout", held), ("train", train)):
         e = elbo(score, x, t0=t0, T=T, nodes=spec["elbo_nodes"], seed=derive_seed(spec["seed"], "elbo", name))
         try:
-            o, xT = ode_loglik(score, x, t0=t0, T=T, steps=spec["ode_steps"], trace="hutchinson",
-                               seed=derive_seed(spec["seed"], "ode", name), return_end=True)
-            ode, diverged = _mean_se(o), float(np.mean((xT ** 2).sum(1) > r2))
-        except FloatingPointError:                         # a path overflowed: every statistic would be -inf
+            o, xT = ode_loglik(
+                score,
+                x,
+                t0=t0,
+                T=T,
+                steps=spec["ode_steps"],
+                trace="hutchinson",
+                seed=derive_seed(spec["seed"], "ode", name),
+                return_end=True,
+            )
+            ode, diverged = _mean_se(o), float(np.mean((xT**2).sum(1) > r2))
+        except FloatingPointError:  # a path overflowed: every statistic would be -inf
             ode, diverged = None, 1.0
-        out[name] = {"truth": _mean_se(mixture.logpdf(x, t0)), "elbo": _mean_se(e), "ode": ode,
-                     "ode_diverged": diverged}
+        out[name] = {
+            "truth": _mean_se(mixture.logpdf(x, t0)),
+            "elbo": _mean_se(e),
+            "ode": ode,
+            "ode_diverged": diverged,
+        }
     for est in ("truth", "elbo", "ode"):
         if out["train"][est] is None or out["heldout"][est] is None:
             out[f"gap_{est}"] = None

@@ -31,14 +31,24 @@ from .networks import ScoreMLP
 
 __all__ = ["ReLUMLP"]
 
-_embed = ScoreMLP.embed   # (module with a `freqs` buffer, t (B,)) -> (B, emb_dim); shared with ScoreMLP
+_embed = ScoreMLP.embed  # (module with a `freqs` buffer, t (B,)) -> (B, emb_dim); shared with ScoreMLP
 
 
 class ReLUMLP(nn.Module):
     """s(x) or s(x, t): x (B, d), t scalar or (B,) -> (B, d); ``depth`` hidden ReLU layers of ``width``."""
 
-    def __init__(self, d: int, width: int, depth: int, *, time_conditioned: bool = False, emb_dim: int = 16,
-                 generator: torch.Generator | None = None, device=None, dtype=torch.float32):
+    def __init__(
+        self,
+        d: int,
+        width: int,
+        depth: int,
+        *,
+        time_conditioned: bool = False,
+        emb_dim: int = 16,
+        generator: torch.Generator | None = None,
+        device=None,
+        dtype=torch.float32,
+    ):
         super().__init__()
         for name, v in (("d", d), ("width", width), ("depth", depth), ("emb_dim", emb_dim)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -51,8 +61,9 @@ class ReLUMLP(nn.Module):
         self.time_conditioned = bool(time_conditioned)
         self.emb_dim = emb_dim if self.time_conditioned else 0
         if self.time_conditioned:
-            self.register_buffer("freqs", torch.exp(torch.linspace(0.0, math.log(100.0), emb_dim // 2,
-                                                                   dtype=torch.float64)))
+            self.register_buffer(
+                "freqs", torch.exp(torch.linspace(0.0, math.log(100.0), emb_dim // 2, dtype=torch.float64))
+            )
         dims = [d + self.emb_dim] + [width] * depth + [d]
         self.layers = nn.ModuleList(nn.Linear(a, b, dtype=torch.float64) for a, b in zip(dims[:-1], dims[1:]))
         self.reset_parameters(generator)
@@ -77,10 +88,10 @@ class ReLUMLP(nn.Module):
             t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
             if t.ndim == 0:
                 t = t.expand(x.shape[0])
-            h = torch.cat([x, _embed(self, t).to(x.dtype)], dim=1)       # (B, d + emb)
+            h = torch.cat([x, _embed(self, t).to(x.dtype)], dim=1)  # (B, d + emb)
         for layer in self.layers[:-1]:
-            h = torch.relu(layer(h))                                     # (B, W)
-        return self.layers[-1](h)                                        # (B, d)
+            h = torch.relu(layer(h))  # (B, W)
+        return self.layers[-1](h)  # (B, d)
 
     def complexity(self) -> dict:
         """{'W': max hidden width, 'L': weight layers (depth + 1), 'hidden_layers': depth,

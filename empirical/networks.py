@@ -38,22 +38,23 @@ class ScoreMLP(nn.Module):
         self.d, self.emb_dim = d, emb_dim
         self.register_buffer("freqs", torch.exp(torch.linspace(0.0, math.log(100.0), emb_dim // 2)))
         self.inp = nn.Linear(d + emb_dim, width)
-        self.blocks = nn.ModuleList(nn.Sequential(nn.SiLU(), nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))
-                                    for _ in range(depth))
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.SiLU(), nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width)) for _ in range(depth)
+        )
         self.out = nn.Sequential(nn.SiLU(), nn.Linear(width, d))
 
     def embed(self, t: torch.Tensor) -> torch.Tensor:
-        arg = torch.log(t)[:, None] * self.freqs[None, :]              # (B, emb/2)
-        return torch.cat([torch.sin(arg), torch.cos(arg)], dim=1)      # (B, emb)
+        arg = torch.log(t)[:, None] * self.freqs[None, :]  # (B, emb/2)
+        return torch.cat([torch.sin(arg), torch.cos(arg)], dim=1)  # (B, emb)
 
     def forward(self, x: torch.Tensor, t) -> torch.Tensor:
         t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
         if t.ndim == 0:
             t = t.expand(x.shape[0])
-        h = self.inp(torch.cat([x, self.embed(t)], dim=1))             # (B, W)
+        h = self.inp(torch.cat([x, self.embed(t)], dim=1))  # (B, W)
         for block in self.blocks:
             h = h + block(h)
-        return self.out(h)                                             # (B, d)
+        return self.out(h)  # (B, d)
 
 
 def as_numpy_score(module: nn.Module, batch: int = 65536):
@@ -64,8 +65,8 @@ def as_numpy_score(module: nn.Module, batch: int = 65536):
         out = np.empty((x.shape[0], x.shape[1]))
         with torch.no_grad():
             for i in range(0, x.shape[0], batch):
-                xb = torch.as_tensor(x[i:i + batch], dtype=param.dtype, device=param.device)
-                out[i:i + batch] = module(xb, float(t)).double().cpu().numpy()
+                xb = torch.as_tensor(x[i : i + batch], dtype=param.dtype, device=param.device)
+                out[i : i + batch] = module(xb, float(t)).double().cpu().numpy()
         return out
 
     return score

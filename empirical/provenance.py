@@ -1,12 +1,12 @@
 """Provenance: the environment a run happened in and the code that ran, recorded with every results file.
 
-    environment()        package versions (every dependency that computes numbers), Python, platform, CPUs,
-                         device, memsep's version, the git commit and whether the tree was dirty, and
-                         the fingerprint of the code
-    code_fingerprint()   SHA-256 (16 hex digits) over the sources of theory/, empirical/ and verify/: it
-                         changes with any change of the code that computes results, committed or not;
-                         resumable sweeps key their points with it, so a changed code never reuses a point
-    run_stamp()          when (UTC) and by which command line a run was made
+environment()        package versions (every dependency that computes numbers), Python, platform, CPUs,
+                     device, memsep's version, the git commit and whether the tree was dirty, and
+                     the fingerprint of the code
+code_fingerprint()   SHA-256 (16 hex digits) over the sources of theory/, empirical/ and verify/: it
+                     changes with any change of the code that computes results, committed or not;
+                     resumable sweeps key their points with it, so a changed code never reuses a point
+run_stamp()          when (UTC) and by which command line a run was made
 """
 
 from __future__ import annotations
@@ -60,10 +60,12 @@ def code_fingerprint() -> str:
 def run_stamp() -> dict:
     """{"finished_utc": ISO time, "command": the command line}."""
     prog = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
-    if prog == "__main__.py":                     # python -m memsep.verify ...
+    if prog == "__main__.py":  # python -m memsep.verify ...
         prog = "python -m memsep.verify"
-    return {"finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "command": " ".join([prog, *sys.argv[1:]]) if sys.argv else ""}
+    return {
+        "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join([prog, *sys.argv[1:]]) if sys.argv else "",
+    }
 
 
 def _git(args: list[str], cwd: Path) -> str | None:
@@ -92,8 +94,19 @@ def environment() -> dict:
     root = ROOT
     commit = _git(["rev-parse", "HEAD"], root)
     # Dirty = tracked sources changed; the run's own outputs (results/, figures/, REPORT.md) do not count.
-    status = _git(["status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results",
-                   ":(exclude)figures", ":(exclude)REPORT.md"], root)
+    status = _git(
+        [
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            ":(exclude)results",
+            ":(exclude)figures",
+            ":(exclude)REPORT.md",
+        ],
+        root,
+    )
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),

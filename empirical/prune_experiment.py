@@ -40,8 +40,17 @@ from .pruning import head_count, importance_scores, prune_heads, random_heads, s
 from .sampling import sample, sample_seeds
 from .sweep import record_key
 
-__all__ = ["PruneSetting", "original_point", "arm_point", "rank_point", "run_stage", "stage_samples", "load_data",
-           "plateau", "ARMS"]
+__all__ = [
+    "PruneSetting",
+    "original_point",
+    "arm_point",
+    "rank_point",
+    "run_stage",
+    "stage_samples",
+    "load_data",
+    "plateau",
+    "ARMS",
+]
 
 ARMS = ("control", "importance", "random")
 
@@ -52,24 +61,28 @@ class PruneSetting:
     lr 1e-3, 6,000 steps: 78% of samples memorized there). ``finetune.steps`` is the primary fine-tuning length M of
     Algorithm 1 (the arms' comparison); an arm may also be evaluated after other lengths (``arm_point(lengths=)``)."""
 
-    dataset: str = "digits"                # "digits" or "cifar10"
-    data_path: str | None = None           # the cifar-10-batches-py folder for "cifar10"
+    dataset: str = "digits"  # "digits" or "cifar10"
+    data_path: str | None = None  # the cifar-10-batches-py folder for "cifar10"
     n: int = 32
     preset: str = "dit-tiny"
-    train: DiffusionConfig = field(default_factory=lambda: DiffusionConfig(steps=6000, batch=128, lr=1e-3,
-                                                                           warmup=200, log_every=250, lr_final=1e-4))
-    finetune: DiffusionConfig = field(default_factory=lambda: DiffusionConfig(steps=500, batch=128, lr=1e-4,
-                                                                              warmup=0, log_every=100))
+    train: DiffusionConfig = field(
+        default_factory=lambda: DiffusionConfig(
+            steps=6000, batch=128, lr=1e-3, warmup=200, log_every=250, lr_final=1e-4
+        )
+    )
+    finetune: DiffusionConfig = field(
+        default_factory=lambda: DiffusionConfig(steps=500, batch=128, lr=1e-4, warmup=0, log_every=100)
+    )
     importance_batches: int = 20
     importance_batch: int = 64
-    time_map: str = "ddpm"                 # Algorithm 2's map of Beta(0.8, 2) onto time (empirical.pruning)
-    small_t: tuple[float, float] = (1e-3, 0.1)   # the "small t" range of the loss diagnostic
+    time_map: str = "ddpm"  # Algorithm 2's map of Beta(0.8, 2) onto time (empirical.pruning)
+    small_t: tuple[float, float] = (1e-3, 0.1)  # the "small t" range of the loss diagnostic
     n_samples: int = 256
     sample_steps: int = 100
     method: str = "ode"
     classifier_steps: int = 600
-    plateau_window: float = 0.2            # convergence criterion of the original (``plateau``): over the last 20% of
-    plateau_tol: float = 0.03              # the steps the training loss falls by less than 3% per 1,000 steps
+    plateau_window: float = 0.2  # convergence criterion of the original (``plateau``): over the last 20% of
+    plateau_tol: float = 0.03  # the steps the training loss falls by less than 3% per 1,000 steps
 
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)
@@ -87,8 +100,15 @@ def plateau(losses: list, window: float, tol: float) -> dict:
     """
     steps = np.array([s for s, _ in losses], dtype=np.float64)
     vals = np.array([v for _, v in losses], dtype=np.float64)
-    nan = {"rate": float("nan"), "rate_se": float("nan"), "converged": False, "points": 0, "from_step": None,
-           "tol": tol, "window": window}
+    nan = {
+        "rate": float("nan"),
+        "rate_se": float("nan"),
+        "converged": False,
+        "points": 0,
+        "from_step": None,
+        "tol": tol,
+        "window": window,
+    }
     if steps.size < 4 or not np.all(vals > 0):
         return nan
     sel = steps >= steps.max() * (1 - window)
@@ -99,10 +119,17 @@ def plateau(losses: list, window: float, tol: float) -> dict:
     sxx = float(np.sum((x - xm) ** 2))
     b = float(np.sum((x - xm) * (y - y.mean())) / sxx)
     resid = y - (y.mean() + b * (x - xm))
-    se = float(np.sqrt(np.sum(resid ** 2) / (x.size - 2) / sxx))
+    se = float(np.sqrt(np.sum(resid**2) / (x.size - 2) / sxx))
     rate = -1000.0 * b
-    return {"rate": rate, "rate_se": 1000.0 * se, "converged": bool(rate <= tol), "points": int(x.size),
-            "from_step": int(x.min()), "tol": tol, "window": window}
+    return {
+        "rate": rate,
+        "rate_se": 1000.0 * se,
+        "converged": bool(rate <= tol),
+        "points": int(x.size),
+        "from_step": int(x.min()),
+        "tol": tol,
+        "window": window,
+    }
 
 
 def load_data(s: PruneSetting, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -123,8 +150,17 @@ def original_point(s: PruneSetting, seed: int) -> dict:
     return {"stage": "original", "setting": s.to_dict(), "seed": seed}
 
 
-def arm_point(s: PruneSetting, seed: int, arm: str, eta: float, *, time_map: str | None = None, draw: int = 0,
-              lengths: tuple[int, ...] = (), keep_samples: bool = False) -> dict:
+def arm_point(
+    s: PruneSetting,
+    seed: int,
+    arm: str,
+    eta: float,
+    *,
+    time_map: str | None = None,
+    draw: int = 0,
+    lengths: tuple[int, ...] = (),
+    keep_samples: bool = False,
+) -> dict:
     """One arm of Algorithm 1 from the original of ``seed``: "control" (no pruning, the same fine-tuning),
     "importance" (Algorithm 2 under ``time_map``, default the setting's) or "random" (draw ``draw``) at ratio eta,
     fine-tuned for max(lengths) steps (at least the primary ``s.finetune.steps``) and evaluated after 0 steps
@@ -135,17 +171,30 @@ def arm_point(s: PruneSetting, seed: int, arm: str, eta: float, *, time_map: str
     lens = tuple(sorted({int(v) for v in lengths} | {s.finetune.steps}))
     if any(v < 0 for v in lens):
         raise ValueError(f"lengths: must be >= 0, got {lengths}")
-    return {"stage": "arm", "setting": s.to_dict(), "seed": seed, "arm": arm,
-            "eta": 0.0 if arm == "control" else float(eta),
-            "time_map": (time_map or s.time_map) if arm == "importance" else None,
-            "draw": int(draw) if arm == "random" else 0, "lengths": list(lens), "keep_samples": bool(keep_samples)}
+    return {
+        "stage": "arm",
+        "setting": s.to_dict(),
+        "seed": seed,
+        "arm": arm,
+        "eta": 0.0 if arm == "control" else float(eta),
+        "time_map": (time_map or s.time_map) if arm == "importance" else None,
+        "draw": int(draw) if arm == "random" else 0,
+        "lengths": list(lens),
+        "keep_samples": bool(keep_samples),
+    }
 
 
 def rank_point(s: PruneSetting, seed: int, eta: float, draws: int, time_maps: tuple[str, ...]) -> dict:
     """M1's reference distribution: the small-t loss right after pruning for ``draws`` random prunings at eta, and
     for importance pruning under each time map (heads removed and their overlap), all from the original of seed."""
-    return {"stage": "rank", "setting": s.to_dict(), "seed": seed, "eta": float(eta), "draws": int(draws),
-            "time_maps": list(time_maps)}
+    return {
+        "stage": "rank",
+        "setting": s.to_dict(),
+        "seed": seed,
+        "eta": float(eta),
+        "draws": int(draws),
+        "time_maps": list(time_maps),
+    }
 
 
 def _setting(d: dict) -> PruneSetting:
@@ -159,9 +208,20 @@ def _setting(d: dict) -> PruneSetting:
 def stage_samples(model: DiT, s: PruneSetting, seed: int, device="cpu") -> np.ndarray:
     """(m, C, H, W) samples from the per-sample seeds shared by every model of one experiment seed."""
     c = model.cfg
-    return sample(NoiseScore(model), (c.channels, c.image_size, c.image_size),
-                  seeds=sample_seeds(derive_seed(seed, "samples"), s.n_samples), method=s.method,
-                  steps=s.sample_steps, t0=s.train.t0, T=s.train.T, device=device).double().numpy()
+    return (
+        sample(
+            NoiseScore(model),
+            (c.channels, c.image_size, c.image_size),
+            seeds=sample_seeds(derive_seed(seed, "samples"), s.n_samples),
+            method=s.method,
+            steps=s.sample_steps,
+            t0=s.train.t0,
+            T=s.train.T,
+            device=device,
+        )
+        .double()
+        .numpy()
+    )
 
 
 def small_t_loss(model: DiT, data: np.ndarray, s: PruneSetting, seed: int, draws: int = 512) -> float:
@@ -180,7 +240,7 @@ def small_t_loss(model: DiT, data: np.ndarray, s: PruneSetting, seed: int, draws
 _CLASSIFIERS: dict = {}
 
 
-def _classifier(s: "PruneSetting", seed: int, ref, labels, folder: Path):
+def _classifier(s: PruneSetting, seed: int, ref, labels, folder: Path):
     """The feature classifier of one experiment seed: trained once per (dataset, seed) and kept on disk next to the
     stages (``image_metrics.cached_classifier``: weights-only files, checked when read back) and in memory."""
     from .image_metrics import cached_classifier
@@ -188,22 +248,36 @@ def _classifier(s: "PruneSetting", seed: int, ref, labels, folder: Path):
     key = (s.dataset, s.data_path, seed, s.classifier_steps, str(folder))
     if key not in _CLASSIFIERS:
         _CLASSIFIERS.clear()
-        _CLASSIFIERS[key] = cached_classifier(ref, labels, Path(folder) / "classifiers", dataset=s.dataset,
-                                              data=s.data_path, seed=seed, steps=s.classifier_steps)[0]
+        _CLASSIFIERS[key] = cached_classifier(
+            ref,
+            labels,
+            Path(folder) / "classifiers",
+            dataset=s.dataset,
+            data=s.data_path,
+            seed=seed,
+            steps=s.classifier_steps,
+        )[0]
     return _CLASSIFIERS[key]
 
 
-def _evaluate(model: DiT, s: PruneSetting, seed: int, data, ref, labels, device, folder: Path, *,
-              keep_samples: bool = False) -> dict:
+def _evaluate(
+    model: DiT, s: PruneSetting, seed: int, data, ref, labels, device, folder: Path, *, keep_samples: bool = False
+) -> dict:
     """Memorization (mask and NN1 per shared-noise sample), small-t loss, precision / recall (k = 3) and FD in pixel
     and classifier features (at the sample count, and extrapolated to infinitely many samples) of one model."""
     xs = stage_samples(model, s, seed, device)
     flat = xs.reshape(len(xs), -1)
     mem = memorization(flat, data.reshape(len(data), -1))
-    out = {"memorized": mem["count"], "m": mem["m"], "nn1": mem["nn1"].tolist(),
-           "mask": "".join("1" if v else "0" for v in mem["memorized"]),
-           "small_t_loss": small_t_loss(model, data, s, seed), "parameters": count_parameters(model),
-           "heads": list(model.cfg.heads), "k": 3}
+    out = {
+        "memorized": mem["count"],
+        "m": mem["m"],
+        "nn1": mem["nn1"].tolist(),
+        "mask": "".join("1" if v else "0" for v in mem["memorized"]),
+        "small_t_loss": small_t_loss(model, data, s, seed),
+        "parameters": count_parameters(model),
+        "heads": list(model.cfg.heads),
+        "k": 3,
+    }
     clf = _classifier(s, seed, ref, labels, folder)
     out["classifier_accuracy"] = clf.accuracy
     for name, f in (("pixels", PixelFeatures()), ("classifier", clf)):
@@ -217,8 +291,8 @@ def _evaluate(model: DiT, s: PruneSetting, seed: int, data, ref, labels, device,
 
 
 def _fd_inf(fr, fg, seed) -> tuple[float, float]:
-    """(FD extrapolated to infinitely many generated samples, the fit's se) (image_metrics.frechet_distance_extrapolated:
-    FD at m, m/2 and m/4 generated samples, fitted as FD_inf + c / m)."""
+    """(FD extrapolated to infinitely many generated samples, the fit's se)
+    (image_metrics.frechet_distance_extrapolated: FD at m, m/2 and m/4 generated samples, fitted as FD_inf + c / m)."""
     from .image_metrics import frechet_distance_extrapolated
 
     r = frechet_distance_extrapolated(fr, fg, seed=derive_seed(seed, "fd-extrapolation"))
@@ -228,7 +302,7 @@ def _fd_inf(fr, fg, seed) -> tuple[float, float]:
 def _original_model(s: PruneSetting, seed: int, folder: Path, device, progress) -> DiT:
     orig = original_point(s, seed)
     path = folder / f"{record_key(orig)}.pt"
-    if not path.is_file():          # weights are not kept: retrain (resuming its checkpoint if any), bit-identically
+    if not path.is_file():  # weights are not kept: retrain (resuming its checkpoint if any), bit-identically
         run_stage(orig, folder, device, progress)
     return load_dit(path)
 
@@ -236,8 +310,16 @@ def _original_model(s: PruneSetting, seed: int, folder: Path, device, progress) 
 def _removed(model: DiT, data, s: PruneSetting, seed: int, eta: float, arm: str, time_map: str | None, draw: int):
     """(heads to remove {layer: [h]}, importance scores or None) of one arm."""
     if arm == "importance":
-        imp = importance_scores(model, data, batches=s.importance_batches, batch=s.importance_batch, t0=s.train.t0,
-                                T=s.train.T, time_map=time_map, seed=derive_seed(seed, "imp"))
+        imp = importance_scores(
+            model,
+            data,
+            batches=s.importance_batches,
+            batch=s.importance_batch,
+            t0=s.train.t0,
+            T=s.train.T,
+            time_map=time_map,
+            seed=derive_seed(seed, "imp"),
+        )
         return select_heads(imp, eta), imp
     if arm == "random":
         return random_heads(model, eta, derive_seed(seed, "random", draw)), None
@@ -256,21 +338,34 @@ def run_stage(point: dict, folder: Path, device: str = "cpu", progress: bool = F
         torch.manual_seed(derive_seed(seed, "init"))
         model = make_dit(s.preset, image_size=data.shape[2], channels=data.shape[1])
         cfg = dataclasses.replace(s.train, seed=derive_seed(seed, "train"), device=device)
-        res = train_diffusion(data, cfg, model=model, checkpoint=folder / f"{record_key(point)}.ckpt",
-                              checkpoint_every=500, resume=True, progress=progress)
+        res = train_diffusion(
+            data,
+            cfg,
+            model=model,
+            checkpoint=folder / f"{record_key(point)}.ckpt",
+            checkpoint_every=500,
+            resume=True,
+            progress=progress,
+        )
         model = res.ema_model.cpu()
         save_dit(folder / f"{record_key(point)}.pt", model)
-        return {"losses": res.losses, "train_seconds": res.seconds, "indices": idx.tolist(),
-                "plateau": plateau(res.losses, s.plateau_window, s.plateau_tol),
-                "eval": _evaluate(model, s, seed, data, ref, labels, device, folder, keep_samples=True)}
+        return {
+            "losses": res.losses,
+            "train_seconds": res.seconds,
+            "indices": idx.tolist(),
+            "plateau": plateau(res.losses, s.plateau_window, s.plateau_tol),
+            "eval": _evaluate(model, s, seed, data, ref, labels, device, folder, keep_samples=True),
+        }
     base = _original_model(s, seed, folder, device, progress)
     if point["stage"] == "rank":
         out = {"original_small_t_loss": small_t_loss(base, data, s, seed), "importance": {}, "random_small_t_loss": []}
         for tm in point["time_maps"]:
             remove, imp = _removed(base, data, s, seed, point["eta"], "importance", tm, 0)
-            out["importance"][tm] = {"removed": {str(k): v for k, v in remove.items()},
-                                     "importance": [v.tolist() for v in imp],
-                                     "small_t_loss": small_t_loss(prune_heads(base, remove), data, s, seed)}
+            out["importance"][tm] = {
+                "removed": {str(k): v for k, v in remove.items()},
+                "importance": [v.tolist() for v in imp],
+                "small_t_loss": small_t_loss(prune_heads(base, remove), data, s, seed),
+            }
         for r in range(point["draws"]):
             remove, _ = _removed(base, data, s, seed, point["eta"], "random", None, r)
             out["random_small_t_loss"].append(small_t_loss(prune_heads(base, remove), data, s, seed))
@@ -279,22 +374,43 @@ def run_stage(point: dict, folder: Path, device: str = "cpu", progress: bool = F
     arm, eta = point["arm"], point["eta"]
     remove, imp = _removed(base, data, s, seed, eta, arm, point["time_map"], point["draw"])
     model = prune_heads(base, remove)
-    out = {"removed": {str(k): v for k, v in remove.items()}, "heads_removed": sum(len(v) for v in remove.values()),
-           "heads_total": head_count(base), "importance": [v.tolist() for v in imp] if imp is not None else None,
-           "evals": {}}
+    out = {
+        "removed": {str(k): v for k, v in remove.items()},
+        "heads_removed": sum(len(v) for v in remove.values()),
+        "heads_total": head_count(base),
+        "importance": [v.tolist() for v in imp] if imp is not None else None,
+        "evals": {},
+    }
     lengths = [v for v in point["lengths"] if v > 0]
     if 0 in point["lengths"] or arm != "control":
         out["evals"]["0"] = _evaluate(model, s, seed, data, ref, labels, device, folder)
     if lengths:
         cfg = dataclasses.replace(s.finetune, steps=max(lengths), seed=derive_seed(seed, "finetune"), device=device)
-        res = train_diffusion(data, cfg, model=model, checkpoint=folder / f"{record_key(point)}.ckpt",
-                              checkpoint_every=250, resume=True, progress=progress, snapshot_steps=tuple(lengths))
+        res = train_diffusion(
+            data,
+            cfg,
+            model=model,
+            checkpoint=folder / f"{record_key(point)}.ckpt",
+            checkpoint_every=250,
+            resume=True,
+            progress=progress,
+            snapshot_steps=tuple(lengths),
+        )
         out["finetune_losses"] = res.losses
         for v in lengths:
             model.load_state_dict(res.snapshots[v])
             model.eval()
-            out["evals"][str(v)] = _evaluate(model, s, seed, data, ref, labels, device, folder,
-                                             keep_samples=point["keep_samples"] and v == s.finetune.steps)
+            out["evals"][str(v)] = _evaluate(
+                model,
+                s,
+                seed,
+                data,
+                ref,
+                labels,
+                device,
+                folder,
+                keep_samples=point["keep_samples"] and v == s.finetune.steps,
+            )
         model = res.ema_model.cpu()
     save_dit(folder / f"{record_key(point)}.pt", model)
     return out

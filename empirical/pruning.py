@@ -43,8 +43,16 @@ from memsep.theory import derive_seed
 from .diffusion import dsm_noise_loss
 from .dit import DiT
 
-__all__ = ["draw_importance_times", "importance_scores", "select_heads", "random_heads", "prune_heads", "head_count",
-           "ddpm_times", "TIME_MAPS"]
+__all__ = [
+    "draw_importance_times",
+    "importance_scores",
+    "select_heads",
+    "random_heads",
+    "prune_heads",
+    "head_count",
+    "ddpm_times",
+    "TIME_MAPS",
+]
 
 TIME_MAPS = ("ddpm", "log", "linear")
 DDPM_STEPS = 1000
@@ -54,7 +62,7 @@ DDPM_BETAS = (1e-4, 0.02)
 def ddpm_times(u: torch.Tensor, t0: float, T: float) -> torch.Tensor:
     """(m,) OU times of the DDPM steps floor(1000 u) (module doc): t = -log alpha_bar_i, clipped to [t0, T]."""
     betas = np.linspace(DDPM_BETAS[0], DDPM_BETAS[1], DDPM_STEPS, dtype=np.float64)
-    t_of_step = torch.as_tensor(-np.cumsum(np.log1p(-betas)), dtype=torch.float64)        # (1000,)
+    t_of_step = torch.as_tensor(-np.cumsum(np.log1p(-betas)), dtype=torch.float64)  # (1000,)
     i = torch.clamp((u * DDPM_STEPS).floor().long(), 0, DDPM_STEPS - 1)
     return torch.clamp(t_of_step[i], t0, T)
 
@@ -63,8 +71,9 @@ def head_count(model: DiT) -> int:
     return sum(a.heads for a in model.attentions)
 
 
-def draw_importance_times(m: int, t0: float, T: float, generator: torch.Generator, *, a: float = 0.8, b: float = 2.0,
-                          time_map: str = "ddpm") -> torch.Tensor:
+def draw_importance_times(
+    m: int, t0: float, T: float, generator: torch.Generator, *, a: float = 0.8, b: float = 2.0, time_map: str = "ddpm"
+) -> torch.Tensor:
     """(m,) float64 times: u ~ Beta(a, b) mapped onto [t0, T] (module doc)."""
     if time_map not in TIME_MAPS:
         raise ValueError(f"time_map: must be one of {TIME_MAPS}, got {time_map!r}")
@@ -81,8 +90,17 @@ def draw_importance_times(m: int, t0: float, T: float, generator: torch.Generato
     return t0 + u * (T - t0)
 
 
-def importance_scores(model: DiT, data, *, batches: int = 20, batch: int = 64, t0: float = 1e-3, T: float = 8.0,
-                      time_map: str = "ddpm", seed: int = 0) -> list[np.ndarray]:
+def importance_scores(
+    model: DiT,
+    data,
+    *,
+    batches: int = 20,
+    batch: int = 64,
+    t0: float = 1e-3,
+    T: float = 8.0,
+    time_map: str = "ddpm",
+    seed: int = 0,
+) -> list[np.ndarray]:
     """Algorithm 2: per layer, the normalised importances I (h_l,) of its heads. data: (n, C, H, W)."""
     x_all = torch.as_tensor(np.asarray(data), dtype=next(model.parameters()).dtype)
     if x_all.ndim != 4:
@@ -113,7 +131,7 @@ def importance_scores(model: DiT, data, *, batches: int = 20, batch: int = 64, t
         model.train(was_training)
     out = []
     for s in S:
-        norm = float(torch.sqrt((s ** 2).sum()))
+        norm = float(torch.sqrt((s**2).sum()))
         out.append((s / norm).numpy() if norm > 0 else s.numpy())
     return out
 
@@ -124,7 +142,7 @@ def select_heads(importance: list[np.ndarray], eta: float) -> dict[int, list[int
         raise ValueError(f"eta: must be in [0, 1), got {eta}")
     flat = [(float(v), l, h) for l, imp in enumerate(importance) for h, v in enumerate(imp)]
     k = math.floor(eta * len(flat))
-    chosen = sorted(flat)[:k]                       # ties broken by (layer, head): deterministic
+    chosen = sorted(flat)[:k]  # ties broken by (layer, head): deterministic
     out: dict[int, list[int]] = {}
     for _, l, h in chosen:
         out.setdefault(l, []).append(h)
@@ -157,14 +175,15 @@ def prune_heads(model: DiT, remove: dict[int, list[int]]) -> DiT:
             raise ValueError(f"remove: layer {l} has heads 0..{attn.heads - 1}, got {hs}")
         keep = [h for h in range(attn.heads) if h not in hs]
         hd = attn.head_dim
-        cols = torch.tensor([h * hd + i for h in keep for i in range(hd)], dtype=torch.long)        # (h' hd,)
-        rows = torch.cat([part * attn.heads * hd + cols for part in range(3)])                     # q, k, v blocks
+        cols = torch.tensor([h * hd + i for h in keep for i in range(hd)], dtype=torch.long)  # (h' hd,)
+        rows = torch.cat([part * attn.heads * hd + cols for part in range(3)])  # q, k, v blocks
         qkv, proj = attn.qkv, attn.proj
-        with warnings.catch_warnings():            # every head removed: zero-size layers, whose init is a no-op
+        with warnings.catch_warnings():  # every head removed: zero-size layers, whose init is a no-op
             warnings.filterwarnings("ignore", "Initializing zero-element tensors")
             attn.qkv = torch.nn.Linear(qkv.in_features, rows.numel(), device=qkv.weight.device, dtype=qkv.weight.dtype)
-            attn.proj = torch.nn.Linear(cols.numel(), proj.out_features, device=proj.weight.device,
-                                        dtype=proj.weight.dtype)
+            attn.proj = torch.nn.Linear(
+                cols.numel(), proj.out_features, device=proj.weight.device, dtype=proj.weight.dtype
+            )
         with torch.no_grad():
             attn.qkv.weight.copy_(qkv.weight[rows])
             attn.qkv.bias.copy_(qkv.bias[rows])

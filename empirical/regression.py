@@ -63,27 +63,27 @@ class RegressionConfig:
     """One regression fit. Defaults: the approximation setting first measured on 2 CPU cores (d = 2, t = 0.05,
     2 hidden layers, 3,000 steps), at which one fit takes seconds on a 2-core CPU."""
 
-    width: int = 128                 # W: hidden width
-    depth: int = 2                   # hidden ReLU layers (complexity()['L'] = depth + 1 weight layers)
-    steps: int = 3000                # optimiser steps, one fresh batch each
-    batch: int = 256                 # draws from Phat_t per step
-    lr: float = 3e-3                 # peak AdamW learning rate
-    warmup: float = 0.02             # fraction of steps of linear warm-up, then cosine decay to 0
-    weight_decay: float = 0.0        # AdamW decoupled weight decay (0: pure approximation)
-    t: float | None = 0.05           # fixed time; None = time-conditioned on [t0, T]
-    t0: float = 1e-3                 # time-conditioned: smallest time (log-uniform draws)
-    T: float = 8.0                   # time-conditioned: largest time
+    width: int = 128  # W: hidden width
+    depth: int = 2  # hidden ReLU layers (complexity()['L'] = depth + 1 weight layers)
+    steps: int = 3000  # optimiser steps, one fresh batch each
+    batch: int = 256  # draws from Phat_t per step
+    lr: float = 3e-3  # peak AdamW learning rate
+    warmup: float = 0.02  # fraction of steps of linear warm-up, then cosine decay to 0
+    weight_decay: float = 0.0  # AdamW decoupled weight decay (0: pure approximation)
+    t: float | None = 0.05  # fixed time; None = time-conditioned on [t0, T]
+    t0: float = 1e-3  # time-conditioned: smallest time (log-uniform draws)
+    T: float = 8.0  # time-conditioned: largest time
     weight_power: float | None = None  # time-conditioned loss weight sigma_t^p; None = target's (4 emp., 2 true)
-    emb_dim: int = 16                # time-conditioned: sinusoidal embedding size of log t
-    seed: int = 0                    # init and training data (derived seeds)
-    eval_seed: int = 5101            # evaluation draws: fixed, shared across fits
-    eval_draws: int = 16384          # draws for the final error estimate
-    device: str = "cpu"              # "cpu", "cuda" or "auto" (cuda when available)
-    dtype: str = "float32"           # network dtype ("float32" or "float64"); targets stay float64
-    log_every: int = 100             # loss-curve resolution (mean training loss per window)
-    grad_clip: float | None = None   # max global gradient norm; None = no clipping (Adam is scale-free)
+    emb_dim: int = 16  # time-conditioned: sinusoidal embedding size of log t
+    seed: int = 0  # init and training data (derived seeds)
+    eval_seed: int = 5101  # evaluation draws: fixed, shared across fits
+    eval_draws: int = 16384  # draws for the final error estimate
+    device: str = "cpu"  # "cpu", "cuda" or "auto" (cuda when available)
+    dtype: str = "float32"  # network dtype ("float32" or "float64"); targets stay float64
+    log_every: int = 100  # loss-curve resolution (mean training loss per window)
+    grad_clip: float | None = None  # max global gradient norm; None = no clipping (Adam is scale-free)
 
-    def validate(self) -> "RegressionConfig":
+    def validate(self) -> RegressionConfig:
         """Raise ValueError naming the first bad field; return self."""
         for name in ("width", "depth", "steps", "batch", "emb_dim", "eval_draws", "log_every"):
             v = getattr(self, name)
@@ -121,19 +121,19 @@ class FitResult:
     """What one fit produced; ``to_dict`` is JSON-ready (no model)."""
 
     model: ReLUMLP = field(repr=False)
-    losses: list                     # [(step, mean training loss over the window ending at step)]
-    error: float                     # E ||s - target||^2 (weighted by sigma_t^p if time-conditioned)
-    error_se: float                  # its standard error
-    target_sq: float                 # E ||target||^2 on the same draws (same weights)
-    rel_error: float                 # error / target_sq
-    rel_error_se: float              # delta-method standard error of rel_error
-    init_rel_error: float            # rel_error of the untrained network, same draws
-    complexity: dict                 # ReLUMLP.complexity()
-    seconds: float                   # wall time of training (evaluation excluded)
+    losses: list  # [(step, mean training loss over the window ending at step)]
+    error: float  # E ||s - target||^2 (weighted by sigma_t^p if time-conditioned)
+    error_se: float  # its standard error
+    target_sq: float  # E ||target||^2 on the same draws (same weights)
+    rel_error: float  # error / target_sq
+    rel_error_se: float  # delta-method standard error of rel_error
+    init_rel_error: float  # rel_error of the untrained network, same draws
+    complexity: dict  # ReLUMLP.complexity()
+    seconds: float  # wall time of training (evaluation excluded)
     config: RegressionConfig
-    device: str                      # resolved device
-    weight_power: float | None       # the loss weight power used (None for a fixed t)
-    target: str = ""                 # target name ("empirical", "true", ...)
+    device: str  # resolved device
+    weight_power: float | None  # the loss weight power used (None for a fixed t)
+    target: str = ""  # target name ("empirical", "true", ...)
 
     def to_dict(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "model"}
@@ -143,7 +143,7 @@ class FitResult:
 
 
 def torch_device(device) -> torch.device:
-    """"auto" -> cuda when available else cpu; "cpu"/"cuda"/torch.device pass through (checked)."""
+    """ "auto" -> cuda when available else cpu; "cpu"/"cuda"/torch.device pass through (checked)."""
     if isinstance(device, torch.device):
         return device
     if device == "auto":
@@ -172,8 +172,9 @@ def _weight_power(target, cfg: RegressionConfig) -> float | None:
 
 
 @torch.no_grad()
-def evaluate(model, target, sampler, cfg: RegressionConfig, *, weight_power: float | None = None,
-             chunk: int = 8192) -> dict:
+def evaluate(
+    model, target, sampler, cfg: RegressionConfig, *, weight_power: float | None = None, chunk: int = 8192
+) -> dict:
     """Error of ``model`` against ``target`` under Phat_t (draws from ``sampler``), see the module doc.
 
     Uses cfg.t (or log-uniform t on [cfg.t0, cfg.T]), cfg.eval_draws and cfg.eval_seed; returns
@@ -183,15 +184,15 @@ def evaluate(model, target, sampler, cfg: RegressionConfig, *, weight_power: flo
     gen = torch.Generator().manual_seed(derive_seed(cfg.eval_seed, "eval"))
     m = cfg.eval_draws
     t = _times(m, cfg, gen, "cpu")
-    x = sampler.sample(m, gen, t).to(torch.float64)                                         # (m, d)
+    x = sampler.sample(m, gen, t).to(torch.float64)  # (m, d)
     e, q = [], []
     for i in range(0, m, chunk):
-        xb = x[i:i + chunk]
-        tb = t if isinstance(t, float) else t[i:i + chunk]
-        y = target(xb, tb).to(device="cpu", dtype=torch.float64)                              # (b, d)
+        xb = x[i : i + chunk]
+        tb = t if isinstance(t, float) else t[i : i + chunk]
+        y = target(xb, tb).to(device="cpu", dtype=torch.float64)  # (b, d)
         s = model(xb.to(param.device, param.dtype), tb if isinstance(tb, float) else tb.to(param.device))
-        err = ((s.to(device="cpu", dtype=torch.float64) - y) ** 2).sum(1)                   # (b,)
-        sq = (y ** 2).sum(1)
+        err = ((s.to(device="cpu", dtype=torch.float64) - y) ** 2).sum(1)  # (b,)
+        sq = (y**2).sum(1)
         if weight_power is not None:
             _, s2 = alpha_sigma2(tb, xb.shape[0], dtype=torch.float64, device="cpu")
             w = s2[:, 0] ** weight_power
@@ -227,16 +228,23 @@ def fit_score(target, sampler_target, cfg: RegressionConfig | None = None) -> Fi
     target, sampler = _moved(target, device), _moved(sampler_target, device)
     d = sampler.d
     p = _weight_power(target, cfg)
-    model = ReLUMLP(d, cfg.width, cfg.depth, time_conditioned=cfg.t is None, emb_dim=cfg.emb_dim,
-                    generator=torch.Generator().manual_seed(derive_seed(cfg.seed, "init")),
-                    device=device, dtype=dtype)
+    model = ReLUMLP(
+        d,
+        cfg.width,
+        cfg.depth,
+        time_conditioned=cfg.t is None,
+        emb_dim=cfg.emb_dim,
+        generator=torch.Generator().manual_seed(derive_seed(cfg.seed, "init")),
+        device=device,
+        dtype=dtype,
+    )
     init = evaluate(model, target, sampler, cfg, weight_power=p)
 
     gen = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "data"))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     n_warm = int(cfg.warmup * cfg.steps)
 
-    def lr_factor(step: int) -> float:                      # step = optimiser steps taken so far
+    def lr_factor(step: int) -> float:  # step = optimiser steps taken so far
         if step < n_warm:
             return (step + 1) / n_warm
         return 0.5 * (1.0 + math.cos(math.pi * (step - n_warm) / max(1, cfg.steps - n_warm)))
@@ -249,9 +257,9 @@ def fit_score(target, sampler_target, cfg: RegressionConfig | None = None) -> Fi
     model.train()
     for step in range(1, cfg.steps + 1):
         t = _times(cfg.batch, cfg, gen, device)
-        x = sampler.sample(cfg.batch, gen, t)                                              # (B, d)
-        y = target(x, t).to(dtype)                                                         # (B, d)
-        per = ((model(x.to(dtype), t) - y) ** 2).sum(1)                                    # (B,)
+        x = sampler.sample(cfg.batch, gen, t)  # (B, d)
+        y = target(x, t).to(dtype)  # (B, d)
+        per = ((model(x.to(dtype), t) - y) ** 2).sum(1)  # (B,)
         if p is not None:
             _, s2 = alpha_sigma2(t, cfg.batch, dtype=dtype, device=device)
             per = per * s2[:, 0] ** p
@@ -273,8 +281,19 @@ def fit_score(target, sampler_target, cfg: RegressionConfig | None = None) -> Fi
     seconds = time.perf_counter() - start
     model.eval()
     final = evaluate(model, target, sampler, cfg, weight_power=p)
-    return FitResult(model=model, losses=losses, error=final["error"], error_se=final["error_se"],
-                     target_sq=final["target_sq"], rel_error=final["rel_error"],
-                     rel_error_se=final["rel_error_se"], init_rel_error=init["rel_error"],
-                     complexity=model.complexity(), seconds=seconds, config=cfg, device=str(device),
-                     weight_power=p, target=getattr(target, "name", type(target).__name__))
+    return FitResult(
+        model=model,
+        losses=losses,
+        error=final["error"],
+        error_se=final["error_se"],
+        target_sq=final["target_sq"],
+        rel_error=final["rel_error"],
+        rel_error_se=final["rel_error_se"],
+        init_rel_error=init["rel_error"],
+        complexity=model.complexity(),
+        seconds=seconds,
+        config=cfg,
+        device=str(device),
+        weight_power=p,
+        target=getattr(target, "name", type(target).__name__),
+    )

@@ -56,8 +56,20 @@ def _noise(seeds, shape, count: int, dtype) -> torch.Tensor:
     return out.transpose(0, 1)
 
 
-def sample(score, shape, *, seeds, method: str = "ode", steps: int = 300, t0: float = 1e-3, T: float = 8.0,
-           chunk: int = 512, device="cpu", dtype=torch.float32, progress: bool = False) -> torch.Tensor:
+def sample(
+    score,
+    shape,
+    *,
+    seeds,
+    method: str = "ode",
+    steps: int = 300,
+    t0: float = 1e-3,
+    T: float = 8.0,
+    chunk: int = 512,
+    device="cpu",
+    dtype=torch.float32,
+    progress: bool = False,
+) -> torch.Tensor:
     """(m, *shape) samples at t0, m = len(seeds); see the module doc. Returns a CPU tensor of ``dtype``."""
     if method not in METHODS:
         raise ValueError(f"method: must be one of {METHODS}, got {method!r}")
@@ -80,8 +92,8 @@ def sample(score, shape, *, seeds, method: str = "ode", steps: int = 300, t0: fl
 
         chunks = tqdm(chunks, desc=f"sampling ({method})", leave=False)
     for c in chunks:
-        noise = _noise(seeds[c:c + chunk], shape, n_noise, dtype).to(device)         # (n_noise, B, *shape)
-        x = noise[0]                                                                 # x_T ~ N(0, I)
+        noise = _noise(seeds[c : c + chunk], shape, n_noise, dtype).to(device)  # (n_noise, B, *shape)
+        x = noise[0]  # x_T ~ N(0, I)
         for k in range(steps):
             t, s = float(ts[k]), float(ts[k + 1])
             sc = score(x, t)

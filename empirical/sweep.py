@@ -15,6 +15,10 @@ over.
 
 Every point run_sweep handles is logged (``sweep_log``): the runner reports per claim how many
 points were computed and how many read back, and from which code and run.
+
+Under torchrun (WORLD_SIZE > 1) ``run_sweep`` shares the points among the workers by claim files
+(``empirical.workers``): each point is computed by one worker, and every worker returns all records, equal to what
+one process computes (only who computed a point, and so its "reused" flag, differs).
 """
 
 from __future__ import annotations
@@ -22,12 +26,12 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .fileio import BadFileError, atomic_write_json, read_json, require_keys
 
-__all__ = ["point_key", "record_key", "run_sweep", "sweep_log"]
+__all__ = ["point_key", "record_key", "run_sweep", "run_sweep_local", "sweep_log", "shared_run"]
 
 _LOG: list[dict] = []
 
@@ -69,12 +73,32 @@ def _load(path: Path, point: dict) -> dict | None:
     return rec
 
 
-def run_sweep(points: list[dict], fn: Callable[[dict], dict], folder: Path, *, desc: str = "sweep",
-              progress: bool = False) -> list[dict]:
+def shared_run() -> bool:
+    """Whether this process is one of several torchrun workers (WORLD_SIZE > 1): sweeps are then shared."""
+    import os
+
+    return os.environ.get("WORLD_SIZE", "1").strip() not in ("", "0", "1")
+
+
+def run_sweep(
+    points: list[dict], fn: Callable[[dict], dict], folder: Path, *, desc: str = "sweep", progress: bool = False
+) -> list[dict]:
     """Run ``fn`` on every point not already finished in ``folder``; return all records in order.
 
-    Each record: {"point", "result", "seconds", "reused"}; "reused" is True for points read back.
+    Each record: {"point", "result", "seconds", "reused"}; "reused" is True for points read back. Under torchrun
+    the points are shared among the workers (module doc; ``empirical.workers.run_sweep_shared``).
     """
+    if shared_run():
+        from .workers import run_sweep_shared
+
+        return run_sweep_shared(points, fn, folder)
+    return run_sweep_local(points, fn, folder, desc=desc, progress=progress)
+
+
+def run_sweep_local(
+    points: list[dict], fn: Callable[[dict], dict], folder: Path, *, desc: str = "sweep", progress: bool = False
+) -> list[dict]:
+    """``run_sweep`` in this process alone: every point not already finished in ``folder`` is computed here."""
     from .provenance import environment, run_stamp
 
     folder = Path(folder)
@@ -93,17 +117,33 @@ def run_sweep(points: list[dict], fn: Callable[[dict], dict], folder: Path, *, d
         if rec is None:
             t0 = time.perf_counter()
             result = fn(point)
-            env = env or {k: v for k, v in environment().items()
-                          if k in ("packages", "device", "git_commit", "git_dirty", "code", "memsep")}
-            rec = {"point": point, "result": result, "seconds": time.perf_counter() - t0,
-                   "finished_utc": run_stamp()["finished_utc"], "environment": env}
+            env = env or {
+                k: v
+                for k, v in environment().items()
+                if k in ("packages", "device", "git_commit", "git_dirty", "code", "memsep")
+            }
+            rec = {
+                "point": point,
+                "result": result,
+                "seconds": time.perf_counter() - t0,
+                "finished_utc": run_stamp()["finished_utc"],
+                "environment": env,
+            }
             atomic_write_json(path, rec)
-            rec = json.loads(path.read_text(encoding="utf-8"))      # the same JSON values a rerun reads back
+            rec = json.loads(path.read_text(encoding="utf-8"))  # the same JSON values a rerun reads back
             rec["reused"] = False
         else:
             rec["reused"] = True
         e = rec.get("environment") if isinstance(rec.get("environment"), dict) else {}
-        _LOG.append({"folder": str(folder), "key": key, "reused": rec["reused"], "finished_utc": rec.get("finished_utc"),
-                     "code": e.get("code"), "git_commit": e.get("git_commit")})
+        _LOG.append(
+            {
+                "folder": str(folder),
+                "key": key,
+                "reused": rec["reused"],
+                "finished_utc": rec.get("finished_utc"),
+                "code": e.get("code"),
+                "git_commit": e.get("git_commit"),
+            }
+        )
         records.append(rec)
     return records

@@ -54,7 +54,7 @@ def alpha_sigma2(t, batch: int, *, dtype, device) -> tuple[torch.Tensor, torch.T
         t64 = torch.full((batch,), t, dtype=torch.float64, device=device)
     a = torch.exp(-0.5 * t64)
     s2 = -torch.expm1(-t64)
-    return a.to(dtype)[:, None], s2.to(dtype)[:, None]                    # (B, 1), (B, 1)
+    return a.to(dtype)[:, None], s2.to(dtype)[:, None]  # (B, 1), (B, 1)
 
 
 def _check_x(x: torch.Tensor, d: int) -> None:
@@ -73,7 +73,7 @@ class EmpiricalScoreTarget:
     name = "empirical"
 
     def __init__(self, points, weights=None, *, dtype=torch.float64, device="cpu"):
-        pts = as_points(points, "points")                                  # (n, d) float64
+        pts = as_points(points, "points")  # (n, d) float64
         n = pts.shape[0]
         pi = np.full(n, 1.0 / n) if weights is None else as_weights(weights, "weights")
         if pi.shape != (n,):
@@ -82,12 +82,12 @@ class EmpiricalScoreTarget:
         self.uniform = weights is None
         self.dtype, self.device = dtype, torch.device(device)
         c = pts.mean(axis=0)
-        self.center = torch.tensor(c, dtype=dtype, device=self.device)                     # (d,)
-        self.points = torch.tensor(pts, dtype=dtype, device=self.device)                   # (n, d)
-        self.pc = torch.tensor(pts - c, dtype=dtype, device=self.device)                   # (n, d) centred
-        self.half_sq = 0.5 * (self.pc * self.pc).sum(1)                                       # (n,)
+        self.center = torch.tensor(c, dtype=dtype, device=self.device)  # (d,)
+        self.points = torch.tensor(pts, dtype=dtype, device=self.device)  # (n, d)
+        self.pc = torch.tensor(pts - c, dtype=dtype, device=self.device)  # (n, d) centred
+        self.half_sq = 0.5 * (self.pc * self.pc).sum(1)  # (n,)
         with np.errstate(divide="ignore"):
-            self.log_pi = torch.tensor(np.log(pi), dtype=dtype, device=self.device)        # (n,)
+            self.log_pi = torch.tensor(np.log(pi), dtype=dtype, device=self.device)  # (n,)
         self.pi = torch.tensor(pi, dtype=torch.float64, device=self.device)
 
     @property
@@ -101,20 +101,24 @@ class EmpiricalScoreTarget:
     def __repr__(self) -> str:
         return f"EmpiricalScoreTarget(n={self.n}, d={self.d}, dtype={self.dtype}, device={self.device})"
 
-    def to(self, device=None, dtype=None) -> "EmpiricalScoreTarget":
+    def to(self, device=None, dtype=None) -> EmpiricalScoreTarget:
         """The same target on another device and/or dtype."""
-        return EmpiricalScoreTarget(self._points64, None if self.uniform else self._weights64,
-                                    dtype=dtype or self.dtype, device=device or self.device)
+        return EmpiricalScoreTarget(
+            self._points64,
+            None if self.uniform else self._weights64,
+            dtype=dtype or self.dtype,
+            device=device or self.device,
+        )
 
     def __call__(self, x: torch.Tensor, t) -> torch.Tensor:
         """grad log phat_t(x): (B, d)."""
         _check_x(x, self.d)
         x = x.to(device=self.device, dtype=self.dtype)
-        a, s2 = alpha_sigma2(t, x.shape[0], dtype=self.dtype, device=self.device)             # (B, 1)
-        xc = x - a * self.center                                                              # (B, d) x'
-        logits = self.log_pi + (a / s2) * (xc @ self.pc.T - a * self.half_sq)                 # (B, n)
-        w = torch.softmax(logits, dim=1)                                                      # (B, n)
-        return (a * (w @ self.pc) - xc) / s2                                                  # (B, d)
+        a, s2 = alpha_sigma2(t, x.shape[0], dtype=self.dtype, device=self.device)  # (B, 1)
+        xc = x - a * self.center  # (B, d) x'
+        logits = self.log_pi + (a / s2) * (xc @ self.pc.T - a * self.half_sq)  # (B, n)
+        w = torch.softmax(logits, dim=1)  # (B, n)
+        return (a * (w @ self.pc) - xc) / s2  # (B, d)
 
     def sample(self, m: int, generator: torch.Generator, t) -> torch.Tensor:
         """m draws X ~ Phat_t: i ~ pi, z ~ N(0, I), X = alpha_t x_i + sigma_t z; (m, d).
@@ -132,7 +136,7 @@ class EmpiricalScoreTarget:
             idx = torch.multinomial(self.pi.to(gdev), m, replacement=True, generator=generator)
         z = torch.randn((m, self.d), generator=generator, device=gdev, dtype=torch.float64)
         a, s2 = alpha_sigma2(t, m, dtype=torch.float64, device=self.device)
-        x0 = self.points.to(torch.float64)[idx.to(self.device)]                               # (m, d)
+        x0 = self.points.to(torch.float64)[idx.to(self.device)]  # (m, d)
         return (a * x0 + torch.sqrt(s2) * z.to(self.device)).to(self.dtype)
 
 
@@ -150,11 +154,11 @@ class MixtureScoreTarget:
             raise ValueError(f"mixture: must be a theory.GaussianMixture, got {type(mixture).__name__}")
         self.mixture = mixture
         self.dtype, self.device = dtype, torch.device(device)
-        lam, U = np.linalg.eigh(mixture.covs)                                                 # (K, d), (K, d, d)
+        lam, U = np.linalg.eigh(mixture.covs)  # (K, d), (K, d, d)
         as_t = lambda a: torch.tensor(np.ascontiguousarray(a), dtype=dtype, device=self.device)  # noqa: E731
         self.lam, self.U, self.means = as_t(lam), as_t(U), as_t(mixture.means)
         with np.errstate(divide="ignore"):
-            self.log_pi = as_t(np.log(mixture.weights))                                       # (K,)
+            self.log_pi = as_t(np.log(mixture.weights))  # (K,)
 
     @property
     def d(self) -> int:
@@ -167,7 +171,7 @@ class MixtureScoreTarget:
     def __repr__(self) -> str:
         return f"MixtureScoreTarget(K={self.K}, d={self.d}, dtype={self.dtype}, device={self.device})"
 
-    def to(self, device=None, dtype=None) -> "MixtureScoreTarget":
+    def to(self, device=None, dtype=None) -> MixtureScoreTarget:
         """The same target on another device and/or dtype."""
         return MixtureScoreTarget(self.mixture, dtype=dtype or self.dtype, device=device or self.device)
 
@@ -185,10 +189,10 @@ class MixtureScoreTarget:
         k = torch.multinomial(pi, m, replacement=True, generator=generator)
         z = torch.randn((m, self.d), generator=generator, device=gdev, dtype=torch.float64).to(self.device)
         k = k.to(self.device)
-        a, s2 = alpha_sigma2(t, m, dtype=torch.float64, device=self.device)                    # (m, 1)
-        lam = self.lam.to(torch.float64)[k]                                                   # (m, d)
-        U = self.U.to(torch.float64)[k]                                                       # (m, d, d)
-        y = torch.sqrt(a * a * lam + s2) * z                                                  # (m, d) in the eigenbasis
+        a, s2 = alpha_sigma2(t, m, dtype=torch.float64, device=self.device)  # (m, 1)
+        lam = self.lam.to(torch.float64)[k]  # (m, d)
+        U = self.U.to(torch.float64)[k]  # (m, d, d)
+        y = torch.sqrt(a * a * lam + s2) * z  # (m, d) in the eigenbasis
         x = a * self.means.to(torch.float64)[k] + torch.einsum("mij,mj->mi", U, y)
         return x.to(self.dtype)
 
@@ -196,12 +200,12 @@ class MixtureScoreTarget:
         """grad log p_t(x) = sum_k r_k g_k: (B, d)."""
         _check_x(x, self.d)
         x = x.to(device=self.device, dtype=self.dtype)
-        a, s2 = alpha_sigma2(t, x.shape[0], dtype=self.dtype, device=self.device)             # (B, 1)
-        diff = x[:, None, :] - a[:, :, None] * self.means[None]                               # (B, K, d)
-        y = torch.einsum("kji,bkj->bki", self.U, diff)                                        # (B, K, d) U_k^T diff
-        c = a[:, :, None] ** 2 * self.lam[None] + s2[:, :, None]                              # (B, K, d) eig(C_k)
-        q = y / c                                                                             # (B, K, d)
+        a, s2 = alpha_sigma2(t, x.shape[0], dtype=self.dtype, device=self.device)  # (B, 1)
+        diff = x[:, None, :] - a[:, :, None] * self.means[None]  # (B, K, d)
+        y = torch.einsum("kji,bkj->bki", self.U, diff)  # (B, K, d) U_k^T diff
+        c = a[:, :, None] ** 2 * self.lam[None] + s2[:, :, None]  # (B, K, d) eig(C_k)
+        q = y / c  # (B, K, d)
         logp = self.log_pi - 0.5 * ((y * q).sum(2) + torch.log(c).sum(2) + self.d * _LOG_2PI)  # (B, K)
-        r = torch.softmax(logp, dim=1)                                                        # (B, K)
-        g = -torch.einsum("kij,bkj->bki", self.U, q)                                          # (B, K, d) -C_k^{-1} diff
-        return torch.einsum("bk,bkd->bd", r, g)                                               # (B, d)
+        r = torch.softmax(logp, dim=1)  # (B, K)
+        g = -torch.einsum("kij,bkj->bki", self.U, q)  # (B, K, d) -C_k^{-1} diff
+        return torch.einsum("bk,bkd->bd", r, g)  # (B, d)

@@ -17,7 +17,7 @@ def check_close(actual, desired, rtol: float, what: str, *, floor: float | None 
     assert actual.shape == desired.shape, f"{what}: shape {actual.shape} != reference {desired.shape}"
     ax = tuple(range(1, desired.ndim))
     num = np.sqrt(((actual - desired) ** 2).sum(axis=ax))
-    den = np.sqrt((desired ** 2).sum(axis=ax))
+    den = np.sqrt((desired**2).sum(axis=ax))
     floor = float(np.median(den)) if floor is None else floor
     err = num / np.maximum(den, max(floor, np.finfo(float).tiny))
     k = int(np.argmax(err))
@@ -29,8 +29,10 @@ def check_rel(actual, desired, rtol: float, what: str) -> None:
     actual, desired = np.asarray(actual, dtype=float), np.asarray(desired, dtype=float)
     err = np.abs(actual - desired) / np.abs(desired)
     worst = int(np.argmax(err))
-    assert err.max() <= rtol, (f"{what}: max rel err {err.max():.3g} > {rtol:g} "
-                               f"at index {worst} (actual {actual.flat[worst]!r}, ref {desired.flat[worst]!r})")
+    assert err.max() <= rtol, (
+        f"{what}: max rel err {err.max():.3g} > {rtol:g} "
+        f"at index {worst} (actual {actual.flat[worst]!r}, ref {desired.flat[worst]!r})"
+    )
 
 
 def check_scale_rel(actual, expected, rtol: float, case: str) -> None:
@@ -43,5 +45,6 @@ def check_scale_rel(actual, expected, rtol: float, case: str) -> None:
 
 def check_scalar(case: str, relation: str, got: float, ref: float, rtol: float, atol: float = 0.0) -> None:
     """|got - ref| <= atol + rtol |ref| for one number of one case."""
-    assert abs(got - ref) <= atol + rtol * abs(ref), \
+    assert abs(got - ref) <= atol + rtol * abs(ref), (
         f"{case}: {relation}: got {got!r}, reference {ref!r} (rel. diff {abs(got - ref) / max(abs(ref), 1e-300):.3g})"
+    )

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
-settings.register_profile("ci", max_examples=25, derandomize=True, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "ci", max_examples=25, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.register_profile("dev", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("fuzz", max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
@@ -27,12 +28,17 @@ def temporary_claims():
     {"profile_size": i}); all are removed from the registry afterwards."""
     from memsep.verify.registry import PROFILES, REGISTRY, claim_ids, register
 
-    claim_ids()                                        # make sure the real claims are registered first
+    claim_ids()  # make sure the real claims are registered first
     added = []
 
     def add(claim_id, check, configs=None):
-        register(claim_id, title=f"temporary {claim_id}", paper_ref="test", statement="test claim",
-                 configs=configs or {p: {"profile_size": i} for i, p in enumerate(PROFILES)})(check)
+        register(
+            claim_id,
+            title=f"temporary {claim_id}",
+            paper_ref="test",
+            statement="test claim",
+            configs=configs or {p: {"profile_size": i} for i, p in enumerate(PROFILES)},
+        )(check)
         added.append(claim_id)
         return REGISTRY[claim_id]
 

@@ -26,8 +26,11 @@ def verdict_for(claim_id: str, m, profile: str = "quick") -> tuple[str, list]:
 
 def parametrize_synthetic(synthetic: dict):
     """A test function checking every (claim, verdict, builder) of ``synthetic``."""
-    cases = [pytest.param(cid, v, b, id=f"{cid}-{v.replace(' ', '_')}") for cid, table in synthetic.items()
-             for v, b in table.items()]
+    cases = [
+        pytest.param(cid, v, b, id=f"{cid}-{v.replace(' ', '_')}")
+        for cid, table in synthetic.items()
+        for v, b in table.items()
+    ]
 
     @pytest.mark.parametrize("claim_id, expected, build", cases)
     def test_decide_on_synthetic_measurements(claim_id, expected, build):

@@ -13,8 +13,17 @@ import numpy as np
 import pytest
 import torch
 
-from memsep.empirical.approx import (ApproxSetting, censored_crossing, crossing, dataset_for, fit_point, mixture_for,
-                              run_fit, slope_bootstrap, width_search)
+from memsep.empirical.approx import (
+    ApproxSetting,
+    censored_crossing,
+    crossing,
+    dataset_for,
+    fit_point,
+    mixture_for,
+    run_fit,
+    slope_bootstrap,
+    width_search,
+)
 from memsep.empirical.sweep import point_key
 from memsep.empirical.targets import EmpiricalScoreTarget
 from memsep.theory import EmpiricalDistribution
@@ -38,26 +47,33 @@ def test_crossing_censoring_and_first_crossing():
     assert status == "ok" and w == pytest.approx(4.0)
 
 
-@pytest.mark.parametrize("sizes, errors, eps, name", [
-    ([4, 8], [0.5, 0.2], 0.0, "eps"), ([4, 8], [0.5, 0.2], 1.0, "eps"), ([4, 8], [0.5, 0.2], 1.5, "eps"),
-    ([8, 4], [0.5, 0.2], 0.3, "sizes"), ([4, 8], [0.5, 0.0], 0.3, "errors"), ([4, 8], [0.5, np.nan], 0.3, "errors"),
-    ([4, 8, 16], [0.5, 0.2], 0.3, "sizes, errors"),
-])
+@pytest.mark.parametrize(
+    "sizes, errors, eps, name",
+    [
+        ([4, 8], [0.5, 0.2], 0.0, "eps"),
+        ([4, 8], [0.5, 0.2], 1.0, "eps"),
+        ([4, 8], [0.5, 0.2], 1.5, "eps"),
+        ([8, 4], [0.5, 0.2], 0.3, "sizes"),
+        ([4, 8], [0.5, 0.0], 0.3, "errors"),
+        ([4, 8], [0.5, np.nan], 0.3, "errors"),
+        ([4, 8, 16], [0.5, 0.2], 0.3, "sizes, errors"),
+    ],
+)
 def test_crossing_rejects_bad_input(sizes, errors, eps, name):
     with pytest.raises(ValueError, match=rf"^{name}: "):
         crossing(sizes, errors, eps)
 
 
 def test_censored_crossing_uses_parameter_counts_too():
-    curves = {"a": [(32, 1000, 0.2), (8, 100, 0.8)]}                 # unsorted input
-    (ws, ns, status), = censored_crossing(curves, 0.4).values()
+    curves = {"a": [(32, 1000, 0.2), (8, 100, 0.8)]}  # unsorted input
+    ((ws, ns, status),) = censored_crossing(curves, 0.4).values()
     assert status == "ok" and ws == pytest.approx(16.0) and ns == pytest.approx(math.sqrt(100 * 1000))
 
 
 # ---- slope_bootstrap ------------------------------------------------------------------------
 def test_slope_of_exact_power_law_has_degenerate_ci():
     ns = np.array([8, 16, 32, 64])
-    logw = np.log(3 * ns ** 0.9)[:, None] + np.zeros((1, 4))          # every replicate identical
+    logw = np.log(3 * ns**0.9)[:, None] + np.zeros((1, 4))  # every replicate identical
     out = slope_bootstrap(ns, logw, n_boot=200, seed=1)
     assert out["slope"] == pytest.approx(0.9, abs=1e-12)
     assert out["ci"][0] == pytest.approx(0.9, abs=1e-12) and out["ci"][1] == pytest.approx(0.9, abs=1e-12)
@@ -80,10 +96,14 @@ def test_slope_bootstrap_ci_covers_truth_with_noise():
     assert cover >= 150, cover
 
 
-@pytest.mark.parametrize("ns, logw, kw, name", [
-    ([8], np.zeros((1, 3)), {}, "logw"), ([8, 16], np.zeros((3, 3)), {}, "logw"),
-    ([8, 16], np.zeros((2, 3)), {"level": 1.0}, "level"),
-])
+@pytest.mark.parametrize(
+    "ns, logw, kw, name",
+    [
+        ([8], np.zeros((1, 3)), {}, "logw"),
+        ([8, 16], np.zeros((3, 3)), {}, "logw"),
+        ([8, 16], np.zeros((2, 3)), {"level": 1.0}, "level"),
+    ],
+)
 def test_slope_bootstrap_rejects_bad_input(ns, logw, kw, name):
     with pytest.raises(ValueError, match=rf"^{name}: "):
         slope_bootstrap(ns, logw, **kw)
@@ -104,10 +124,10 @@ def test_duplicated_dataset_is_the_law_of_its_rows():
     n, m = 20, 12
     pts, w = dataset_for(mix, n, 5, 64, dup=m, dup_seed=9)
     ref, _ = dataset_for(mix, n - m, 5, 64)
-    assert np.array_equal(pts, ref)                                     # distinct points = the n - m data set
+    assert np.array_equal(pts, ref)  # distinct points = the n - m data set
     assert w.shape == (n - m,) and np.all(w >= 1 / n) and w.sum() == pytest.approx(1.0)
     counts = np.rint(w * n).astype(int)
-    rows = np.repeat(pts, counts, axis=0)                               # written out: n rows
+    rows = np.repeat(pts, counts, axis=0)  # written out: n rows
     assert rows.shape == (n, 2) and counts.max() > 1
     x = EmpiricalDistribution(rows).sample(100, np.random.default_rng(0), 0.05)
     got = EmpiricalScoreTarget(pts, w)(torch.from_numpy(x), 0.05).numpy()
@@ -115,9 +135,16 @@ def test_duplicated_dataset_is_the_law_of_its_rows():
     assert np.abs(got - ref_score).max() <= 1e-10 * np.abs(ref_score).max()
 
 
-@pytest.mark.parametrize("kw, name", [
-    (dict(n=1), "n"), (dict(n=65), "n"), (dict(n=True), "n"), (dict(n=10, dup=9), "dup"), (dict(n=10, dup=-1), "dup"),
-])
+@pytest.mark.parametrize(
+    "kw, name",
+    [
+        (dict(n=1), "n"),
+        (dict(n=65), "n"),
+        (dict(n=True), "n"),
+        (dict(n=10, dup=9), "dup"),
+        (dict(n=10, dup=-1), "dup"),
+    ],
+)
 def test_dataset_rejects_bad_input(kw, name):
     mix = mixture_for(ApproxSetting(d=2), 0)
     with pytest.raises(ValueError, match=rf"^{name}: "):
@@ -125,8 +152,12 @@ def test_dataset_rejects_bad_input(kw, name):
 
 
 def test_setting_rejects_bad_fields():
-    for kw, name in ((dict(d=0), "d"), (dict(steps=-1), "steps"), (dict(lr=0.0), "lr"), (dict(mean_scale=-1.0),
-                                                                                          "mean_scale")):
+    for kw, name in (
+        (dict(d=0), "d"),
+        (dict(steps=-1), "steps"),
+        (dict(lr=0.0), "lr"),
+        (dict(mean_scale=-1.0), "mean_scale"),
+    ):
         with pytest.raises(ValueError, match=rf"^{name}: "):
             ApproxSetting(**kw).validate()
 
@@ -136,10 +167,12 @@ def test_fit_points_identify_the_experiment():
     s = ApproxSetting(d=2, steps=10)
     p = fit_point(s, target="empirical", n=8, rep=0, width=4, t=0.05, seed=0, n_max=32)
     assert p == fit_point(s, target="empirical", n=8, rep=0, width=4, t=0.05, seed=0, n_max=32)
-    others = [fit_point(s, target="true", n=8, rep=0, width=4, t=0.05, seed=0, n_max=32),
-              fit_point(s, target="empirical", n=8, rep=1, width=4, t=0.05, seed=0, n_max=32),
-              fit_point(s, target="empirical", n=8, rep=0, width=8, t=0.05, seed=0, n_max=32),
-              fit_point(ApproxSetting(d=2, steps=11), target="empirical", n=8, rep=0, width=4, t=0.05, seed=0, n_max=32)]
+    others = [
+        fit_point(s, target="true", n=8, rep=0, width=4, t=0.05, seed=0, n_max=32),
+        fit_point(s, target="empirical", n=8, rep=1, width=4, t=0.05, seed=0, n_max=32),
+        fit_point(s, target="empirical", n=8, rep=0, width=8, t=0.05, seed=0, n_max=32),
+        fit_point(ApproxSetting(d=2, steps=11), target="empirical", n=8, rep=0, width=4, t=0.05, seed=0, n_max=32),
+    ]
     keys = {point_key(q) for q in [p, *others]}
     assert len(keys) == 5
     # replicate 0's data seed is shared by every n (nested data sets), the mixture by every replicate
@@ -171,6 +204,7 @@ def power_curve(w0):
     def fit(w):
         calls.append(w)
         return {"rel_error": min(0.99, 0.25 * w0 / w)}
+
     return fit, calls
 
 
@@ -184,7 +218,7 @@ def test_bracket_search_gives_the_grid_crossing_with_fewer_fits(w0, hint):
     got = width_search(fit2, GRID, 0.25, "bracket", hint)
     assert crossing([w for w, _ in got], [r["rel_error"] for _, r in got], 0.25) == pytest.approx(ref)
     assert ref[0] == pytest.approx(w0) and ref[1] == "ok"
-    assert len(calls2) <= len(GRID) and len(set(calls2)) == len(calls2)           # no width fitted twice
+    assert len(calls2) <= len(GRID) and len(set(calls2)) == len(calls2)  # no width fitted twice
     if hint is not None and 0.5 * w0 <= hint <= 2 * w0:
         assert len(calls2) <= 3
 
@@ -193,10 +227,10 @@ def test_stop_search_and_censoring():
     fit, calls = power_curve(10.0)
     out = width_search(fit, GRID, 0.25, "stop")
     assert [w for w, _ in out] == [2, 4, 8, 16] == calls
-    fit, calls = power_curve(1000.0)                       # never reaches eps: right-censored
+    fit, calls = power_curve(1000.0)  # never reaches eps: right-censored
     out = width_search(fit, GRID, 0.25, "bracket", 64)
     assert crossing([w for w, _ in out], [r["rel_error"] for _, r in out], 0.25) == (128.0, "right")
-    fit, calls = power_curve(1.0)                          # below eps at once: left-censored
+    fit, calls = power_curve(1.0)  # below eps at once: left-censored
     out = width_search(fit, GRID, 0.25, "bracket", 64)
     assert crossing([w for w, _ in out], [r["rel_error"] for _, r in out], 0.25) == (2.0, "left")
 
@@ -221,8 +255,18 @@ def test_population_point_only_for_the_true_target():
 
 def test_time_conditioned_point_reports_fixed_time_errors():
     s = ApproxSetting(d=2, steps=30, batch=64, eval_draws=512)
-    p = fit_point(s, target="empirical", n=8, rep=0, width=8, t=None, t_range=(1e-2, 4.0), seed=0, n_max=16,
-                  eval_times=(0.05, 1.0))
+    p = fit_point(
+        s,
+        target="empirical",
+        n=8,
+        rep=0,
+        width=8,
+        t=None,
+        t_range=(1e-2, 4.0),
+        seed=0,
+        n_max=16,
+        eval_times=(0.05, 1.0),
+    )
     assert p["t"] is None and p["weight_power"] == 2.0 and p["eval_times"] == [0.05, 1.0]
     fixed = fit_point(s, target="empirical", n=8, rep=0, width=8, t=0.05, seed=0, n_max=16)
     assert "t_range" not in fixed and fixed["train_seed"] != p["train_seed"]
@@ -253,6 +297,7 @@ def test_a3_check_resumes_after_a_crash_without_refitting(tmp_path, monkeypatch)
     rec = run_claim(REGISTRY["A3"], "ci", seed=0, out=tmp_path)
     # INCONCLUSIVE at ci: A3.time_conditioned is not run at this size (tc_reps = 0); every other rule passes
     assert rec["result"]["verdict"] in ("CONFIRMED", "INCONCLUSIVE") and not any(
-        a["outcome"] == "fail" for a in rec["result"]["assertions"]), rec["result"]["assertions"]
+        a["outcome"] == "fail" for a in rec["result"]["assertions"]
+    ), rec["result"]["assertions"]
     sweeps = rec["provenance"]["sweeps"]
     assert sweeps["read_back"] == 4 and sweeps["computed"] > 0, sweeps

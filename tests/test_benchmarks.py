@@ -15,8 +15,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present: the check would really run")
 def test_gpu_check_skips_cleanly_without_cuda(tmp_path):
-    p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--out", str(tmp_path / "g")],
-                       capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--out", str(tmp_path / "g")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stderr
     report = json.loads((tmp_path / "g" / "gpu_check.json").read_text(encoding="utf-8"))
     assert report["cuda"] is False and report["steps"] == [] and "no CUDA device" in report["skipped"]
@@ -24,8 +28,12 @@ def test_gpu_check_skips_cleanly_without_cuda(tmp_path):
 
 
 def test_gpu_check_has_help():
-    p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--help"], capture_output=True,
-                       text=True, timeout=300)
+    p = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 0 and "--claims" in p.stdout and "--timeout" in p.stdout
 
 
@@ -51,8 +59,9 @@ def test_gpu_check_bookkeeping_with_a_fake_device(tmp_path, monkeypatch):
             v, rc = verdicts[c]
             out = Path(cmd[cmd.index("--out") + 1])
             out.mkdir(parents=True, exist_ok=True)
-            (out / "summary.json").write_text(json.dumps({"runs": [{"claim": c, "verdict": v,
-                                                                   "rules": rules.get(c, {})}]}))
+            (out / "summary.json").write_text(
+                json.dumps({"runs": [{"claim": c, "verdict": v, "rules": rules.get(c, {})}]})
+            )
             return {"step": name, "returncode": rc}
         return {"step": name, "returncode": 0 if "train" in name else 3}
 

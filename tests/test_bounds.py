@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from memsep.theory import GaussianMixture, alpha, sigma, sigma2
-from memsep.theory.bounds import RegimeConstants, bound_form, leading_order_gap, regime_check, regime_check_dist, regime_times
+from memsep.theory.bounds import (
+    RegimeConstants,
+    bound_form,
+    leading_order_gap,
+    regime_check,
+    regime_check_dist,
+    regime_times,
+)
 
 
 @pytest.mark.parametrize("d", [1, 4, 32])
@@ -58,16 +65,28 @@ def test_figure3_setting_is_inside_the_regime():
     assert rep.summary() == "inside"
 
 
-@pytest.mark.parametrize("name, change", [
-    ("separation", lambda mu, S, n, t: (0.01 * mu, S, n, t)),
-    ("max ||mu_k||", lambda mu, S, n, t: (100 * mu, S, n, t)),
-    ("||Sigma||_2", lambda mu, S, n, t: (mu, 9 * S, n, t)),
-    ("shared Sigma", lambda mu, S, n, t: (mu, np.stack([S[0]] * 7 + [2 * S[0]]), n, t)),
-    ("lambda_min(Sigma)", lambda mu, S, n, t: (mu, 0.01 * S, n, t)),
-    ("log n", lambda mu, S, n, t: (mu[:, :2] * 0 + np.array([[3.0 * k, 0.0] for k in range(8)]), S[:, :2, :2], 10**4, 0.01)),
-    ("sigma_t <= d^(-c6)", lambda mu, S, n, t: (mu, S, n, 2.0)),
-    ("sigma_t >= exp(-c5 d)", lambda mu, S, n, t: (mu, S, n, 1e-30)),
-], ids=lambda x: x if isinstance(x, str) else "")
+@pytest.mark.parametrize(
+    "name, change",
+    [
+        ("separation", lambda mu, S, n, t: (0.01 * mu, S, n, t)),
+        ("max ||mu_k||", lambda mu, S, n, t: (100 * mu, S, n, t)),
+        ("||Sigma||_2", lambda mu, S, n, t: (mu, 9 * S, n, t)),
+        ("shared Sigma", lambda mu, S, n, t: (mu, np.stack([S[0]] * 7 + [2 * S[0]]), n, t)),
+        ("lambda_min(Sigma)", lambda mu, S, n, t: (mu, 0.01 * S, n, t)),
+        (
+            "log n",
+            lambda mu, S, n, t: (
+                mu[:, :2] * 0 + np.array([[3.0 * k, 0.0] for k in range(8)]),
+                S[:, :2, :2],
+                10**4,
+                0.01,
+            ),
+        ),
+        ("sigma_t <= d^(-c6)", lambda mu, S, n, t: (mu, S, n, 2.0)),
+        ("sigma_t >= exp(-c5 d)", lambda mu, S, n, t: (mu, S, n, 1e-30)),
+    ],
+    ids=lambda x: x if isinstance(x, str) else "",
+)
 def test_each_condition_fails_alone(name, change):
     mix, n, t = _inside()
     mu, S, n2, t2 = change(mix.means, mix.covs, n, t)
@@ -80,7 +99,7 @@ def test_regime_times_match_the_sigma_conditions():
     c = RegimeConstants()
     for d in (4, 32, 128):
         t0, t1 = regime_times(d, c)
-        assert sigma(t1) == pytest.approx(d ** -c.c6, rel=1e-12)
+        assert sigma(t1) == pytest.approx(d**-c.c6, rel=1e-12)
         assert sigma(t0) == pytest.approx(np.exp(-c.c5 * d), rel=1e-9)
 
 
@@ -90,14 +109,18 @@ def test_c7_zero_recovers_the_restated_regime():
     assert regime_check(mix.means, 0.001 * mix.covs, n, t, RegimeConstants(c7=0.0)).inside
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: bound_form(0.0, np.eye(2)), r"^t: must be > 0"),
-    (lambda: bound_form(0.1, np.ones((2, 3))), r"^Sigma: must have shape"),
-    (lambda: regime_check(np.zeros((2, 3)), np.eye(2), 10, 0.1), r"^Sigma: must be 3 x 3"),
-    (lambda: regime_check(np.zeros((2, 3)), np.eye(3), 1, 0.1), r"^n: must be an integer >= 2"),
-    (lambda: regime_check_dist("mixture", 10, 0.1), r"^dist: must have .means and .covs"),
-    (lambda: regime_times(0), r"^d: must be an integer >= 1"),
-], ids=["t-zero", "sigma-shape", "sigma-d", "n-one", "dist-type", "d-zero"])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: bound_form(0.0, np.eye(2)), r"^t: must be > 0"),
+        (lambda: bound_form(0.1, np.ones((2, 3))), r"^Sigma: must have shape"),
+        (lambda: regime_check(np.zeros((2, 3)), np.eye(2), 10, 0.1), r"^Sigma: must be 3 x 3"),
+        (lambda: regime_check(np.zeros((2, 3)), np.eye(3), 1, 0.1), r"^n: must be an integer >= 2"),
+        (lambda: regime_check_dist("mixture", 10, 0.1), r"^dist: must have .means and .covs"),
+        (lambda: regime_times(0), r"^d: must be an integer >= 1"),
+    ],
+    ids=["t-zero", "sigma-shape", "sigma-d", "n-one", "dist-type", "d-zero"],
+)
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()

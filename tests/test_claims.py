@@ -15,7 +15,6 @@ from memsep.verify.registry import REGISTRY, claim_ids
 from memsep.verify.runner import run_claim
 from memsep.verify.stats import bonferroni_z
 
-
 # Documented disagreements with the paper, by rule key (README "Findings that disagree with the paper"): these
 # rules fail by design of the measurement, and must keep failing: a change that makes one pass is news and should
 # update this table, the README and REPORT.md.
@@ -31,9 +30,9 @@ CI_KNOWN_FAILURES = {
     # 2,500 training steps and widths 4, 16, 128: no width comes within 0.5 nat of the truth's held-out likelihood
     # (width 16: deficit 3.3 nats, se 0.24)
     "A5": {"A5.intermediate_generalizes"},
-    # the likelihood read as mean log p_data(x_gen) (the secondary reading) cannot be raised by weight decay: a memorized
-    # sample copies a training point, itself a draw from p_data, so decay lowers memorization only by degrading the fit
-    # (at quick, 2 seeds per cell, the between-seed se leaves it inconclusive: QUICK_INCONCLUSIVE)
+    # the likelihood read as mean log p_data(x_gen) (the secondary reading) cannot be raised by weight decay: a
+    # memorized sample copies a training point, itself a draw from p_data, so decay lowers memorization only by
+    # degrading the fit (at quick, 2 seeds per cell, the between-seed se leaves it inconclusive: QUICK_INCONCLUSIVE)
     "A6": {"A6.b_weight_decay_helps_both_samples"},
 }
 # Scale exemptions (README "Verdicts at the ci size"): rules the ci size cannot decide. They may be INCONCLUSIVE
@@ -43,15 +42,21 @@ CI_INCONCLUSIVE = {
     # of freedom, critical t 6.31 at level 0.05): they pass at ci by thin margins (t = 7.1, 8.1, 5.6 against 6.31,
     # 6.31, 4.70 when measured), which another CPU's rounding may tip
     "A3": {"A3.time_conditioned", "A3.empirical_slope", "A3.true_bounded", "A3.slopes_differ"},
-    "A4": {"A4.width_tracks_distinct"},      # as A3: 2 replicates, measured t = 6.66 against 6.31
+    "A4": {"A4.width_tracks_distinct"},  # as A3: 2 replicates, measured t = 6.66 against 6.31
     # one seed, 256 held-out draws: the held-out ELBO's se (7.5 nats at d = 8) hides a 1-nat gain (measured +5.7)
     "A6": {"A6.b_weight_decay_helps_both"},
     # 4 training digits, 1 original, 100 fine-tuning steps, 128 samples: the paper's 5-point effects are far below
     # what this size can detect (power 0.2-0.4 at the Table 1 effects), and with one original the quality contrasts
     # have no error estimate between models
     "M1": {"M1.rationale_small_t"},
-    "M2": {"M2.importance_lowers_memorization", "M2.random_lowers_memorization", "M2.importance_vs_control",
-           "M2.random_vs_control", "M2.importance_better_fd", "M2.importance_better_recall"},
+    "M2": {
+        "M2.importance_lowers_memorization",
+        "M2.random_lowers_memorization",
+        "M2.importance_vs_control",
+        "M2.random_vs_control",
+        "M2.importance_better_fd",
+        "M2.importance_better_recall",
+    },
     "M3": {"M3.same_noise_paired", "M3.similar_quality"},
 }
 
@@ -69,8 +74,13 @@ def check_outcomes(claim_id: str, rec: dict, may_be_inconclusive: set, also_fail
     known = KNOWN_FAILURES.get(claim_id, set()) | set(also_failing)
     outcome = {a["key"]: a["outcome"] for a in res["assertions"]}
     assert set(outcome) == set(REGISTRY[claim_id].rules)
-    wrong = {k: o for k, o in outcome.items() if (k in known and o != "fail") or (k not in known and o == "fail")
-             or (o == "inconclusive" and k not in may_be_inconclusive)}
+    wrong = {
+        k: o
+        for k, o in outcome.items()
+        if (k in known and o != "fail")
+        or (k not in known and o == "fail")
+        or (o == "inconclusive" and k not in may_be_inconclusive)
+    }
     details = {a["key"]: a["detail"] for a in res["assertions"]}
     assert not wrong, "\n".join(f"{k}: {o}: {details[k]}" for k, o in wrong.items())
 
@@ -97,6 +107,7 @@ def test_every_claim_has_its_profiles():
 
 # ---- negative controls: the decision rules reject a false identity --------------------------
 
+
 @pytest.fixture
 def setting():
     rng = np.random.default_rng(7)
@@ -108,8 +119,8 @@ def setting():
 def test_quadrature_rule_rejects_a_wrong_right_hand_side(setting):
     mix, data, emp = setting
     t = 0.1
-    lhs = lambda **kw: loss_gap(data, mix, t, **kw)                        # noqa: E731
-    wrong = lambda **kw: fisher_divergence(emp, mix, 1.1 * t, **kw)        # noqa: E731  (wrong time)
+    lhs = lambda **kw: loss_gap(data, mix, t, **kw)  # noqa: E731
+    wrong = lambda **kw: fisher_divergence(emp, mix, 1.1 * t, **kw)  # noqa: E731  (wrong time)
     case = quad_case({"t": t}, lhs, wrong, rtol=1e-11)
     assert not case.passed(1e-8)
     good = quad_case({"t": t}, lhs, lambda **kw: fisher_divergence(emp, mix, t, **kw), rtol=1e-11)
@@ -121,9 +132,9 @@ def test_monte_carlo_rule_rejects_a_score_that_is_not_the_minimiser(setting):
     # paired residual no longer has mean zero and the z-test must notice at this sample size.
     mix, data, emp = setting
     t = 0.1
-    wrong_e = lambda x, t_: emp.score(x, t_) * 1.3                         # noqa: E731
-    lhs = lambda **kw: dsm_loss_difference(data, mix.score, wrong_e, t, **kw)   # noqa: E731
-    rhs = lambda **kw: fisher_divergence(emp, mix, t, **kw)                    # noqa: E731
+    wrong_e = lambda x, t_: emp.score(x, t_) * 1.3  # noqa: E731
+    lhs = lambda **kw: dsm_loss_difference(data, mix.score, wrong_e, t, **kw)  # noqa: E731
+    rhs = lambda **kw: fisher_divergence(emp, mix, t, **kw)  # noqa: E731
     case = mc_case({"t": t}, lhs, rhs, n_draws=20000, seed=3)
     assert not case.identity_ok(bonferroni_z(1e-3, 1))
     ok = mc_case({"t": t}, lambda **kw: loss_gap(data, mix, t, **kw), rhs, n_draws=20000, seed=3)
@@ -165,7 +176,7 @@ def test_pruning_stages_recover_when_model_weights_are_missing(pruning_out):
     from memsep.empirical.sweep import record_key
     from memsep.verify.claims._pruning import CONFIGS, SWEEP_OWNER
 
-    run_claim(REGISTRY["M1"], "ci", seed=0, out=pruning_out)           # read back when the ci test ran first
+    run_claim(REGISTRY["M1"], "ci", seed=0, out=pruning_out)  # read back when the ci test ran first
     folder = pruning_out / "results" / "sweeps" / SWEEP_OWNER / "ci" / "stages"
     originals = [p for p in folder.glob("*.json") if '"stage": "original"' in p.read_text()]
     assert len(originals) == 1
@@ -180,4 +191,4 @@ def test_pruning_stages_recover_when_model_weights_are_missing(pruning_out):
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert res["heads_removed"] == int(cfg.eta * sum(load_dit(weights).cfg.heads))
     assert (folder / f"{record_key(point)}.pt").is_file()
-    assert set(res["evals"]) == {"0", str(cfg.setting.finetune.steps)}     # right after pruning and after fine-tuning
+    assert set(res["evals"]) == {"0", str(cfg.setting.finetune.steps)}  # right after pruning and after fine-tuning

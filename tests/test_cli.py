@@ -31,8 +31,9 @@ REPO = Path(__file__).resolve().parent.parent
 def memsep(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     """``python -m memsep.verify ARGS`` in a fresh interpreter (what a user's shell sees)."""
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONWARNINGS="ignore")
-    return subprocess.run([sys.executable, "-m", "memsep.verify", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "memsep.verify", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def one_error_line(stderr: str) -> str:
@@ -62,7 +63,7 @@ def test_list_prints_registered_claims_in_paper_order(capsys):
     assert main(["list"]) == 0
     captured = capsys.readouterr()
     ids = [line.split()[0] for line in captured.out.splitlines()]
-    assert ids == claim_ids()                                       # every registered claim, paper order
+    assert ids == claim_ids()  # every registered claim, paper order
     assert {"S1", "S2", "A1"} <= set(ids) and ids.index("S1") < ids.index("S2") < ids.index("A1")
     assert captured.err == ""
     assert all("[" in line and line.rstrip().endswith("]") for line in captured.out.splitlines())
@@ -84,9 +85,12 @@ def test_run_a1_exits_zero_and_reports_progress(a1_run):
     assert "Traceback" not in proc.stderr
     assert "[A1] CONFIRMED in " in proc.stdout
     assert re.search(r"^\[A1\] claim 1 of 1, 0:00:00 elapsed: ", proc.stdout, re.M), proc.stdout
-    assert re.search(f"wrote {re.escape(str(out / 'REPORT.md'))}\n"
-                     r"1 claim\(s\) in \d+:\d\d:\d\d: 1 CONFIRMED, 0 NOT CONFIRMED, 0 INCONCLUSIVE, 0 ERROR\n"
-                     f"wrote {re.escape(str(out / 'summary.json'))} \\(exit status 0\\)$", proc.stdout.rstrip()), proc.stdout
+    assert re.search(
+        f"wrote {re.escape(str(out / 'REPORT.md'))}\n"
+        r"1 claim\(s\) in \d+:\d\d:\d\d: 1 CONFIRMED, 0 NOT CONFIRMED, 0 INCONCLUSIVE, 0 ERROR\n"
+        f"wrote {re.escape(str(out / 'summary.json'))} \\(exit status 0\\)$",
+        proc.stdout.rstrip(),
+    ), proc.stdout
 
 
 def test_run_a1_writes_results_json(a1_run):
@@ -118,15 +122,21 @@ def test_run_a1_writes_report_with_a1_section(a1_run):
     assert text.startswith("# memsep verification report")
     assert f"## A1 {title}" in text
     assert "**Verdict:** CONFIRMED." in text
-    assert "| [A1](#a1-" in text                                   # summary row linking to the section
+    assert "| [A1](#a1-" in text  # summary row linking to the section
     assert "![A1 figure](figures/A1_hessian.png)" in text
-    assert "## S1 " not in text and "## S2 " not in text            # only what was run
+    assert "## S1 " not in text and "## S2 " not in text  # only what was run
 
 
 def test_run_leaves_only_the_expected_files(a1_run):
     _, out = a1_run
-    assert files_under(out) == ["REPORT.md", "figures", "figures/A1_hessian.png", "results", "results/A1.json",
-                                "summary.json"]
+    assert files_under(out) == [
+        "REPORT.md",
+        "figures",
+        "figures/A1_hessian.png",
+        "results",
+        "results/A1.json",
+        "summary.json",
+    ]
 
 
 def test_run_a1_writes_a_summary_for_scripts(a1_run):
@@ -161,13 +171,22 @@ def test_list_reads_the_claims_without_importing_them_and_equals_the_registry():
 
 def test_help_shows_only_defaults_that_say_something(capsys):
     """No "(default: None)", "(default: False)" or doubled defaults in any command's help (issue 15)."""
-    for argv in (["run"], ["replicate"], ["report"], ["claims"], ["fuzz"], ["dit", "train"], ["dit", "prune"],
-                 ["dit", "sample"], ["dit", "evaluate"]):
+    for argv in (
+        ["run"],
+        ["replicate"],
+        ["report"],
+        ["claims"],
+        ["fuzz"],
+        ["dit", "train"],
+        ["dit", "prune"],
+        ["dit", "sample"],
+        ["dit", "evaluate"],
+    ):
         with pytest.raises(SystemExit):
             main([*argv, "--help"])
         text = " ".join(capsys.readouterr().out.split())
         assert "(default: None)" not in text and "(default: False)" not in text, argv
-        assert not re.search(r"default[^()]*\) \(default:", text), argv          # "(default: x) (default: y)"
+        assert not re.search(r"default[^()]*\) \(default:", text), argv  # "(default: x) (default: y)"
     with pytest.raises(SystemExit):
         main(["run", "--help"])
     assert "(default: quick)" in " ".join(capsys.readouterr().out.split())
@@ -189,14 +208,21 @@ def test_help_version_list_and_report_do_not_import_the_numerical_code(a1_run, t
     JSON; --help, --version and list do not even import numpy). Checked on sys.modules, not on wall time."""
     _, out = a1_run
     heavy = ("scipy", "sympy", "torch")
-    for argv, banned in ((["--version"], heavy + ("numpy",)), (["--help"], heavy + ("numpy",)),
-                         (["list"], heavy + ("numpy",)), (["report", "--out", str(out)], heavy)):
-        code = ("import sys, contextlib, io\nfrom memsep.verify.cli import main\n"
-                "with contextlib.redirect_stdout(io.StringIO()):\n"
-                "    try:\n        main(sys.argv[1:])\n    except SystemExit:\n        pass\n"
-                f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({banned!r})))")
-        proc = subprocess.run([sys.executable, "-c", code, *argv], cwd=tmp_path, capture_output=True, text=True,
-                              timeout=120)
+    for argv, banned in (
+        (["--version"], heavy + ("numpy",)),
+        (["--help"], heavy + ("numpy",)),
+        (["list"], heavy + ("numpy",)),
+        (["report", "--out", str(out)], heavy),
+    ):
+        code = (
+            "import sys, contextlib, io\nfrom memsep.verify.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try:\n        main(sys.argv[1:])\n    except SystemExit:\n        pass\n"
+            f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({banned!r})))"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code, *argv], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.strip().splitlines()[-1] == "[]", (argv, proc.stdout)
 
@@ -208,7 +234,7 @@ def test_report_rebuilds_the_same_report_from_json_only(a1_run, tmp_path, capsys
     shutil.copytree(out, copy)
     original = (copy / "REPORT.md").read_text(encoding="utf-8")
     (copy / "REPORT.md").unlink()
-    shutil.rmtree(copy / "figures")                                # the report needs the JSON only
+    shutil.rmtree(copy / "figures")  # the report needs the JSON only
     assert main(["report", "--out", str(copy)]) == 0
     assert capsys.readouterr().out.strip() == f"wrote {copy / 'REPORT.md'}"
     assert (copy / "REPORT.md").read_text(encoding="utf-8") == original
@@ -239,7 +265,7 @@ def test_report_on_corrupt_results_exits_2_with_one_line(a1_run, tmp_path, capsy
     folder = _folder_with_bad_results(a1_run[1], tmp_path / "out", content)
     assert main(["report", "--out", str(folder)]) == 2
     captured = capsys.readouterr()
-    assert "S1.json" in one_error_line(captured.err)                 # names the bad file
+    assert "S1.json" in one_error_line(captured.err)  # names the bad file
     assert captured.out == ""
     assert (folder / "REPORT.md").read_text(encoding="utf-8") == "previous report\n"
 
@@ -258,23 +284,26 @@ def test_unknown_claim_exits_2_with_one_line_naming_it(tmp_path):
     proc = memsep("run", "--claims", "Z9", "--profile", "ci", "--out", str(out), cwd=tmp_path)
     assert proc.returncode == 2
     line = one_error_line(proc.stderr)
-    assert "Z9" in line and "A1" in line                            # names it and the known ones
+    assert "Z9" in line and "A1" in line  # names it and the known ones
     assert proc.stdout == ""
     assert not out.exists()
 
 
-@pytest.mark.parametrize("argv", [
-    pytest.param(["run", "--claims", "Z9"], id="run"),
-    pytest.param(["run", "--claims", "A1,Z9"], id="run-known-and-unknown"),
-    pytest.param(["run", "--claims", "Z9", "--dry-run"], id="dry-run"),
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["run", "--claims", "Z9"], id="run"),
+        pytest.param(["run", "--claims", "A1,Z9"], id="run-known-and-unknown"),
+        pytest.param(["run", "--claims", "Z9", "--dry-run"], id="dry-run"),
+    ],
+)
 def test_unknown_claim_in_process(argv, tmp_path, capsys):
     out = tmp_path / "out"
     assert main([*argv, "--profile", "ci", "--out", str(out)]) == 2
     captured = capsys.readouterr()
     assert "Z9" in one_error_line(captured.err)
     assert captured.out == ""
-    assert not out.exists()                                         # validated before any work
+    assert not out.exists()  # validated before any work
 
 
 # ---- bad flags and values ----------------------------------------------------------------------
@@ -303,10 +332,13 @@ def test_bad_arguments_exit_2_with_one_line(argv, token, capsys):
     assert captured.out == ""
 
 
-@pytest.mark.parametrize("argv, token", [
-    pytest.param(["run", "--profile", "huge"], "huge", id="bad-profile"),
-    pytest.param(["run", "--seed", "-1"], "--seed", id="negative-seed"),
-])
+@pytest.mark.parametrize(
+    "argv, token",
+    [
+        pytest.param(["run", "--profile", "huge"], "huge", id="bad-profile"),
+        pytest.param(["run", "--seed", "-1"], "--seed", id="negative-seed"),
+    ],
+)
 def test_bad_arguments_in_a_subprocess(argv, token, tmp_path):
     proc = memsep(*argv, "--out", str(tmp_path / "out"), cwd=tmp_path)
     assert proc.returncode == 2
@@ -323,7 +355,7 @@ def test_dry_run_prints_resolved_config_and_writes_nothing(tmp_path, capsys, mon
     captured = capsys.readouterr()
     cfg = json.loads(captured.out)
     assert (cfg["profile"], cfg["seed"], cfg["out"]) == ("ci", 7, str(out))
-    assert list(cfg["claims"]) == ["A1"]                            # ids upper-cased
+    assert list(cfg["claims"]) == ["A1"]  # ids upper-cased
     assert cfg["claims"]["A1"]["claim_seed"] == derive_seed(7, "A1")
     assert cfg["claims"]["A1"]["config"] == json.loads(json.dumps(dataclasses.asdict(A1_CONFIGS["ci"])))
     assert captured.err == ""
@@ -350,10 +382,13 @@ def _raising_check(ctx):
     raise RuntimeError("boom from the check")
 
 
-@pytest.mark.parametrize("check, mark", [
-    pytest.param(_failing_check, "**NOT CONFIRMED**", id="not-confirmed"),
-    pytest.param(_raising_check, "**ERROR**", id="error"),
-])
+@pytest.mark.parametrize(
+    "check, mark",
+    [
+        pytest.param(_failing_check, "**NOT CONFIRMED**", id="not-confirmed"),
+        pytest.param(_raising_check, "**ERROR**", id="error"),
+    ],
+)
 def test_run_exits_1_when_a_claim_is_not_confirmed(temporary_claims, tmp_path, capsys, check, mark):
     temporary_claims("X7", check)
     out = tmp_path / "out"
@@ -365,6 +400,7 @@ def test_run_exits_1_when_a_claim_is_not_confirmed(temporary_claims, tmp_path, c
 
 
 # ---- claims, seeds and replicates (issue 12) --------------------------------------------------------------
+
 
 def test_claims_writes_the_preregistration(tmp_path, capsys):
     from memsep.verify.preregistration import render_claims
@@ -391,18 +427,25 @@ def test_seeds_runs_the_main_seed_and_replicates(temporary_claims, tmp_path, cap
     report = (tmp_path / "REPORT.md").read_text()
     assert "## Replication" in report and "quick / 1" in report and "2 of 3 agree" in report
     capsys.readouterr()
-    assert main(["replicate", "--claims", "X8", "--seeds", "4", "--profile", "ci", "--out", str(tmp_path),
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            ["replicate", "--claims", "X8", "--seeds", "4", "--profile", "ci", "--out", str(tmp_path), "--no-progress"]
+        )
+        == 0
+    )
     assert (tmp_path / "replicates" / "ci" / "seed-4" / "results" / "X8.json").is_file()
     assert "ci / 4" in (tmp_path / "REPORT.md").read_text()
 
 
-@pytest.mark.parametrize("argv, token", [
-    (["run", "--seed", "1", "--seeds", "0,1"], "seed, seeds"),
-    (["run", "--seeds", "1,1"], "seeds must differ"),
-    (["run", "--seeds", ","], "give comma-separated run seeds"),
-    (["replicate"], "--seeds"),
-])
+@pytest.mark.parametrize(
+    "argv, token",
+    [
+        (["run", "--seed", "1", "--seeds", "0,1"], "seed, seeds"),
+        (["run", "--seeds", "1,1"], "seeds must differ"),
+        (["run", "--seeds", ","], "give comma-separated run seeds"),
+        (["replicate"], "--seeds"),
+    ],
+)
 def test_bad_seed_lists_exit_2(argv, token, capsys):
     try:
         rc = main(argv + ["--dry-run"])

@@ -7,50 +7,92 @@ import math
 
 import numpy as np
 import pytest
-
 from decide_harness import parametrize_synthetic, verdict_for
+
 from memsep.verify.claims._approx import pooled_log_variance, replicate_mean, t_rule, welch
 from memsep.verify.claims.a3 import A3Measurements, Fit, SensFit, SlopeBootstrap, TCFit, WStar, replicate_slopes
 from memsep.verify.claims.a4 import A4Measurements, DupCase, DupSeed, WStarRef, rate_ratio
 from memsep.verify.stats import directional_rule
 
 NS = [8, 16, 32, 64, 128]
-NOISE = (1.0, 1.06, 0.95)          # replicate-to-replicate factors on W* and on errors (log sd about 0.05)
+NOISE = (1.0, 1.06, 0.95)  # replicate-to-replicate factors on W* and on errors (log sd about 0.05)
 
 
 # ---- A3 -------------------------------------------------------------------------------------------------------------
 
-def a3(emp=lambda n: 3.0 * n ** 0.95, true=lambda n: 4.0 * n ** 0.1, w_inf=7.0, sens_emp=(0.6, 0.045),
-       sens_true=(0.0023, 0.003), tc_true=0.01, tc_emp=0.75, tc=True, noise=NOISE) -> A3Measurements:
+
+def a3(
+    emp=lambda n: 3.0 * n**0.95,
+    true=lambda n: 4.0 * n**0.1,
+    w_inf=7.0,
+    sens_emp=(0.6, 0.045),
+    sens_true=(0.0023, 0.003),
+    tc_true=0.01,
+    tc_emp=0.75,
+    tc=True,
+    noise=NOISE,
+) -> A3Measurements:
     """A3 measurements: W*(n_j, r) = law(n_j) x noise[(j + r) % R] (so replicate slopes differ); errors at
     (t_min, t_max) of the sensitivity fits; time-conditioned errors of the wide network at t (true: every n,
     empirical: the largest n)."""
     reps = len(noise)
-    ws = [WStar(tg, n, r, law(n) * noise[(j + r) % reps], law(n) ** 2, "ok")
-          for tg, law in (("empirical", emp), ("true", true)) for j, n in enumerate(NS) for r in range(reps)]
-    ws += [WStar("true", None, r, w_inf * noise[r], w_inf ** 2, "ok") for r in range(reps)]
-    fits = [Fit(tg, n, r, w, w * w, e * noise[r], 1e-3, 1.0, e, e, 1.0)
-            for tg in ("empirical", "true") for n in NS for r in range(reps) for w, e in ((16, 0.5), (32, 0.2))]
-    sens = [SensFit("empirical", 0.01, sens_emp[0], 1e-3, 1.0), SensFit("empirical", 1.0, sens_emp[1], 1e-4, 1.0),
-            SensFit("true", 0.01, sens_true[0], 1e-5, 1.0), SensFit("true", 1.0, sens_true[1], 1e-5, 1.0)]
+    ws = [
+        WStar(tg, n, r, law(n) * noise[(j + r) % reps], law(n) ** 2, "ok")
+        for tg, law in (("empirical", emp), ("true", true))
+        for j, n in enumerate(NS)
+        for r in range(reps)
+    ]
+    ws += [WStar("true", None, r, w_inf * noise[r], w_inf**2, "ok") for r in range(reps)]
+    fits = [
+        Fit(tg, n, r, w, w * w, e * noise[r], 1e-3, 1.0, e, e, 1.0)
+        for tg in ("empirical", "true")
+        for n in NS
+        for r in range(reps)
+        for w, e in ((16, 0.5), (32, 0.2))
+    ]
+    sens = [
+        SensFit("empirical", 0.01, sens_emp[0], 1e-3, 1.0),
+        SensFit("empirical", 1.0, sens_emp[1], 1e-4, 1.0),
+        SensFit("true", 0.01, sens_true[0], 1e-5, 1.0),
+        SensFit("true", 1.0, sens_true[1], 1e-5, 1.0),
+    ]
     tcf = []
     if tc:
         for r in range(min(2, reps)):
             for n in (8, 64):
-                tcf += [TCFit("true", n, 32, r, 0.5 * noise[r], 0.5 * noise[r]),
-                        TCFit("true", n, 256, r, tc_true * noise[r], tc_true * noise[r]),
-                        TCFit("empirical", n, 32, r, 0.9 * noise[r], 0.9 * noise[r]),
-                        TCFit("empirical", n, 256, r, tc_emp * noise[r], tc_emp * noise[r])]
+                tcf += [
+                    TCFit("true", n, 32, r, 0.5 * noise[r], 0.5 * noise[r]),
+                    TCFit("true", n, 256, r, tc_true * noise[r], tc_true * noise[r]),
+                    TCFit("empirical", n, 32, r, 0.9 * noise[r], 0.9 * noise[r]),
+                    TCFit("empirical", n, 256, r, tc_emp * noise[r], tc_emp * noise[r]),
+                ]
     boots = [SlopeBootstrap(tg, 0.5, [0.4, 0.6], 0.95, 100, 0.05, 1.0, [0.8, 1.2]) for tg in ("empirical", "true")]
-    return A3Measurements(setting={}, t=0.05, eps=0.25, ns=list(NS), reps=reps, search="bracket", fits=fits,
-                          wstar=ws, slopes=boots, sens_n=32, sens_width=64, sens=sens, tc_range=[0.01, 4.0],
-                          tc_ns=[8, 64] if tc else [], tc_widths=[32, 256] if tc else [], tc=tcf, emp_target_sq=100.0)
+    return A3Measurements(
+        setting={},
+        t=0.05,
+        eps=0.25,
+        ns=list(NS),
+        reps=reps,
+        search="bracket",
+        fits=fits,
+        wstar=ws,
+        slopes=boots,
+        sens_n=32,
+        sens_width=64,
+        sens=sens,
+        tc_range=[0.01, 4.0],
+        tc_ns=[8, 64] if tc else [],
+        tc_widths=[32, 256] if tc else [],
+        tc=tcf,
+        emp_target_sq=100.0,
+    )
 
 
 # ---- A4 -------------------------------------------------------------------------------------------------------------
 
+
 def _w(n):
-    return 3.0 * n ** 0.95
+    return 3.0 * n**0.95
 
 
 def mem_seeds(ratio=14.0, base=1.2, reps=3, n_dup=8, n_single=56, factor=8, m=512, seed=0) -> list[DupSeed]:
@@ -61,28 +103,50 @@ def mem_seeds(ratio=14.0, base=1.2, reps=3, n_dup=8, n_single=56, factor=8, m=51
     for r in range(reps):
         mult = np.array([factor] * n_dup + [1] * n_single)
         copies = np.concatenate([rng.poisson(base * ratio, n_dup), rng.poisson(base, n_single)])
-        out.append(DupSeed(rep=r, multiplicity=mult.tolist(), copies=copies.tolist(),
-                           null_copies=[0] * mult.size, m=m, memorized=int(copies.sum()), null_memorized=0))
+        out.append(
+            DupSeed(
+                rep=r,
+                multiplicity=mult.tolist(),
+                copies=copies.tolist(),
+                null_copies=[0] * mult.size,
+                m=m,
+                memorized=int(copies.sum()),
+                null_memorized=0,
+            )
+        )
     return out
 
 
-def a4(dup_law=lambda n, m: _w(n - m), exact=1e-13, noise=NOISE, dup_noise=(0.97, 1.0, 1.04),
-       mem=None) -> A4Measurements:
+def a4(
+    dup_law=lambda n, m: _w(n - m), exact=1e-13, noise=NOISE, dup_noise=(0.97, 1.0, 1.04), mem=None
+) -> A4Measurements:
     """A4 measurements: W*(n distinct) = _w(n) x noise[r]; W* with m copies = dup_law(n, m) x dup_noise[r]; the
     duplicates experiment ``mem`` (default: mem_seeds(), copy-rate ratio 14 as measured at quick)."""
     reps = len(noise)
     ref = [WStarRef(n, r, _w(n) * noise[r], "ok") for n in (8, 16, 32, 64) for r in range(reps)]
-    dup = [DupCase(m, [dup_law(64, m) * dup_noise[r] for r in range(reps)], ["ok"] * reps, [-0.1, 0.1], 100)
-           for m in (32, 48)]
-    return A4Measurements(n=64, t=0.05, eps=0.25, reps=reps, d=8, exact_times=[1e-4, 1.0], exact_worst=[exact] * 4,
-                          ref=ref, dup=dup, mem=mem_seeds() if mem is None else mem)
+    dup = [
+        DupCase(m, [dup_law(64, m) * dup_noise[r] for r in range(reps)], ["ok"] * reps, [-0.1, 0.1], 100)
+        for m in (32, 48)
+    ]
+    return A4Measurements(
+        n=64,
+        t=0.05,
+        eps=0.25,
+        reps=reps,
+        d=8,
+        exact_times=[1e-4, 1.0],
+        exact_worst=[exact] * 4,
+        ref=ref,
+        dup=dup,
+        mem=mem_seeds() if mem is None else mem,
+    )
 
 
 SYNTHETIC = {
     "A3": {
         "CONFIRMED": a3,
         # W* of the empirical score flat in n (slope 0.1, tight): it does not grow like n, nor faster than the true's
-        "NOT CONFIRMED": lambda: a3(emp=lambda n: 30.0 * n ** 0.1),
+        "NOT CONFIRMED": lambda: a3(emp=lambda n: 30.0 * n**0.1),
         # the time-conditioned networks were not trained (the ci size)
         "INCONCLUSIVE": lambda: a3(tc=False),
     },
@@ -102,11 +166,11 @@ def test_each_approx_rule_fails_on_its_own_violation():
     """Every rule key of A3 and A4 fails on the violation it is about, and no other rule fails."""
     cases = {
         # W* grows like n^2.5: faster than 'about 1' allows (Theorem 5.1: W1 = O~(n))
-        "A3.empirical_slope": a3(emp=lambda n: 0.1 * n ** 2.5),
+        "A3.empirical_slope": a3(emp=lambda n: 0.1 * n**2.5),
         # the true score's W*(n) is twice its population value at every n
         "A3.true_bounded": a3(w_inf=2.0),
         # the true score's W* grows as fast as the empirical score's (slopes 0.9; bounded only by a huge W*(P_t))
-        "A3.slopes_differ": a3(emp=lambda n: 3.0 * n ** 0.9, true=lambda n: 3.0 * n ** 0.9, w_inf=1000.0),
+        "A3.slopes_differ": a3(emp=lambda n: 3.0 * n**0.9, true=lambda n: 3.0 * n**0.9, w_inf=1000.0),
         # the empirical error grows x2 from t = 1 to t = 0.01, the true x1: ratio 2, significantly below 4
         "A3.sigma_sensitivity": a3(sens_emp=(0.2, 0.1), sens_true=(0.003, 0.003)),
         # the wide time-conditioned network does not fit the true score either (error 0.5 > eps = 0.25 at every n)
@@ -165,8 +229,11 @@ def test_duplicates_rule_pass_fail_inconclusive():
     assert _mem_outcome(flat)[0] == "inconclusive"
     # decided also when the width experiment has no duplication case
     _, dec = verdict_for("A4", dataclasses.replace(a4(), dup=[]))
-    assert {a.key: a.outcome for a in dec} == {"A4.dedup_identity": "pass", "A4.width_tracks_distinct": "inconclusive",
-                                               "A4.duplicates_memorized_more": "pass"}
+    assert {a.key: a.outcome for a in dec} == {
+        "A4.dedup_identity": "pass",
+        "A4.width_tracks_distinct": "inconclusive",
+        "A4.duplicates_memorized_more": "pass",
+    }
 
 
 def test_rate_ratio_estimator():

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from decide_harness import parametrize_synthetic, verdict_for
 from scipy.stats import norm
 
-from decide_harness import parametrize_synthetic, verdict_for
 from memsep.theory.bounds import RegimeConstants, regime_check_dist
 from memsep.verify.claims._gap import Curve, b_form, g_iso, interval_equivalence, margin_rule
 from memsep.verify.claims.s3 import Campaign, RegimePoint, S3Measurements, corner_case, corner_mixture
@@ -37,8 +37,14 @@ def s5_curve(d, n, scale=0.01, flat=False, factor=1.0, seed=0) -> Curve:
 
 
 def s5() -> S5Measurements:
-    return S5Measurements(dims=[32, 2], ns=[100, 1000], times=list(S5_TIMES), K=8, n_draws=1000,
-                          curves=[s5_curve(d, n, seed=d + n) for d in (32, 2) for n in (100, 1000)])
+    return S5Measurements(
+        dims=[32, 2],
+        ns=[100, 1000],
+        times=list(S5_TIMES),
+        K=8,
+        n_draws=1000,
+        curves=[s5_curve(d, n, seed=d + n) for d in (32, 2) for n in (100, 1000)],
+    )
 
 
 # ---- S4 -----------------------------------------------------------------------------------------------------
@@ -50,13 +56,19 @@ def s4_case(d, slope_factor=1.0, scale=0.005, B=6, quad=1e-4, seed=0) -> S4Case:
     rng = np.random.default_rng(seed)
     per_set_slope = slope_factor * d * (1 + scale * rng.standard_normal(B))
     I = per_set_slope[:, None] * x[None, :] - 5.0 * d
-    return S4Case(d=d, n=1000, t0s=list(T0S), I=I.tolist(), I_coarse=(I * (1 + quad)).tolist(),
-                  g_integral=(d * x).tolist())
+    return S4Case(
+        d=d, n=1000, t0s=list(T0S), I=I.tolist(), I_coarse=(I * (1 + quad)).tolist(), g_integral=(d * x).tolist()
+    )
 
 
 def s4(*cases) -> S4Measurements:
-    return S4Measurements(T=10.0, n_times=8, n_datasets=6, n_draws=600,
-                          cases=list(cases) or [s4_case(4, seed=1), s4_case(16, seed=2), s4_case(64, seed=3)])
+    return S4Measurements(
+        T=10.0,
+        n_times=8,
+        n_datasets=6,
+        n_draws=600,
+        cases=list(cases) or [s4_case(4, seed=1), s4_case(16, seed=2), s4_case(64, seed=3)],
+    )
 
 
 # ---- S3 -----------------------------------------------------------------------------------------------------
@@ -71,36 +83,77 @@ def point(source, d, R, se, family="gaussian", capped=False, t=0.1, n=100) -> Re
 
 
 def corners(R_of=lambda d: 0.06 * (d / 4) ** 0.2, se=0.001, family="gaussian") -> list[RegimePoint]:
-    return [point("corner", d, R_of(d), se, family) for d in CORNER_D] + \
-        ([point("corner", 12, 0.3, se, family, capped=True)] if family == "gaussian" else [])
+    return [point("corner", d, R_of(d), se, family) for d in CORNER_D] + (
+        [point("corner", 12, 0.3, se, family, capped=True)] if family == "gaussian" else []
+    )
 
 
-def s3(grid=None, variance=None, dims=None, n_high=None, n_low=None, corner_pts=None, campaign_pts=None,
-       uniform=None) -> S3Measurements:
+def s3(
+    grid=None, variance=None, dims=None, n_high=None, n_low=None, corner_pts=None, campaign_pts=None, uniform=None
+) -> S3Measurements:
     if grid is None:
-        grid = [curve({"family": "gaussian", "d": d, "n": 1000, "tr_sigma": float(d)}, GRID_T,
-                      lambda t, d=d: g_iso(t, d, 1.0), seed=d) for d in (8, 32)]
-        grid.append(curve({"family": "uniform", "d": 8, "n": 1000, "tr_sigma": 8.0}, GRID_T,
-                          lambda t: g_iso(t, 8, 1.0), seed=3))
-    if variance is None:      # paired: the same noise (seed) at every v
-        variance = [curve({"v": v, "d": 32, "n": 1000, "t": 0.01, "tr_sigma": 32 * v}, [0.01],
-                          lambda t, v=v: g_iso(t, 32, v), scale=1e-4, seed=7) for v in (0.25, 1.0, 4.0)]
+        grid = [
+            curve(
+                {"family": "gaussian", "d": d, "n": 1000, "tr_sigma": float(d)},
+                GRID_T,
+                lambda t, d=d: g_iso(t, d, 1.0),
+                seed=d,
+            )
+            for d in (8, 32)
+        ]
+        grid.append(
+            curve({"family": "uniform", "d": 8, "n": 1000, "tr_sigma": 8.0}, GRID_T, lambda t: g_iso(t, 8, 1.0), seed=3)
+        )
+    if variance is None:  # paired: the same noise (seed) at every v
+        variance = [
+            curve(
+                {"v": v, "d": 32, "n": 1000, "t": 0.01, "tr_sigma": 32 * v},
+                [0.01],
+                lambda t, v=v: g_iso(t, 32, v),
+                scale=1e-4,
+                seed=7,
+            )
+            for v in (0.25, 1.0, 4.0)
+        ]
     if dims is None:
-        dims = [curve({"d": d, "n": 1000, "t": 0.01, "tr_sigma": float(d)}, [0.01], lambda t, d=d: g_iso(t, d, 1.0),
-                      seed=d) for d in (8, 32)]
+        dims = [
+            curve({"d": d, "n": 1000, "t": 0.01, "tr_sigma": float(d)}, [0.01], lambda t, d=d: g_iso(t, d, 1.0), seed=d)
+            for d in (8, 32)
+        ]
     if n_high is None:
-        n_high = [curve({"d": 32, "n": n, "t": 0.01, "tr_sigma": 32.0}, [0.01], lambda t: 3180.0, seed=n)
-                  for n in (100, 1000)]
+        n_high = [
+            curve({"d": 32, "n": n, "t": 0.01, "tr_sigma": 32.0}, [0.01], lambda t: 3180.0, seed=n) for n in (100, 1000)
+        ]
     if n_low is None:
-        n_low = [curve({"d": 2, "n": n, "t": 0.01, "tr_sigma": 2.0}, [0.01], lambda t, n=n: 2e4 * n ** -0.66,
-                       seed=n) for n in (100, 1000, 10000)]
+        n_low = [
+            curve({"d": 2, "n": n, "t": 0.01, "tr_sigma": 2.0}, [0.01], lambda t, n=n: 2e4 * n**-0.66, seed=n)
+            for n in (100, 1000, 10000)
+        ]
     cps = campaign_pts if campaign_pts is not None else [point("campaign", d, 0.4, 0.02, n=50) for d in (4, 20, 64)]
-    cam = Campaign(examples_run=len(cps), shrink_examples=0, search_s=1.0, stop_reason="examples", seed=0,
-                   min_margin=1.0, worst_case=cps[0].case if cps else None, shrunk_case=None, points=cps)
-    cs = (corners() if corner_pts is None else corner_pts) + \
-        (corners(lambda d: 0.04, family="uniform") if uniform is None else uniform)
-    return S3Measurements(constants=RegimeConstants().as_dict(), grid=grid, variance=variance, dims=dims,
-                          n_high=n_high, n_low=n_low, corners=cs, campaign=cam)
+    cam = Campaign(
+        examples_run=len(cps),
+        shrink_examples=0,
+        search_s=1.0,
+        stop_reason="examples",
+        seed=0,
+        min_margin=1.0,
+        worst_case=cps[0].case if cps else None,
+        shrunk_case=None,
+        points=cps,
+    )
+    cs = (corners() if corner_pts is None else corner_pts) + (
+        corners(lambda d: 0.04, family="uniform") if uniform is None else uniform
+    )
+    return S3Measurements(
+        constants=RegimeConstants().as_dict(),
+        grid=grid,
+        variance=variance,
+        dims=dims,
+        n_high=n_high,
+        n_low=n_low,
+        corners=cs,
+        campaign=cam,
+    )
 
 
 SYNTHETIC = {
@@ -145,26 +198,60 @@ def _only_failure(claim_id, m, key):
 
 
 def _flat_variance():
-    return [curve({"v": v, "d": 32, "n": 1000, "t": 0.01, "tr_sigma": 32 * v}, [0.01], lambda t: 3100.0, scale=1e-4,
-                  seed=7) for v in (0.25, 1.0, 4.0)]
+    return [
+        curve({"v": v, "d": 32, "n": 1000, "t": 0.01, "tr_sigma": 32 * v}, [0.01], lambda t: 3100.0, scale=1e-4, seed=7)
+        for v in (0.25, 1.0, 4.0)
+    ]
 
 
-@pytest.mark.parametrize("key, build", [
-    ("S3.decreasing_in_t", lambda: s3(grid=[curve({"family": "gaussian", "d": 8, "n": 1000, "tr_sigma": 8.0}, GRID_T,
-                                                  lambda t: 50.0, seed=1)])),
-    ("S3.grows_with_variance", lambda: s3(variance=_flat_variance())),
-    ("S3.grows_with_d", lambda: s3(dims=[curve({"d": d, "n": 1000, "t": 0.01, "tr_sigma": float(d)}, [0.01],
-                                               lambda t: 800.0, seed=d) for d in (8, 32)])),
-    # the gap falls tenfold from n = 100 to 1000
-    ("S3.not_vanishing_in_n", lambda: s3(n_high=[curve({"d": 32, "n": n, "t": 0.01, "tr_sigma": 32.0}, [0.01],
-                                                       lambda t, n=n: 3180.0 * (100 / n), seed=n)
-                                                 for n in (100, 1000)])),
-    ("S3.shrinks_with_n_low_d", lambda: s3(n_low=[curve({"d": 2, "n": n, "t": 0.01, "tr_sigma": 2.0}, [0.01],
-                                                        lambda t: 140.0, seed=n) for n in (100, 1000, 10000)])),
-    # one campaign example at d = 40 (not a corner dimension) far below the floor
-    ("S3.omega_floor", lambda: s3(campaign_pts=[point("campaign", 40, 0.005, 0.0005)])),
-    ("S3.omega_nondecreasing_in_d", lambda: s3(corner_pts=corners(lambda d: 0.24 / d))),
-])
+@pytest.mark.parametrize(
+    "key, build",
+    [
+        (
+            "S3.decreasing_in_t",
+            lambda: s3(
+                grid=[curve({"family": "gaussian", "d": 8, "n": 1000, "tr_sigma": 8.0}, GRID_T, lambda t: 50.0, seed=1)]
+            ),
+        ),
+        ("S3.grows_with_variance", lambda: s3(variance=_flat_variance())),
+        (
+            "S3.grows_with_d",
+            lambda: s3(
+                dims=[
+                    curve({"d": d, "n": 1000, "t": 0.01, "tr_sigma": float(d)}, [0.01], lambda t: 800.0, seed=d)
+                    for d in (8, 32)
+                ]
+            ),
+        ),
+        # the gap falls tenfold from n = 100 to 1000
+        (
+            "S3.not_vanishing_in_n",
+            lambda: s3(
+                n_high=[
+                    curve(
+                        {"d": 32, "n": n, "t": 0.01, "tr_sigma": 32.0},
+                        [0.01],
+                        lambda t, n=n: 3180.0 * (100 / n),
+                        seed=n,
+                    )
+                    for n in (100, 1000)
+                ]
+            ),
+        ),
+        (
+            "S3.shrinks_with_n_low_d",
+            lambda: s3(
+                n_low=[
+                    curve({"d": 2, "n": n, "t": 0.01, "tr_sigma": 2.0}, [0.01], lambda t: 140.0, seed=n)
+                    for n in (100, 1000, 10000)
+                ]
+            ),
+        ),
+        # one campaign example at d = 40 (not a corner dimension) far below the floor
+        ("S3.omega_floor", lambda: s3(campaign_pts=[point("campaign", 40, 0.005, 0.0005)])),
+        ("S3.omega_nondecreasing_in_d", lambda: s3(corner_pts=corners(lambda d: 0.24 / d))),
+    ],
+)
 def test_each_s3_rule_fails_on_its_own_violation(key, build):
     _only_failure("S3", build(), key)
 
@@ -222,7 +309,7 @@ def test_margin_rule_error_semantics():
 
 
 def test_interval_equivalence_counts_the_numerical_error():
-    assert interval_equivalence(0.02, 0.01, 0.1, 3.0)[0] == "pass"                     # [-0.01, 0.05]
-    assert interval_equivalence(0.02, 0.01, 0.1, 3.0, error=0.06)[0] == "inconclusive"   # [-0.07, 0.11]
-    assert interval_equivalence(-0.5, 0.01, 0.1, 3.0, error=0.06)[0] == "fail"           # [-0.59, -0.41]
-    assert interval_equivalence(0.5, 0.2, 0.1, 3.0)[0] == "inconclusive"                 # straddles +0.1
+    assert interval_equivalence(0.02, 0.01, 0.1, 3.0)[0] == "pass"  # [-0.01, 0.05]
+    assert interval_equivalence(0.02, 0.01, 0.1, 3.0, error=0.06)[0] == "inconclusive"  # [-0.07, 0.11]
+    assert interval_equivalence(-0.5, 0.01, 0.1, 3.0, error=0.06)[0] == "fail"  # [-0.59, -0.41]
+    assert interval_equivalence(0.5, 0.2, 0.1, 3.0)[0] == "inconclusive"  # straddles +0.1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from decide_harness import parametrize_synthetic, verdict_for
+
 from memsep.verify.claims._identity import MCCase, QuadCase
 from memsep.verify.claims.s1 import S1Measurements
 from memsep.verify.claims.s2 import ReverseCase, S2Measurements
@@ -15,8 +16,16 @@ def quad(d=1, t=0.1, lhs=2.0, rhs=2.0, err=1e-12, **label) -> QuadCase:
 
 
 def mc(d=8, t=0.1, rhs=10.0, res_mean=0.0, res_se=1e-3, lhs=None, lhs_se=0.01, **label) -> MCCase:
-    return MCCase({"d": d, "n": 100, "t": t, **label}, rhs + res_mean if lhs is None else lhs, lhs_se, rhs, 0.01,
-                  res_mean, res_se, res_mean / res_se if res_se else 0.0)
+    return MCCase(
+        {"d": d, "n": 100, "t": t, **label},
+        rhs + res_mean if lhs is None else lhs,
+        lhs_se,
+        rhs,
+        0.01,
+        res_mean,
+        res_se,
+        res_mean / res_se if res_se else 0.0,
+    )
 
 
 def good_quad():
@@ -28,15 +37,17 @@ def good_mc():
 
 
 def s1(quad_cases=None, mc_cases=None) -> S1Measurements:
-    return S1Measurements(quad=good_quad() if quad_cases is None else quad_cases,
-                          mc=good_mc() if mc_cases is None else mc_cases)
+    return S1Measurements(
+        quad=good_quad() if quad_cases is None else quad_cases, mc=good_mc() if mc_cases is None else mc_cases
+    )
 
 
 def s2(quad_cases=None, mc_cases=None, reverse=None) -> S2Measurements:
     mcs = good_mc() if mc_cases is None else mc_cases
     rev = reverse if reverse is not None else [ReverseCase(dict(c.label), 100 * c.rhs, 0.1) for c in mcs]
-    return S2Measurements(T=10.0, times=[1e-3, 1.0], quad=good_quad() if quad_cases is None else quad_cases, mc=mcs,
-                          reverse=rev)
+    return S2Measurements(
+        T=10.0, times=[1e-3, 1.0], quad=good_quad() if quad_cases is None else quad_cases, mc=mcs, reverse=rev
+    )
 
 
 SYNTHETIC = {
@@ -79,7 +90,7 @@ def test_each_identity_rule_fails_on_its_own_violation():
 
 
 def test_rounding_floor_cases_pass_but_a_real_residual_does_not():
-    floor = mc(16, rhs=1e4, res_mean=1e-12, res_se=1e-14)             # z = 100, but 1e-16 relative: rounding
+    floor = mc(16, rhs=1e4, res_mean=1e-12, res_se=1e-14)  # z = 100, but 1e-16 relative: rounding
     assert floor.outcome(4.0) == "pass"
-    assert mc(16, rhs=1e4, res_mean=1e-3, res_se=1e-5).outcome(4.0) == "fail"   # 1e-7 relative, z = 100
+    assert mc(16, rhs=1e4, res_mean=1e-3, res_se=1e-5).outcome(4.0) == "fail"  # 1e-7 relative, z = 100
     assert dataclasses.replace(floor, res_se=400.0).outcome(4.0) == "inconclusive"

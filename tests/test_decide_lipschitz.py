@@ -7,13 +7,21 @@ import dataclasses
 
 import numpy as np
 import pytest
-
 from decide_harness import parametrize_synthetic, verdict_for
+
 from memsep.theory import GaussianMixture, alpha, sigma2
 from memsep.theory.lipschitz import lipschitz_bounds, spectral_norms
 from memsep.verify.claims.a1 import A1Measurements, Comparison, GaussianCase, RouteCase, SymbolicResult
-from memsep.verify.claims.a2 import (FAMILIES, A2Measurements, BoundCase, ExponentCase, TrueLaw, corner_points,
-                              exact_two_point, mixture_bound)
+from memsep.verify.claims.a2 import (
+    FAMILIES,
+    A2Measurements,
+    BoundCase,
+    ExponentCase,
+    TrueLaw,
+    corner_points,
+    exact_two_point,
+    mixture_bound,
+)
 
 # ---- A1 -----------------------------------------------------------------------------------------
 
@@ -27,8 +35,10 @@ def cmp(err=1e-13, res=1e-10) -> Comparison:
 def route_cases(override: dict | None = None) -> list[RouteCase]:
     """Two mixture and two empirical cases; ``override`` = {(law, route): Comparison} replaces that route in the
     first case of the law."""
-    cases = [RouteCase("mixture", d, 3, t, {"closed form": OK, "identity": OK, "score": OK})
-             for d, t in ((1, 1e-3), (4, 1.0))]
+    cases = [
+        RouteCase("mixture", d, 3, t, {"closed form": OK, "identity": OK, "score": OK})
+        for d, t in ((1, 1e-3), (4, 1.0))
+    ]
     cases += [RouteCase("empirical", d, 10, t, {"identity": OK, "score": OK}) for d, t in ((2, 1e-3), (4, 1.0))]
     for (law, route), c in (override or {}).items():
         next(x for x in cases if x.law == law).routes[route] = c
@@ -41,12 +51,16 @@ def gaussians(**kw) -> list[GaussianCase]:
 
 
 def a1(cases=None, gaussian=None, symbolic=None) -> A1Measurements:
-    return A1Measurements(cases=route_cases() if cases is None else cases, gaussian_times=[1e-6, 50.0],
-                          gaussian=gaussians() if gaussian is None else gaussian,
-                          symbolic=SymbolicResult(3, True, True, 3e-16) if symbolic is None else symbolic)
+    return A1Measurements(
+        cases=route_cases() if cases is None else cases,
+        gaussian_times=[1e-6, 50.0],
+        gaussian=gaussians() if gaussian is None else gaussian,
+        symbolic=SymbolicResult(3, True, True, 3e-16) if symbolic is None else symbolic,
+    )
 
 
 # ---- A2 -----------------------------------------------------------------------------------------
+
 
 def two_point(t=1e-4, d=16, found_rel=0.0, source="two points") -> BoundCase:
     """A two-point data set at distance 4 sqrt(d) with the exact C_t; found = C_t (1 + found_rel)."""
@@ -72,18 +86,31 @@ TIMES = [1e-4, 1e-2, 1.0]
 
 
 def true_laws(mix=(39.0, 38.0, 10.0), emp=(6e5, 3e3, 11.0), B=70.0) -> list[TrueLaw]:
-    return [TrueLaw("Gaussian", 2, [3.41, 3.3, 1.35], 3.414, 0.29, 0.0),
-            TrueLaw("mixture K = 4, shared covariance", 2, list(mix), B, 0.2, 6.0),
-            TrueLaw("empirical, n = 100", 2, list(emp))]
+    return [
+        TrueLaw("Gaussian", 2, [3.41, 3.3, 1.35], 3.414, 0.29, 0.0),
+        TrueLaw("mixture K = 4, shared covariance", 2, list(mix), B, 0.2, 6.0),
+        TrueLaw("empirical, n = 100", 2, list(emp)),
+    ]
 
 
 def a2(bounds_=None, exps=None, laws=None, errors=0) -> A2Measurements:
-    return A2Measurements(campaign={"examples_run": 100, "shrink_examples": 10, "stop_reason": "examples",
-                                    "min_margin": 1e-6, "worst_example": None, "shrunk_example": None,
-                                    "errors": errors, "stopped_on_time": False},
-                          bounds=bounds() if bounds_ is None else bounds_, exponent_times=[1e-4, 1e-2],
-                          exponents=exponents() if exps is None else exps, true_times=TIMES,
-                          true_laws=true_laws() if laws is None else laws)
+    return A2Measurements(
+        campaign={
+            "examples_run": 100,
+            "shrink_examples": 10,
+            "stop_reason": "examples",
+            "min_margin": 1e-6,
+            "worst_example": None,
+            "shrunk_example": None,
+            "errors": errors,
+            "stopped_on_time": False,
+        },
+        bounds=bounds() if bounds_ is None else bounds_,
+        exponent_times=[1e-4, 1e-2],
+        exponents=exponents() if exps is None else exps,
+        true_times=TIMES,
+        true_laws=true_laws() if laws is None else laws,
+    )
 
 
 SYNTHETIC = {
@@ -133,16 +160,22 @@ def test_each_lipschitz_rule_fails_on_its_own_violation():
         assert verdict == "NOT CONFIRMED"
 
 
-@pytest.mark.parametrize("m, key", [
-    # a lower-bound shortfall where C_t is not known: the search may have missed the supremum
-    pytest.param(lambda: a2(bounds_=bounds(generic(found=9.0))), "A2.lower_bound", id="lower-shortfall-unknown-C"),
-    # no violation, but the search misses the exact C_t of a two-point corner by 1e-3: it could miss a violation
-    pytest.param(lambda: a2(bounds_=bounds(two_point(1e-2, found_rel=-1e-3))), "A2.upper_bound", id="uncalibrated"),
-    pytest.param(lambda: a2(errors=2), "A2.upper_bound", id="campaign-errors"),
-    pytest.param(lambda: a2(exps=[ExponentCase(2, 10, [-4.0])]), "A2.exponent", id="one-data-set"),
-    pytest.param(lambda: a1(cases=route_cases({("mixture", "identity"): cmp(5e-8, 1e-7)})), "A1.mixture_hessian",
-                 id="a1-unresolved"),
-])
+@pytest.mark.parametrize(
+    "m, key",
+    [
+        # a lower-bound shortfall where C_t is not known: the search may have missed the supremum
+        pytest.param(lambda: a2(bounds_=bounds(generic(found=9.0))), "A2.lower_bound", id="lower-shortfall-unknown-C"),
+        # no violation, but the search misses the exact C_t of a two-point corner by 1e-3: it could miss a violation
+        pytest.param(lambda: a2(bounds_=bounds(two_point(1e-2, found_rel=-1e-3))), "A2.upper_bound", id="uncalibrated"),
+        pytest.param(lambda: a2(errors=2), "A2.upper_bound", id="campaign-errors"),
+        pytest.param(lambda: a2(exps=[ExponentCase(2, 10, [-4.0])]), "A2.exponent", id="one-data-set"),
+        pytest.param(
+            lambda: a1(cases=route_cases({("mixture", "identity"): cmp(5e-8, 1e-7)})),
+            "A1.mixture_hessian",
+            id="a1-unresolved",
+        ),
+    ],
+)
 def test_inconclusive_paths(m, key):
     verdict, decisions = verdict_for(key.split(".")[0], m())
     outcome = {a.key: a.outcome for a in decisions}
@@ -152,9 +185,9 @@ def test_inconclusive_paths(m, key):
 
 def test_a1_comparison_outcomes():
     assert cmp(1e-13, 1e-10).outcome(1e-8) == "pass"
-    assert cmp(5e-9, 1e-6).outcome(1e-8) == "pass"            # agreement to rtol whatever the resolution
-    assert cmp(2e-8, 1e-7).outcome(1e-8) == "inconclusive"    # above rtol, within rounding
-    assert cmp(2e-8, 1e-9).outcome(1e-8) == "fail"            # above rtol + resolution
+    assert cmp(5e-9, 1e-6).outcome(1e-8) == "pass"  # agreement to rtol whatever the resolution
+    assert cmp(2e-8, 1e-7).outcome(1e-8) == "inconclusive"  # above rtol, within rounding
+    assert cmp(2e-8, 1e-9).outcome(1e-8) == "fail"  # above rtol + resolution
 
 
 def test_exponent_rule_passes_a_precise_minus_four_and_records_its_test():
@@ -164,6 +197,7 @@ def test_exponent_rule_passes_a_precise_minus_four_and_records_its_test():
 
 
 # ---- the exact facts behind the A2 rules ----------------------------------------------------------
+
 
 @pytest.mark.parametrize("t", [1e-4, 1e-2, 1.0])
 @pytest.mark.parametrize("reps", [1, 15])
@@ -214,4 +248,4 @@ def test_unequal_covariances_make_the_hessian_unbounded_in_x():
     mix = GaussianMixture([0.5, 0.5], [[0.0, 0.0], [0.0, 0.0]], np.stack([np.diag([1.0, 4.0]), np.diag([4.0, 1.0])]))
     s = np.array([1.0, 10.0, 100.0])
     norms = spectral_norms(mix.hessian(np.stack([s, s], axis=1), 1e-3))
-    assert norms[1] > 40 * norms[0] and norms[2] > 90 * norms[1]          # 0.63, 27.5, 2810
+    assert norms[1] > 40 * norms[0] and norms[2] > 90 * norms[1]  # 0.63, 27.5, 2810

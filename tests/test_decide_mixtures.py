@@ -7,8 +7,8 @@ import dataclasses
 
 import numpy as np
 import pytest
-
 from decide_harness import parametrize_synthetic, verdict_for
+
 from memsep.verify.claims import _mixtures as mx
 from memsep.verify.claims.a5 import CONFIGS as A5_CONFIGS
 from memsep.verify.claims.a5 import RULES as A5_RULES
@@ -20,29 +20,48 @@ from memsep.verify.claims.a6 import A6Cell, A6Measurements
 # ---- A5: widths of the quick profile (4, 8, 12, 16, 24, 32, 64, 256) ----------------------------------------------
 
 A5_WIDTHS = A5_CONFIGS["quick"].widths
-A5_TRUTH = -3.8                     # log P_t0 of the held-out draws (closed form), as the fresh draws' mean log p
+A5_TRUTH = -3.8  # log P_t0 of the held-out draws (closed form), as the fresh draws' mean log p
 # A generalizing sequence: (memorization ratio, mean log p_data(x_gen), its se, held-out ELBO, its se). Width 24 fits
 # like the truth (held-out deficit 0.05 nat, se 0.03) at the null rate; the narrower widths fall short by nats, the
 # wider ones memorize (and score the held-out draws lower).
-A5_GOOD = {4: (0.03, -600.0, 70.0, -34.0, 0.5), 8: (0.08, -20.0, 3.0, -9.5, 0.2), 12: (0.09, -11.0, 3.0, -6.9, 0.1),
-           16: (0.10, -8.0, 3.0, -5.3, 0.08), 24: (0.11, -4.1, 0.3, -3.85, 0.03), 32: (0.20, -3.9, 0.1, -4.4, 0.05),
-           64: (0.40, -3.82, 0.1, -6.0, 0.1), 256: (0.73, -3.7, 0.03, -9.0, 0.2)}
+A5_GOOD = {
+    4: (0.03, -600.0, 70.0, -34.0, 0.5),
+    8: (0.08, -20.0, 3.0, -9.5, 0.2),
+    12: (0.09, -11.0, 3.0, -6.9, 0.1),
+    16: (0.10, -8.0, 3.0, -5.3, 0.08),
+    24: (0.11, -4.1, 0.3, -3.85, 0.03),
+    32: (0.20, -3.9, 0.1, -4.4, 0.05),
+    64: (0.40, -3.82, 0.1, -6.0, 0.1),
+    256: (0.73, -3.7, 0.03, -9.0, 0.2),
+}
 
 
-def a5(m: int = 2048, null: float = 0.11, widths: tuple[int, ...] = A5_WIDTHS, heldout: bool = True,
-       **over) -> A5Measurements:
+def a5(
+    m: int = 2048, null: float = 0.11, widths: tuple[int, ...] = A5_WIDTHS, heldout: bool = True, **over
+) -> A5Measurements:
     """A5 measurements with m samples per model; ``over`` maps 'w<width>' to (ratio, loglik, se) or (ratio, loglik,
     se, held-out ELBO, its se); no held-out likelihood where it is not given or ``heldout`` is False."""
     sizes = []
     for w in widths:
         r, ll, se, *h = over.get(f"w{w}", A5_GOOD.get(w))
         elbo, elbo_se = h if (h and heldout) else (None, None)
-        sizes.append(A5Size(width=w, parameters=10 * w * w, memorized=round(r * m), m=m, loglik=ll, loglik_se=se,
-                            heldout_elbo=elbo, heldout_elbo_se=elbo_se,
-                            heldout_truth=None if elbo is None else A5_TRUTH,
-                            train_elbo=None if elbo is None else A5_TRUTH + 0.1))
-    return A5Measurements(d=2, n=64, sizes=sizes, null_memorized=round(null * m), null_m=m, loglik_fresh=A5_TRUTH,
-                          loglik_fresh_se=0.04)
+        sizes.append(
+            A5Size(
+                width=w,
+                parameters=10 * w * w,
+                memorized=round(r * m),
+                m=m,
+                loglik=ll,
+                loglik_se=se,
+                heldout_elbo=elbo,
+                heldout_elbo_se=elbo_se,
+                heldout_truth=None if elbo is None else A5_TRUTH,
+                train_elbo=None if elbo is None else A5_TRUTH + 0.1,
+            )
+        )
+    return A5Measurements(
+        d=2, n=64, sizes=sizes, null_memorized=round(null * m), null_m=m, loglik_fresh=A5_TRUTH, loglik_fresh_se=0.04
+    )
 
 
 def _a5_good(w: int, **change) -> tuple:
@@ -54,9 +73,16 @@ def _a5_good(w: int, **change) -> tuple:
 # The committed quick run (results/A5.json, widths 4 to 256, 512 samples, before the held-out likelihood was measured):
 # no held-out ELBO, and 512 samples cannot show width 8 (11.1% against a null rate of 11.3%) within 5 points of the
 # null rate at the rule's level (upper bound +5.6 points).
-A5_QUICK = dict(m=512, null=58 / 512, widths=(4, 8, 16, 64, 256), w4=(33 / 512, -599.8, 73.3),
-                w8=(57 / 512, -23.7, 3.69), w16=(68 / 512, -7.75, 3.01), w64=(203 / 512, -3.82, 0.108),
-                w256=(375 / 512, -3.68, 0.0286))
+A5_QUICK = dict(
+    m=512,
+    null=58 / 512,
+    widths=(4, 8, 16, 64, 256),
+    w4=(33 / 512, -599.8, 73.3),
+    w8=(57 / 512, -23.7, 3.69),
+    w16=(68 / 512, -7.75, 3.01),
+    w64=(203 / 512, -3.82, 0.108),
+    w256=(375 / 512, -3.68, 0.0286),
+)
 
 
 def a5_noisy_fit() -> A5Measurements:
@@ -67,15 +93,17 @@ def a5_noisy_fit() -> A5Measurements:
 # ---- A6: the quick profile's grid ---------------------------------------------------------------------------------
 
 A6_CFG = A6_CONFIGS["quick"]
-A6_TRUTH = -47.6                    # log P_t0 of held-out draws at d = 32 (closed form), the fresh draws' mean log p
+A6_TRUTH = -47.6  # log P_t0 of held-out draws at d = 32 (closed form), the fresh draws' mean log p
 
 
 def a6_cells() -> dict:
     """(d, n, network, wd) -> [ratio, loglik, se, held-out ELBO, its se] of a grid where every rule passes (d0 = 32,
     n = 64 and 256; the held-out ELBO at d = 32 only, where the (b) rules read it)."""
     g = {}
-    for n, rates, lls, elbos in ((64, (0.0, 0.01, 0.25, 0.43), (-585, -89, -56.4, -49.6), (-420, -330, -320, -340)),
-                                 (256, (0.0, 0.0, 0.02, 0.12), (-1030, -234, -65.2, -57.9), (-400, -200, -120, -110))):
+    for n, rates, lls, elbos in (
+        (64, (0.0, 0.01, 0.25, 0.43), (-585, -89, -56.4, -49.6), (-420, -330, -320, -340)),
+        (256, (0.0, 0.0, 0.02, 0.12), (-1030, -234, -65.2, -57.9), (-400, -200, -120, -110)),
+    ):
         for net, r, ll, e in zip(A6_CFG.networks, rates, lls, elbos):
             g[(32, n, net, 0.0)] = [r, ll, 1.0, e, 8.0]
     for d, (lo, hi) in {8: (0.74, 0.32), 64: (0.008, 0.0)}.items():
@@ -100,10 +128,35 @@ def a6(grid: dict | None = None, m: int = 512, heldout: bool = True) -> A6Measur
     cells = []
     for (d, n, net, wd), (r, ll, se, *h) in g.items():
         elbo, elbo_se = h if (h and heldout) else (None, None)
-        lik = {} if elbo is None else dict(heldout_elbo=elbo, heldout_elbo_se=elbo_se, heldout_truth=A6_TRUTH,
-                                           train_elbo=elbo + 20 * r, train_elbo_se=elbo_se, train_truth=A6_TRUTH)
-        cells.append(A6Cell(d=d, n=n, network=net, weight_decay=wd, parameters=1000, memorized=round(r * m), m=m,
-                            null_memorized=0, null_m=m, loglik=ll, loglik_se=se, loglik_fresh=A6_TRUTH, **lik))
+        lik = (
+            {}
+            if elbo is None
+            else dict(
+                heldout_elbo=elbo,
+                heldout_elbo_se=elbo_se,
+                heldout_truth=A6_TRUTH,
+                train_elbo=elbo + 20 * r,
+                train_elbo_se=elbo_se,
+                train_truth=A6_TRUTH,
+            )
+        )
+        cells.append(
+            A6Cell(
+                d=d,
+                n=n,
+                network=net,
+                weight_decay=wd,
+                parameters=1000,
+                memorized=round(r * m),
+                m=m,
+                null_memorized=0,
+                null_m=m,
+                loglik=ll,
+                loglik_se=se,
+                loglik_fresh=A6_TRUTH,
+                **lik,
+            )
+        )
     return A6Measurements(cells=cells)
 
 
@@ -111,16 +164,18 @@ def _a6_over(*changes) -> A6Measurements:
     """a6() with cells changed: (key, [ratio, loglik, se, ...]) replaces the leading entries of the cell's list."""
     g = a6_cells()
     for key, value in changes:
-        g[key] = list(value) + g.get(key, [])[len(value):]
+        g[key] = list(value) + g.get(key, [])[len(value) :]
     return a6(g)
 
 
 # The committed quick run (results/A6.json, one model per cell): weight decay lowers memorization only by degrading
 # the samples' fit, mean log p_data(x_gen) (ratio, loglik, se); the held-out ELBO of a6_cells() is kept.
-A6_QUICK_WD = {(32, 64, "mlp-400k", 0.03): [174 / 512, -55.35, 0.502],
-               (32, 64, "mlp-400k", 0.1): [99 / 512, -61.63, 0.845],
-               (32, 64, "mlp-400k", 0.3): [8 / 512, -191.2, 9.96],
-               (32, 64, "mlp-1.6m", 0.0): [221 / 512, -49.65, 0.994]}
+A6_QUICK_WD = {
+    (32, 64, "mlp-400k", 0.03): [174 / 512, -55.35, 0.502],
+    (32, 64, "mlp-400k", 0.1): [99 / 512, -61.63, 0.845],
+    (32, 64, "mlp-400k", 0.3): [8 / 512, -191.2, 9.96],
+    (32, 64, "mlp-1.6m", 0.0): [221 / 512, -49.65, 0.994],
+}
 
 
 def a6_quick_wd() -> A6Measurements:
@@ -153,16 +208,22 @@ def a6_noisy_heldout() -> A6Measurements:
 def a6_heldout_no_better() -> A6Measurements:
     """n = 64: weight decay lowers memorization, but no weight decay scores the held-out draws better than the widest
     network (a gain of 1 nat excluded; se 1)."""
-    return _a6_over(((32, 64, "mlp-1.6m", 0.0), [0.43, -49.6, 1.0, -340, 1.0]),
-                    *(((32, 64, "mlp-400k", wd), [r, ll, 0.5, e, 1.0])
-                      for wd, r, ll, e in ((0.03, 0.34, -48.0, -345), (0.1, 0.19, -45.0, -348), (0.3, 0.05, -60.0, -380))))
+    return _a6_over(
+        ((32, 64, "mlp-1.6m", 0.0), [0.43, -49.6, 1.0, -340, 1.0]),
+        *(
+            ((32, 64, "mlp-400k", wd), [r, ll, 0.5, e, 1.0])
+            for wd, r, ll, e in ((0.03, 0.34, -48.0, -345), (0.1, 0.19, -45.0, -348), (0.3, 0.05, -60.0, -380))
+        ),
+    )
 
 
 def a6_strong_decay_harmless(heldout: bool) -> A6Measurements:
     """n = 256: the strongest weight decay fits as well as none (a 1-nat loss excluded) in one reading."""
     if heldout:
-        return _a6_over(((32, 256, "mlp-400k", 0.0), [0.02, -65.2, 2.0, -120, 0.5]),
-                        ((32, 256, "mlp-400k", 0.3), [0.004, -132.1, 10.0, -119, 0.5]))
+        return _a6_over(
+            ((32, 256, "mlp-400k", 0.0), [0.02, -65.2, 2.0, -120, 0.5]),
+            ((32, 256, "mlp-400k", 0.3), [0.004, -132.1, 10.0, -119, 0.5]),
+        )
     return _a6_over(((32, 256, "mlp-400k", 0.0), [0.02, -65.0, 0.5]), ((32, 256, "mlp-400k", 0.3), [0.004, -64.0, 0.5]))
 
 
@@ -209,8 +270,10 @@ VIOLATIONS = {
     # deficit 2 nats, se 0.1), the wider ones memorize
     "A5.intermediate_generalizes": (lambda: a5(w24=_a5_good(24, elbo=-5.8, elbo_se=0.1)), True),
     # the largest network memorizes at the null rate (and so do the intermediate ones: no step down)
-    "A5.largest_memorizes": (lambda: a5(**{f"w{w}": _a5_good(w, ratio=0.10) for w in A5_WIDTHS[1:-1]},
-                                        w256=_a5_good(256, ratio=0.11)), True),
+    "A5.largest_memorizes": (
+        lambda: a5(**{f"w{w}": _a5_good(w, ratio=0.10) for w in A5_WIDTHS[1:-1]}, w256=_a5_good(256, ratio=0.11)),
+        True,
+    ),
     # n = 64: the smallest network memorizes more (50%) than the largest (43%)
     "A6.a_rises_with_size": (lambda: _a6_over(((32, 64, "mlp-24k", 0.0), [0.50, -585, 1.0])), True),
     # d = 8: memorization rises from 74% at n = 64 to 80% at n = 256
@@ -273,8 +336,7 @@ def test_a5_quick_run_without_heldout_likelihood_is_inconclusive_on_the_generali
 @pytest.mark.parametrize("build", [lambda: a5(heldout=False), a5_noisy_fit], ids=["not-measured", "noisy"])
 def test_a5_heldout_rule_is_inconclusive_without_a_clear_heldout_likelihood(build):
     verdict, decisions, _ = _failed("A5", build())
-    assert {k for k, a in decisions.items() if a.outcome != "pass"} == {"A5.intermediate_generalizes"}, \
-        _show(decisions)
+    assert {k for k, a in decisions.items() if a.outcome != "pass"} == {"A5.intermediate_generalizes"}, _show(decisions)
     assert decisions["A5.intermediate_generalizes"].outcome == "inconclusive" and verdict == "INCONCLUSIVE"
 
 
@@ -317,11 +379,12 @@ def test_a6_quick_wd_fails_only_the_samples_reading():
 
 # ---- _mixtures ----------------------------------------------------------------------------------------------------
 
+
 def test_agresti_caffo_handles_zero_counts():
     t = mx.rises("0/512 vs 0/512", (0, 512), (0, 512), 0.01)
-    assert t.test["se"] > 0 and t.outcome == "fail"            # a 5-point rise is excluded, not "exactly zero"
+    assert t.test["se"] > 0 and t.outcome == "fail"  # a 5-point rise is excluded, not "exactly zero"
     t = mx.rises("0/16 vs 0/16", (0, 16), (0, 16), 0.01)
-    assert t.outcome == "inconclusive"                         # 16 samples cannot exclude 5 points
+    assert t.outcome == "inconclusive"  # 16 samples cannot exclude 5 points
 
 
 def test_near_null_is_a_non_inferiority_test():
@@ -346,8 +409,10 @@ def test_between_seed_spread_widens_the_memorization_tests():
     assert t.outcome == "pass" and wide.outcome == "inconclusive"
     # a between-seed se below the binomial one changes nothing
     assert mx.rises("small", mx.Rate(300, 1024, 1e-4), (200, 1024), 0.01).test["se"] == pytest.approx(t.test["se"])
-    rs = [{"memorized": 100, "m": 512, "memorization": 100 / 512, "null_memorization": 0.1},
-          {"memorized": 200, "m": 512, "memorization": 200 / 512, "null_memorization": 0.1}]
+    rs = [
+        {"memorized": 100, "m": 512, "memorization": 100 / 512, "null_memorization": 0.1},
+        {"memorized": 200, "m": 512, "memorization": 200 / 512, "null_memorization": 0.1},
+    ]
     r = mx.pooled_rate(rs)
     assert (r.k, r.m) == (300, 1024)
     assert r.between_se == pytest.approx(np.std([100 / 512, 200 / 512], ddof=1) / np.sqrt(2))
@@ -358,16 +423,26 @@ def test_between_seed_spread_widens_the_memorization_tests():
 
 
 def test_rep_mean_takes_the_larger_of_between_and_within():
-    assert mx.rep_mean([1.0, 3.0], [0.1, 0.1]) == (2.0, pytest.approx(1.0))        # between: sd 1.414 / sqrt 2
-    assert mx.rep_mean([1.0, 1.0], [0.4, 0.3]) == (1.0, pytest.approx(0.25))       # within: sqrt(0.16 + 0.09) / 2
+    assert mx.rep_mean([1.0, 3.0], [0.1, 0.1]) == (2.0, pytest.approx(1.0))  # between: sd 1.414 / sqrt 2
+    assert mx.rep_mean([1.0, 1.0], [0.4, 0.3]) == (1.0, pytest.approx(0.25))  # within: sqrt(0.16 + 0.09) / 2
     assert mx.rep_mean([2.0], [None]) == (2.0, 0.0)
     assert mx.nanmean([None, 1.0, 3.0]) == 2.0 and mx.nanmean([None]) is None
 
 
 def test_plateau_summary_and_thin_curve():
-    rs = [{"plateau": {"reached": True, "delta": 0.004, "steps": 12000, "stopped": "plateau", "round": 2000,
-                       "tol": 0.01}},
-          {"plateau": {"reached": False, "delta": 0.03, "steps": 20000, "stopped": "cap", "round": 2000, "tol": 0.01}}]
+    rs = [
+        {
+            "plateau": {
+                "reached": True,
+                "delta": 0.004,
+                "steps": 12000,
+                "stopped": "plateau",
+                "round": 2000,
+                "tol": 0.01,
+            }
+        },
+        {"plateau": {"reached": False, "delta": 0.03, "steps": 20000, "stopped": "cap", "round": 2000, "tol": 0.01}},
+    ]
     p = mx.plateau_summary(rs)
     assert p["reached"] == 1 and p["replicates"] == 2 and p["steps"] == [12000, 20000]
     assert mx.fmt_plateau(p) == "1/2 (delta 0.4%, 3.0%; 12000, 20000 steps)" and mx.fmt_plateau({}) == ""

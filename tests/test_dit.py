@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import pickle
 
 import numpy as np
@@ -13,15 +12,21 @@ from scipy import stats
 from memsep.empirical.datasets import load_cifar10, load_digits, subset
 from memsep.empirical.diffusion import DiffusionConfig, NoiseScore, count_parameters, train_diffusion
 from memsep.empirical.dit import DIT_PRESETS, DiT, DiTConfig, make_dit
-from memsep.empirical.pruning import (draw_importance_times, head_count, importance_scores, prune_heads, random_heads,
-                               select_heads)
+from memsep.empirical.pruning import (
+    draw_importance_times,
+    head_count,
+    importance_scores,
+    prune_heads,
+    random_heads,
+    select_heads,
+)
 from memsep.empirical.sampling import sample, sample_seeds
 
 
 def _model(seed=0, preset="dit-mini", **kw) -> DiT:
     torch.manual_seed(seed)
     m = make_dit(preset, **kw)
-    with torch.no_grad():            # leave adaLN-Zero: give every zero-initialised layer weights, so outputs differ
+    with torch.no_grad():  # leave adaLN-Zero: give every zero-initialised layer weights, so outputs differ
         for p in m.parameters():
             if p.abs().max() == 0:
                 p.normal_(0, 0.05)
@@ -41,8 +46,8 @@ def test_fresh_dit_outputs_exactly_zero(preset):
 
 def test_preset_sizes():
     counts = {p: count_parameters(DiT(DiTConfig(**cfg.to_dict()))) for p, cfg in DIT_PRESETS.items() if p != "DiT-B/2"}
-    assert 1.2e6 < counts["dit-tiny"] < 1.35e6          # the 1.25M model measured first (depth 4, width 128, 4 heads)
-    assert 32e6 < counts["DiT-S/2"] < 34e6              # Peebles & Xie: DiT-S/2 has 33M parameters
+    assert 1.2e6 < counts["dit-tiny"] < 1.35e6  # the 1.25M model measured first (depth 4, width 128, 4 heads)
+    assert 32e6 < counts["DiT-S/2"] < 34e6  # Peebles & Xie: DiT-S/2 has 33M parameters
     with pytest.raises(ValueError, match="preset: unknown"):
         make_dit("DiT-XXL")
     with pytest.raises(ValueError, match="heads: must be 2 non-negative ints"):
@@ -74,7 +79,7 @@ def test_removing_a_head_equals_masking_it_and_counts_parameters_exactly():
     for a in m.attentions:
         a.gate = None
     torch.testing.assert_close(p(X, T), masked, rtol=1e-5, atol=1e-6)
-    assert not torch.allclose(p(X, T), m(X, T), atol=1e-4)          # the heads did matter
+    assert not torch.allclose(p(X, T), m(X, T), atol=1e-4)  # the heads did matter
 
 
 def test_removing_every_head_of_a_layer():
@@ -102,28 +107,28 @@ def test_pruned_model_saves_loads_and_trains(tmp_path):
 
 def test_importance_scores_are_normalised_and_find_a_dead_head():
     m = _model()
-    with torch.no_grad():                              # head 2 of layer 0 contributes nothing: zero its proj columns
+    with torch.no_grad():  # head 2 of layer 0 contributes nothing: zero its proj columns
         hd = m.cfg.head_dim
-        m.blocks[0].attn.proj.weight[:, 2 * hd:3 * hd] = 0.0
+        m.blocks[0].attn.proj.weight[:, 2 * hd : 3 * hd] = 0.0
     data = load_digits()[0][:32]
     imp = importance_scores(m, data, batches=4, batch=16, seed=1)
     assert [v.shape for v in imp] == [(4,), (4,)]
     for v in imp:
         assert abs(np.linalg.norm(v) - 1.0) < 1e-12 and np.all(v >= 0)
     assert imp[0][2] == 0.0 and np.all(np.delete(imp[0], 2) > 0)
-    assert select_heads(imp, 0.125) == {0: [2]}                       # floor(0.125 * 8) = 1 head
-    assert all(a.gate is None for a in m.attentions)                  # gates removed afterwards
+    assert select_heads(imp, 0.125) == {0: [2]}  # floor(0.125 * 8) = 1 head
+    assert all(a.gate is None for a in m.attentions)  # gates removed afterwards
     again = importance_scores(m, data, batches=4, batch=16, seed=1)
     assert all(np.array_equal(a, b) for a, b in zip(imp, again))
 
 
 def test_select_and_random_heads_counts():
     imp = [np.array([0.5, 0.1, 0.9]), np.array([0.2, 0.8, 0.3])]
-    assert select_heads(imp, 0.5) == {0: [1], 1: [0, 2]}             # floor(0.5 * 6) = 3 lowest
+    assert select_heads(imp, 0.5) == {0: [1], 1: [0, 2]}  # floor(0.5 * 6) = 3 lowest
     assert select_heads(imp, 0.0) == {}
     m = _model()
     r = random_heads(m, 0.3, seed=4)
-    assert sum(len(v) for v in r.values()) == 2 and r == random_heads(m, 0.3, seed=4)   # floor(0.3 * 8)
+    assert sum(len(v) for v in r.values()) == 2 and r == random_heads(m, 0.3, seed=4)  # floor(0.3 * 8)
     with pytest.raises(ValueError, match="eta: must be in"):
         select_heads(imp, 1.0)
 
@@ -144,7 +149,7 @@ def test_importance_time_law_is_beta_under_each_map():
     idx = np.searchsorted(table, dd - 1e-12)
     np.testing.assert_allclose(table[idx], dd, rtol=1e-12)
     assert stats.kstest((idx + 0.5) / 1000, stats.beta(0.8, 2).cdf).pvalue > 1e-3
-    assert 0.3 < np.median(-np.expm1(-dd)) < 0.55                       # median noise level ~0.42 (log map: ~0.01)
+    assert 0.3 < np.median(-np.expm1(-dd)) < 0.55  # median noise level ~0.42 (log map: ~0.01)
     with pytest.raises(ValueError, match="time_map"):
         draw_importance_times(3, 1e-3, 8.0, torch.Generator(), time_map="cosine")
 
@@ -156,6 +161,7 @@ def test_sampler_runs_on_images_with_a_dit():
 
 
 # ---- data ---------------------------------------------------------------------------------------
+
 
 def test_digits_are_scaled_to_unit_interval():
     x, y = load_digits()
@@ -171,8 +177,11 @@ def _fake_cifar(folder, m=4, extra=None):
     folder.mkdir()
     rng = np.random.default_rng(0)
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        obj = {b"data": rng.integers(0, 256, (m, 3072), dtype=np.uint8), b"labels": list(range(m)),
-               b"batch_label": b"fake"}
+        obj = {
+            b"data": rng.integers(0, 256, (m, 3072), dtype=np.uint8),
+            b"labels": list(range(m)),
+            b"batch_label": b"fake",
+        }
         (folder / name).write_bytes(pickle.dumps(obj if extra is None else extra, protocol=2))
 
 
@@ -210,6 +219,7 @@ def test_cifar_reader_refuses_bad_folders(tmp_path):
 
 # ---- checkpoints and data parallelism -------------------------------------------------------------
 
+
 def test_training_resumes_exactly_from_a_checkpoint(tmp_path, monkeypatch):
     import memsep.empirical.diffusion as diffusion
 
@@ -221,7 +231,7 @@ def test_training_resumes_exactly_from_a_checkpoint(tmp_path, monkeypatch):
 
     def dying(*args):
         calls.append(1)
-        if len(calls) == 17:                     # dies during step 17: the checkpoint holds step 15
+        if len(calls) == 17:  # dies during step 17: the checkpoint holds step 15
             raise RuntimeError("simulated crash")
         return real(*args)
 
@@ -231,15 +241,21 @@ def test_training_resumes_exactly_from_a_checkpoint(tmp_path, monkeypatch):
         train_diffusion(data, cfg, model=make_dit("dit-mini"), checkpoint=tmp_path / "ck.pt", checkpoint_every=5)
     monkeypatch.setattr(diffusion, "dsm_noise_loss", real)
     assert diffusion.load_checkpoint(tmp_path / "ck.pt", "cpu")["step"] == 15
-    torch.manual_seed(123)                       # a different init: the checkpoint must overwrite it
-    resumed = train_diffusion(data, cfg, model=make_dit("dit-mini"), checkpoint=tmp_path / "ck.pt",
-                              checkpoint_every=5, resume=True)
+    torch.manual_seed(123)  # a different init: the checkpoint must overwrite it
+    resumed = train_diffusion(
+        data, cfg, model=make_dit("dit-mini"), checkpoint=tmp_path / "ck.pt", checkpoint_every=5, resume=True
+    )
     assert resumed.losses == straight.losses
     for a, b in zip(resumed.ema_model.parameters(), straight.ema_model.parameters()):
         assert torch.equal(a, b)
     with pytest.raises(ValueError, match="resume: checkpoint .* another configuration"):
-        train_diffusion(data, DiffusionConfig(steps=31, batch=8), model=make_dit("dit-mini"),
-                        checkpoint=tmp_path / "ck.pt", resume=True)
+        train_diffusion(
+            data,
+            DiffusionConfig(steps=31, batch=8),
+            model=make_dit("dit-mini"),
+            checkpoint=tmp_path / "ck.pt",
+            resume=True,
+        )
 
 
 def test_two_cpu_processes_train_data_parallel_and_agree(tmp_path):
@@ -254,14 +270,27 @@ def test_two_cpu_processes_train_data_parallel_and_agree(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[1])}
-    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-                          f"--master_port={port}", str(script), str(tmp_path)], env=env, capture_output=True,
-                         text=True, timeout=300)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            "--master_addr=127.0.0.1",
+            f"--master_port={port}",
+            str(script),
+            str(tmp_path),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     subprocess.run([sys.executable, str(script), str(tmp_path), "--single"], env=env, check=True, timeout=300)
     r0, r1, one = (torch.load(tmp_path / f"{n}.pt") for n in ("rank0", "rank1", "single"))
     for a, b in zip(r0["params"], r1["params"]):
-        assert torch.equal(a, b)                                    # DDP keeps the replicas identical
-    for a, b in zip(r0["params"], one["params"]):                   # and equal to one process, up to sum order
+        assert torch.equal(a, b)  # DDP keeps the replicas identical
+    for a, b in zip(r0["params"], one["params"]):  # and equal to one process, up to sum order
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose([v for _, v in r0["losses"]], [v for _, v in one["losses"]], rtol=1e-4)

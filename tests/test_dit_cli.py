@@ -13,22 +13,80 @@ from memsep.verify.cli import main
 
 def test_dit_pipeline_end_to_end(tmp_path, capsys):
     orig, pruned = tmp_path / "orig", tmp_path / "pruned"
-    assert main(["dit", "train", "--run", str(orig), "--preset", "dit-mini", "--n", "8", "--steps", "20",
-                 "--batch", "16", "--checkpoint-every", "10", "--device", "cpu", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "dit",
+                "train",
+                "--run",
+                str(orig),
+                "--preset",
+                "dit-mini",
+                "--n",
+                "8",
+                "--steps",
+                "20",
+                "--batch",
+                "16",
+                "--checkpoint-every",
+                "10",
+                "--device",
+                "cpu",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     cfg = json.loads((orig / "config.json").read_text())
     assert len(cfg["indices"]) == 8 and cfg["train"]["steps"] == 20 and (orig / "checkpoint.pt").is_file()
     lines = [json.loads(s) for s in (orig / "metrics.jsonl").read_text().splitlines()]
     assert [r["event"] for r in lines] == ["train"] * len(lines) and lines[-1]["step"] == 20
-    assert len(lines) == 20                                         # a 20-step run logs every step
+    assert len(lines) == 20  # a 20-step run logs every step
     # the learning rate of each logged step: a warm-up of 2 steps (a tenth of the run), then the constant rate
     assert [r["lr"] for r in lines[:3]] == pytest.approx([cfg["train"]["lr"] / 2] + [cfg["train"]["lr"]] * 2)
     assert len({r["invocation"] for r in lines}) == 1 and all(r["time_utc"].endswith("+00:00") for r in lines)
-    assert main(["dit", "prune", "--run", str(pruned), "--from", str(orig), "--eta", "0.25", "--finetune-steps", "5",
-                 "--importance-batches", "2", "--device", "cpu", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "dit",
+                "prune",
+                "--run",
+                str(pruned),
+                "--from",
+                str(orig),
+                "--eta",
+                "0.25",
+                "--finetune-steps",
+                "5",
+                "--importance-batches",
+                "2",
+                "--device",
+                "cpu",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     events = [json.loads(s)["event"] for s in (pruned / "metrics.jsonl").read_text().splitlines()]
     assert events[:2] == ["importance", "pruned"] and "finetune" in events
-    assert main(["dit", "sample", "--run", str(pruned), "--samples", "6", "--steps", "5", "--device", "cpu",
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "dit",
+                "sample",
+                "--run",
+                str(pruned),
+                "--samples",
+                "6",
+                "--steps",
+                "5",
+                "--device",
+                "cpu",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert np.load(pruned / "samples.npy").shape == (6, 1, 8, 8)
     png = (pruned / "samples.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 200
@@ -64,16 +122,19 @@ def test_write_grid_tiles_images_and_names_bad_input(tmp_path):
     x = np.linspace(-1, 1, 10 * 64).reshape(10, 1, 8, 8)
     img = mpimg.imread(write_grid(tmp_path / "g.png", x, ncols=4))
     scale = 256 // 8
-    assert img.shape[:2] == (3 * 9 * scale + scale, 4 * 9 * scale + scale)     # 3 rows of 4, 1-pixel grey borders
+    assert img.shape[:2] == (3 * 9 * scale + scale, 4 * 9 * scale + scale)  # 3 rows of 4, 1-pixel grey borders
     with pytest.raises(ValueError, match="images: must have shape"):
         write_grid(tmp_path / "bad.png", np.zeros((2, 8, 8)))
 
 
-@pytest.mark.parametrize("argv, token", [
-    (["--preset", "dit-huge"], "preset: unknown 'dit-huge'"),
-    (["--n", "5000"], "n: must be an int in [2, 1797], got 5000"),
-    (["--steps", "20", "--warmup", "20"], "warmup: must be below --steps = 20"),
-])
+@pytest.mark.parametrize(
+    "argv, token",
+    [
+        (["--preset", "dit-huge"], "preset: unknown 'dit-huge'"),
+        (["--n", "5000"], "n: must be an int in [2, 1797], got 5000"),
+        (["--steps", "20", "--warmup", "20"], "warmup: must be below --steps = 20"),
+    ],
+)
 def test_dit_train_dry_run_refuses_what_the_run_would(tmp_path, capsys, argv, token):
     """A dry run fails exactly where the run would (issue 15), writes nothing, and says why in one line."""
     for dry in (["--dry-run"], []):
@@ -88,12 +149,13 @@ def test_short_dit_train_runs_scale_warmup_and_logging(tmp_path, capsys):
     assert main(["dit", "train", "--run", str(tmp_path / "r"), "--steps", "20", "--dry-run"]) == 0
     train = json.loads(capsys.readouterr().out)["train"]
     assert (train["warmup"], train["log_every"]) == (2, 1)
-    assert main(["dit", "train", "--run", str(tmp_path / "r"), "--dry-run"]) == 0          # the 6,000-step default
+    assert main(["dit", "train", "--run", str(tmp_path / "r"), "--dry-run"]) == 0  # the 6,000-step default
     train = json.loads(capsys.readouterr().out)["train"]
     assert (train["warmup"], train["log_every"]) == (100, 100)
 
 
 # ---- evaluate: metrics with error bars, a cached classifier, TorchScript features (no DiT training) ---------------
+
 
 def _messages(capsys) -> list[str]:
     """stderr lines other than evaluate's progress lines ("memsep dit evaluate: ...")."""
@@ -111,8 +173,16 @@ def _fake_run(root, name="r", samples=None, n=8):
     x, _ = load_digits()
     run = root / name
     run.mkdir(parents=True)
-    cfg = {"command": "train", "dataset": "digits", "data": None, "n": n, "preset": "dit-mini", "seed": 0,
-           "train": dataclasses.asdict(DiffusionConfig(steps=10, batch=8)), "indices": subset(len(x), n, 0).tolist()}
+    cfg = {
+        "command": "train",
+        "dataset": "digits",
+        "data": None,
+        "n": n,
+        "preset": "dit-mini",
+        "seed": 0,
+        "train": dataclasses.asdict(DiffusionConfig(steps=10, batch=8)),
+        "indices": subset(len(x), n, 0).tolist(),
+    }
     (run / "config.json").write_text(json.dumps(cfg))
     if samples is None:
         rng = np.random.default_rng(len(name))
@@ -149,7 +219,7 @@ def test_evaluate_records_k_sizes_accuracy_and_extrapolated_fd(tmp_path, capsys,
     assert isinstance(fx["fd_inf"], float) and fx["se"] >= 0 and fx["se_method"] == "ols-residuals"
     assert len(ev["warnings"]) == 1
     log = [json.loads(s) for s in (a / "metrics.jsonl").read_text().splitlines()]
-    stamp = ("invocation", "time_utc", "wall_s")                    # added to every metrics.jsonl event
+    stamp = ("invocation", "time_utc", "wall_s")  # added to every metrics.jsonl event
     assert {k: v for k, v in log[-1].items() if k not in stamp} == ev and set(stamp) <= set(log[-1])
 
     # a second run next to it reuses the classifier: no training (same feature space for every arm)
@@ -184,7 +254,7 @@ def test_evaluate_refuses_a_corrupt_classifier_cache(tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith("memsep: error: ") and str(cache) in err[0]
     assert "feature-classifier cache" in err[0]
     assert not (run / "evaluation.json").exists() and cache.read_bytes() == b"not a torch file"
-    assert not (run / "neighbours.png").exists()                  # nothing is written by a failed evaluation
+    assert not (run / "neighbours.png").exists()  # nothing is written by a failed evaluation
 
 
 def test_evaluate_small_sample_warnings_and_refusals(tmp_path, capsys):
@@ -200,8 +270,24 @@ def test_evaluate_small_sample_warnings_and_refusals(tmp_path, capsys):
     assert "2 samples for 64 features" in err[0] and "too few to extrapolate" in err[1]
     ev = json.loads((run / "evaluation.json").read_text())
     assert ev["fd_extrapolated"] is None and ev["fd"] >= 0 and ev["classifier_accuracy"] is None and ev["k"] == 1
-    assert main(["dit", "evaluate", "--run", str(run), "--features", "pixels", "--k", "1", "--overwrite",
-                 "--feature-size", "-1"]) == 2
+    assert (
+        main(
+            [
+                "dit",
+                "evaluate",
+                "--run",
+                str(run),
+                "--features",
+                "pixels",
+                "--k",
+                "1",
+                "--overwrite",
+                "--feature-size",
+                "-1",
+            ]
+        )
+        == 2
+    )
     assert "feature-size" in capsys.readouterr().err
 
 
@@ -222,10 +308,11 @@ def test_evaluate_with_a_torchscript_network(tmp_path, capsys):
     assert main(["dit", "evaluate", "--run", str(run), "--features", str(net), "--feature-size", "16"]) == 0
     ev = json.loads((run / "evaluation.json").read_text())
     assert ev["feature_dim"] == 4 and ev["classifier"] is None and ev["fd_extrapolated"]["sizes"][0] == 40
-    assert _messages(capsys) == []                            # 40 samples >= 2 x 4 features: no warning
+    assert _messages(capsys) == []  # 40 samples >= 2 x 4 features: no warning
     # without the resize the network's own check refuses, in one line
-    assert main(["dit", "evaluate", "--run", str(run), "--features", str(net), "--feature-size", "0",
-                 "--overwrite"]) == 2
+    assert (
+        main(["dit", "evaluate", "--run", str(run), "--features", str(net), "--feature-size", "0", "--overwrite"]) == 2
+    )
     err = _messages(capsys)
     assert len(err) == 1 and "failed on a uint8 batch" in err[0] and "input size" in err[0]
 

@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from checks import check_scalar
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy import integrate, stats
 
-from checks import check_scalar
-import memsep.theory.divergence
-import memsep.theory.dsm
 from memsep import theory
 from memsep.theory import EmpiricalDistribution, GaussianMixture, fisher_divergence, loss_gap, noise_draws
 from memsep.theory.forward import alpha, sigma2
@@ -48,8 +46,9 @@ def gaussian_fisher_closed_form(mu1, S1, mu2, S2, t) -> float:
 def check_in_interval(case, relation, est, ref):
     # 1e-13 relative slack: a constant integrand (equal covariances) has a zero-width interval.
     slack = 1e-13 * abs(ref)
-    assert est.ci_low - slack <= ref <= est.ci_high + slack, \
+    assert est.ci_low - slack <= ref <= est.ci_high + slack, (
         f"{case}: {relation}: reference {ref!r} outside {est.level:.3%} interval {est.ci} (value {est.value!r})"
+    )
 
 
 GAUSS_PAIRS = {
@@ -86,8 +85,9 @@ def test_fisher_closed_form_for_random_gaussian_pairs(pair, t):
     ref = gaussian_fisher_closed_form(p.means[0], p.covs[0], q.means[0], q.covs[0], t)
     est = fisher_divergence(p, q, t, method="quadrature")
     # Absolute slack for pairs whose divergence is ~0 relative to the score scale 1/sigma_t^2.
-    assert abs(est.value - ref) <= 1e-11 * abs(ref) + 1e-13 * p.d / sigma2(t) ** 2, \
+    assert abs(est.value - ref) <= 1e-11 * abs(ref) + 1e-13 * p.d / sigma2(t) ** 2, (
         f"{p} vs {q} t={t}: {est.value!r} vs closed form {ref!r}"
+    )
 
 
 def _mixture_1d_score(w, m, c, x):
@@ -111,6 +111,7 @@ def test_fisher_between_1d_mixtures_matches_scipy_quad():
         sp, dens = _mixture_1d_score(wp, [a * m for m in mp], cp, x)
         sq, _ = _mixture_1d_score(wq, [a * m for m in mq], cq, x)
         return dens * (sp - sq) ** 2
+
     # Finite range: outside [-15, 15] the density is below 1e-80 (and the naive ratio of pdf
     # sums would be 0/0 once they underflow).
     ref = integrate.quad(integrand, -15.0, 15.0, epsabs=0, epsrel=1e-13, limit=400)[0]
@@ -129,8 +130,9 @@ def test_q_may_be_a_distribution_or_a_callable():
 
 
 def test_fisher_of_a_law_with_itself_is_zero():
-    mix = GaussianMixture([0.2, 0.5, 0.3], [[0.0, 1.0], [-1.0, 0.0], [2.0, 2.0]],
-                          [np.eye(2), [[0.5, 0.1], [0.1, 0.3]], 2.0 * np.eye(2)])
+    mix = GaussianMixture(
+        [0.2, 0.5, 0.3], [[0.0, 1.0], [-1.0, 0.0], [2.0, 2.0]], [np.eye(2), [[0.5, 0.1], [0.1, 0.3]], 2.0 * np.eye(2)]
+    )
     emp = EmpiricalDistribution(mix.sample(7, np.random.default_rng(0)))
     for p in (mix, emp):
         for method in ("quadrature", "mc"):
@@ -152,9 +154,11 @@ MIX_1D = GaussianMixture.isotropic([0.3, 0.7], [[-1.0], [1.5]], [0.3, 0.6])
 MIX_2D = GaussianMixture.isotropic([0.5, 0.5], [[-1.0, 0.0], [1.5, 0.5]], [0.3, 0.6])
 
 
-@pytest.mark.parametrize("mix, n, t", [(MIX_1D, 5, 0.01), (MIX_1D, 5, 0.1), (MIX_1D, 12, 1.0), (MIX_2D, 6, 0.1),
-                                       (MIX_2D, 4, 1.0)], ids=["1d-n5-t0.01", "1d-n5-t0.1", "1d-n12-t1",
-                                                               "2d-n6-t0.1", "2d-n4-t1"])
+@pytest.mark.parametrize(
+    "mix, n, t",
+    [(MIX_1D, 5, 0.01), (MIX_1D, 5, 0.1), (MIX_1D, 12, 1.0), (MIX_2D, 6, 0.1), (MIX_2D, 4, 1.0)],
+    ids=["1d-n5-t0.01", "1d-n5-t0.1", "1d-n12-t1", "2d-n6-t0.1", "2d-n4-t1"],
+)
 def test_loss_gap_equals_fisher_under_empirical_law(mix, n, t):
     data = mix.sample(n, np.random.default_rng(100 + n))
     case = f"d={mix.d} n={n} t={t}"
@@ -187,8 +191,9 @@ def test_monte_carlo_loss_gap_and_fisher_use_the_same_points():
     A = -z / np.sqrt(sigma2(t))
     scale = np.einsum("md,md->m", A, A) + np.einsum("md,md->m", s_true, s_true)
     np.testing.assert_allclose(fisher.samples, np.sum((s_emp - s_true) ** 2, axis=1), rtol=1e-12)
-    np.testing.assert_allclose(r, 2.0 * np.einsum("md,md->m", s_emp - s_true, A - s_emp),
-                               rtol=0, atol=1e-11 * scale.max())
+    np.testing.assert_allclose(
+        r, 2.0 * np.einsum("md,md->m", s_emp - s_true, A - s_emp), rtol=0, atol=1e-11 * scale.max()
+    )
 
 
 @pytest.mark.parametrize("chunk", [1, 9])

@@ -18,19 +18,24 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from checks import check_scalar
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy import integrate, stats
 
-from checks import check_scalar
-import memsep.theory.dsm
 from memsep import theory
-from memsep.theory import (EmpiricalDistribution, GaussianMixture, dsm_loss, dsm_loss_difference, dsm_loss_integrated,
-                    noise_draws)
+from memsep.theory import (
+    EmpiricalDistribution,
+    GaussianMixture,
+    dsm_loss,
+    dsm_loss_difference,
+    dsm_loss_integrated,
+    noise_draws,
+)
 from memsep.theory.forward import alpha, sigma2
 from memsep.verify.strategies import times
 
-MC_LEVEL = 0.999          # false-failure rate ~1e-3 per Monte-Carlo interval check
+MC_LEVEL = 0.999  # false-failure rate ~1e-3 per Monte-Carlo interval check
 
 
 def zero_score(x, t):
@@ -45,13 +50,14 @@ def linear_closed_form(data: np.ndarray, t: float, v: float) -> float:
     """Lhat_t(-x/v) = d (sigma/v - 1/sigma)^2 + alpha^2 mean_i ||x_i||^2 / v^2 (module docstring)."""
     a, s = alpha(t), np.sqrt(sigma2(t))
     d = data.shape[1]
-    return d * (s / v - 1.0 / s) ** 2 + a * a * float(np.mean(np.einsum("nd,nd->n", data, data))) / v ** 2
+    return d * (s / v - 1.0 / s) ** 2 + a * a * float(np.mean(np.einsum("nd,nd->n", data, data))) / v**2
 
 
 def check_in_interval(case: str, relation: str, est, ref: float):
-    assert est.ci_low <= ref <= est.ci_high, \
-        f"{case}: {relation}: reference {ref!r} outside {est.level:.3%} interval {est.ci} " \
+    assert est.ci_low <= ref <= est.ci_high, (
+        f"{case}: {relation}: reference {ref!r} outside {est.level:.3%} interval {est.ci} "
         f"(value {est.value!r}, z = {(est.value - ref) / est.stderr:.2f})"
+    )
 
 
 def _data(n, d, seed, scale=1.5):
@@ -59,6 +65,7 @@ def _data(n, d, seed, scale=1.5):
 
 
 # ---- closed forms --------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("d", [1, 2])
 @pytest.mark.parametrize("t", [1e-3, 0.1, 2.0])
@@ -89,8 +96,13 @@ def test_zero_score_loss_by_monte_carlo_inside_interval(n, d, t):
     check_in_interval(f"n={n} d={d} t={t}", "Lhat_t(0) = d/sigma_t^2", est, d / sigma2(t))
     # Naive definition: the same draws (noise_draws with the same seed), explicit mean.
     _, z = noise_draws(n, d, 4000, 100 + n)
-    check_scalar(f"n={n} d={d} t={t}", "MC value = mean ||z||^2/sigma^2", est.value,
-              float(np.mean(np.sum(z ** 2, axis=1))) / sigma2(t), rtol=1e-13)
+    check_scalar(
+        f"n={n} d={d} t={t}",
+        "MC value = mean ||z||^2/sigma^2",
+        est.value,
+        float(np.mean(np.sum(z**2, axis=1))) / sigma2(t),
+        rtol=1e-13,
+    )
 
 
 @st.composite
@@ -102,7 +114,9 @@ def small_datasets(draw, d=st.integers(1, 2), n=st.integers(1, 8)):
 @given(small_datasets(), times(1e-3, 10.0))
 def test_zero_score_closed_form_for_any_data(data, t):
     est = dsm_loss(data, zero_score, t, method="quadrature")
-    check_scalar(f"data {data.shape} t={t}", "Lhat_t(0) = d/sigma_t^2", est.value, data.shape[1] / sigma2(t), rtol=1e-12)
+    check_scalar(
+        f"data {data.shape} t={t}", "Lhat_t(0) = d/sigma_t^2", est.value, data.shape[1] / sigma2(t), rtol=1e-12
+    )
 
 
 LINEAR_CASES = [(1, 4, 0.01, 1.0), (1, 3, 0.5, 0.3), (2, 6, 0.05, 2.0), (2, 2, 3.0, 0.7)]
@@ -123,8 +137,13 @@ def test_linear_score_closed_form(d, n, t, v):
 @given(small_datasets(), times(1e-2, 5.0), st.floats(0.2, 3.0))
 def test_linear_score_closed_form_property(data, t, v):
     est = dsm_loss(data, linear_score(v), t, method="quadrature")
-    check_scalar(f"data {data.shape} t={t} v={v}", "Lhat_t(-x/v) closed form", est.value,
-              linear_closed_form(data, t, v), rtol=1e-11)
+    check_scalar(
+        f"data {data.shape} t={t} v={v}",
+        "Lhat_t(-x/v) closed form",
+        est.value,
+        linear_closed_form(data, t, v),
+        rtol=1e-11,
+    )
 
 
 def test_nonlinear_score_matches_per_point_scipy_quad():
@@ -133,15 +152,27 @@ def test_nonlinear_score_matches_per_point_scipy_quad():
     t = 0.2
     a, s = alpha(t), np.sqrt(sigma2(t))
     data = np.array([[-1.3], [0.2], [2.1]])
-    score = lambda x, t_: -np.sin(x) - 0.5 * x                             # noqa: E731
-    ref = np.mean([integrate.quad(lambda z: stats.norm.pdf(z) * (-z / s - score(a * xi + s * z, t)) ** 2,
-                                  -np.inf, np.inf, epsabs=0, epsrel=1e-13, limit=400)[0] for xi in data[:, 0]])
+    score = lambda x, t_: -np.sin(x) - 0.5 * x  # noqa: E731
+    ref = np.mean(
+        [
+            integrate.quad(
+                lambda z, xi=xi: stats.norm.pdf(z) * (-z / s - score(a * xi + s * z, t)) ** 2,
+                -np.inf,
+                np.inf,
+                epsabs=0,
+                epsrel=1e-13,
+                limit=400,
+            )[0]
+            for xi in data[:, 0]
+        ]
+    )
     est = dsm_loss(data, score, t, method="quadrature")
     assert est.converged
     check_scalar("1-D, n=3, s=-sin x - x/2", "Lhat_t vs per-point scipy quad", est.value, ref, rtol=1e-10)
 
 
 # ---- integrated loss ---------------------------------------------------------------------------
+
 
 def integrated_zero_closed_form(d, t0, T):
     return d * (np.log(np.expm1(T)) - np.log(np.expm1(t0)))
@@ -161,8 +192,7 @@ def test_integrated_zero_score_closed_form_by_quadrature(d, t0, T, n_times):
 
 def test_integrated_zero_score_by_monte_carlo_inside_interval():
     d, t0, T = 2, 1e-2, 8.0
-    est = dsm_loss_integrated(_data(5, d, seed=8), zero_score, t0, T, method="mc", n_draws=2000, seed=3,
-                              level=MC_LEVEL)
+    est = dsm_loss_integrated(_data(5, d, seed=8), zero_score, t0, T, method="mc", n_draws=2000, seed=3, level=MC_LEVEL)
     assert est.method == "mc+gauss-legendre(log t)" and est.seed == 3 and est.stderr > 0
     check_in_interval(f"d={d} [{t0}, {T}]", "int d/sigma_t^2 dt (MC)", est, integrated_zero_closed_form(d, t0, T))
 
@@ -178,6 +208,7 @@ def test_integrated_loss_monte_carlo_is_reproducible_and_seed_dependent():
 
 
 # ---- paired differences ------------------------------------------------------------------------
+
 
 @pytest.fixture
 def mixture_and_data():
@@ -214,6 +245,7 @@ def test_loss_difference_monte_carlo_uses_common_random_numbers(mixture_and_data
 
 # ---- quadrature vs Monte Carlo -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("t", [0.02, 0.3])
 def test_quadrature_value_inside_monte_carlo_interval(mixture_and_data, t):
     mix, data = mixture_and_data
@@ -221,12 +253,12 @@ def test_quadrature_value_inside_monte_carlo_interval(mixture_and_data, t):
     mc = dsm_loss(data, mix.score, t, method="mc", n_draws=20000, seed=41, level=MC_LEVEL)
     check_in_interval(f"t={t}", "Lhat_t(true score): quadrature vs MC", mc, quad.value)
     qd = dsm_loss_difference(data, mix.score, linear_score(0.8), t, method="quadrature")
-    md = dsm_loss_difference(data, mix.score, linear_score(0.8), t, method="mc", n_draws=20000, seed=42,
-                             level=MC_LEVEL)
+    md = dsm_loss_difference(data, mix.score, linear_score(0.8), t, method="mc", n_draws=20000, seed=42, level=MC_LEVEL)
     check_in_interval(f"t={t}", "Lhat_t(a) - Lhat_t(b): quadrature vs MC", md, qd.value)
 
 
 # ---- seeds, method selection, chunking -----------------------------------------------------------
+
 
 def test_monte_carlo_reproducible_for_fixed_seed_and_changes_with_seed():
     data = _data(10, 3, seed=2)
@@ -238,8 +270,18 @@ def test_monte_carlo_reproducible_for_fixed_seed_and_changes_with_seed():
     assert a.value != c.value and not np.array_equal(a.samples, c.samples)
 
 
-@pytest.mark.parametrize("d, n, expected", [(1, 1, "quadrature"), (1, 256, "quadrature"), (2, 256, "quadrature"),
-                                            (1, 257, "mc"), (2, 300, "mc"), (3, 1, "mc"), (5, 10, "mc")])
+@pytest.mark.parametrize(
+    "d, n, expected",
+    [
+        (1, 1, "quadrature"),
+        (1, 256, "quadrature"),
+        (2, 256, "quadrature"),
+        (1, 257, "mc"),
+        (2, 300, "mc"),
+        (3, 1, "mc"),
+        (5, 10, "mc"),
+    ],
+)
 def test_auto_method_selection(d, n, expected):
     est = dsm_loss(_data(n, d, seed=n), zero_score, 0.5, method="auto", n_draws=200)
     assert est.method == expected, f"d={d} n={n}: auto chose {est.method}, expected {expected}"
@@ -265,6 +307,7 @@ def test_monte_carlo_does_not_depend_on_chunk_size(monkeypatch, chunk):
 
 
 # ---- input validation ----------------------------------------------------------------------------
+
 
 def test_invalid_inputs_raise():
     data3 = _data(3, 3, seed=0)

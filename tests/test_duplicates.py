@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 
 from memsep.empirical.diffusion import DiffusionConfig
-from memsep.empirical.duplicates import copy_counts, duplicate_rows, duplicates_point, multiplicities, run_duplicates_point
+from memsep.empirical.duplicates import (
+    copy_counts,
+    duplicate_rows,
+    duplicates_point,
+    multiplicities,
+    run_duplicates_point,
+)
 from memsep.empirical.metrics import memorization
 from memsep.empirical.mixture_diffusion import MixtureDiffusionSetting
 from memsep.empirical.sweep import run_sweep
@@ -20,7 +26,7 @@ def test_duplicate_rows_writes_each_group_its_factor_times():
     rows, mult = duplicate_rows(x, [(4, 3), (2, 5)], seed=1)
     assert rows.shape == (20 - 8 + 12 + 10, 3) and mult.shape == (20,)
     assert (mult == 4).sum() == 3 and (mult == 2).sum() == 5 and (mult == 1).sum() == 12
-    for j in range(20):                                                  # multiplicity = rows equal to point j
+    for j in range(20):  # multiplicity = rows equal to point j
         assert np.all(rows == x[j], axis=1).sum() == mult[j]
     again, mult2 = duplicate_rows(x, [(4, 3), (2, 5)], seed=1)
     assert np.array_equal(again, rows) and np.array_equal(mult, mult2)  # seeded
@@ -36,7 +42,7 @@ def test_multiplicities_follow_first_appearance():
 
 def test_copy_counts_count_memorized_samples_per_distinct_point():
     pts = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
-    rows = np.concatenate([pts, pts[[0, 0]]])                           # point 0 three times
+    rows = np.concatenate([pts, pts[[0, 0]]])  # point 0 three times
     samples = np.array([[0.1, 0.0], [0.0, 0.2], [9.9, 0.1], [5.0, 5.0], [4.0, 0.0]])
     got = copy_counts(samples, rows)
     assert got["multiplicity"].tolist() == [3, 1, 1]
@@ -53,19 +59,19 @@ def test_bad_input_names_the_parameter():
     with pytest.raises(ValueError, match="distinct"):
         duplicate_rows(x[0], [(2, 1)], 0)
     with pytest.raises(ValueError, match="groups"):
-        duplicate_rows(x, [(1, 2)], 0)                                   # factor below 2
+        duplicate_rows(x, [(1, 2)], 0)  # factor below 2
     with pytest.raises(ValueError, match="groups"):
-        duplicate_rows(x, [(2, 0)], 0)                                   # no points
+        duplicate_rows(x, [(2, 0)], 0)  # no points
     with pytest.raises(ValueError, match="groups"):
-        duplicate_rows(x, [(2, 4), (3, 3)], 0)                           # more points than there are
+        duplicate_rows(x, [(2, 4), (3, 3)], 0)  # more points than there are
     with pytest.raises(ValueError, match="groups"):
-        duplicate_rows(x, [(2, 1), (2, 1)], 0)                           # a factor twice
+        duplicate_rows(x, [(2, 1), (2, 1)], 0)  # a factor twice
     with pytest.raises(ValueError, match="groups"):
         duplicate_rows(x, 5, 0)
     with pytest.raises(ValueError, match="samples"):
         copy_counts(np.full((2, 2), np.nan), x)
     with pytest.raises(ValueError, match="train"):
-        copy_counts(x, np.zeros((3, 2)))                                 # one distinct point
+        copy_counts(x, np.zeros((3, 2)))  # one distinct point
     with pytest.raises(ValueError, match="network"):
         duplicates_point(TINY, d=2, n_distinct=8, groups=[(2, 2)], network=0)
     with pytest.raises(ValueError, match="n_distinct"):
@@ -73,7 +79,7 @@ def test_bad_input_names_the_parameter():
     with pytest.raises(ValueError, match=r"^d:"):
         duplicates_point(TINY, d=0, n_distinct=8, groups=[(2, 2)], network="mlp-6k")
     with pytest.raises(ValueError, match="groups"):
-        duplicates_point(TINY, d=2, n_distinct=8, groups=[(2, 8)], network="mlp-6k")   # no single point left
+        duplicates_point(TINY, d=2, n_distinct=8, groups=[(2, 8)], network="mlp-6k")  # no single point left
 
 
 def test_points_differ_by_replicate_and_run_resumably(tmp_path):

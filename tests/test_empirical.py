@@ -24,11 +24,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.stats as ss
+from checks import check_close
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy.special import logsumexp
 
-from checks import check_close
 from memsep.theory import EmpiricalDistribution, noise_draws
 from memsep.theory.quadrature import GaussianComponents
 from memsep.verify.autograd_ref import autograd_hessian, autograd_score, empirical_logpdf_fn
@@ -66,7 +66,7 @@ def _queries(points: np.ndarray, t: float, m: int = 12, seed: int = 0) -> np.nda
     idx = rng.integers(n, size=m)
     near = a * points[idx[: m - m // 2]] + np.sqrt(s2) * rng.standard_normal((m - m // 2, d))
     j = rng.integers(n, size=m // 2)
-    mid = 0.5 * a * (points[idx[m - m // 2:]] + points[j]) + 0.1 * np.sqrt(s2) * rng.standard_normal((m // 2, d))
+    mid = 0.5 * a * (points[idx[m - m // 2 :]] + points[j]) + 0.1 * np.sqrt(s2) * rng.standard_normal((m // 2, d))
     return np.concatenate([near, mid])
 
 
@@ -85,7 +85,7 @@ def naive_score(points, x, t):
     w = naive_weights(points, x, t)
     out = np.zeros_like(x)
     for i, p in enumerate(points):
-        out += w[:, i:i + 1] * (x - a * p)
+        out += w[:, i : i + 1] * (x - a * p)
     return -out / s2
 
 
@@ -93,7 +93,7 @@ def naive_denoiser(points, x, t):
     w = naive_weights(points, x, t)
     out = np.zeros_like(x)
     for i, p in enumerate(points):
-        out += w[:, i:i + 1] * p
+        out += w[:, i : i + 1] * p
     return out
 
 
@@ -129,6 +129,7 @@ def expansion_delta(points, x, t):
 
 
 # ---- check helpers ------------------------------------------------------------------------------------
+
 
 def check_logpdf(emp, points, x, t, what):
     """|log phat - log(sum of scipy pdfs)| <= 1e-12 + 16 delta(x).
@@ -168,8 +169,9 @@ def test_logpdf_rtol_1e12_at_moderate_t(case, t):
     points = _points(case)
     x = _queries(points, t)
     assert expansion_delta(points, x, t).max() < 5e-13
-    np.testing.assert_allclose(np.exp(EmpiricalDistribution(points).logpdf(x, t)),
-                               np.exp(scipy_logpdf(points, x, t)), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(
+        np.exp(EmpiricalDistribution(points).logpdf(x, t)), np.exp(scipy_logpdf(points, x, t)), rtol=1e-12, atol=0
+    )
 
 
 @pytest.mark.parametrize("t", TIMES)
@@ -185,8 +187,12 @@ def test_weights_vs_naive_softmax(case, t):
 def test_score_vs_naive_loop(case, t):
     points = _points(case)
     x = _queries(points, t)
-    check_close(EmpiricalDistribution(points).score(x, t), naive_score(points, x, t), 1e-12,
-                f"{case}, t={t}: score vs -(1/s2) sum_i w_i (x - a x_i)")
+    check_close(
+        EmpiricalDistribution(points).score(x, t),
+        naive_score(points, x, t),
+        1e-12,
+        f"{case}, t={t}: score vs -(1/s2) sum_i w_i (x - a x_i)",
+    )
 
 
 @pytest.mark.parametrize("t", TIMES)
@@ -194,8 +200,12 @@ def test_score_vs_naive_loop(case, t):
 def test_score_vs_autograd(case, t):
     points = _points(case)
     x = _queries(points, t)
-    check_close(EmpiricalDistribution(points).score(x, t), autograd_score(empirical_logpdf_fn(points, t), x), 1e-12,
-                f"{case}, t={t}: score vs torch autograd")
+    check_close(
+        EmpiricalDistribution(points).score(x, t),
+        autograd_score(empirical_logpdf_fn(points, t), x),
+        1e-12,
+        f"{case}, t={t}: score vs torch autograd",
+    )
 
 
 @pytest.mark.parametrize("t", TIMES)
@@ -204,8 +214,13 @@ def test_denoiser_vs_naive(case, t):
     # Judged on the data's scale (floor = max ||x_i||): the denoiser is a convex combination of the x_i.
     points = _points(case)
     x = _queries(points, t)
-    check_close(EmpiricalDistribution(points).denoiser(x, t), naive_denoiser(points, x, t), 1e-13,
-                f"{case}, t={t}: denoiser vs sum_i w_i x_i", floor=np.linalg.norm(points, axis=1).max())
+    check_close(
+        EmpiricalDistribution(points).denoiser(x, t),
+        naive_denoiser(points, x, t),
+        1e-13,
+        f"{case}, t={t}: denoiser vs sum_i w_i x_i",
+        floor=np.linalg.norm(points, axis=1).max(),
+    )
 
 
 @pytest.mark.parametrize("t", TIMES)
@@ -218,8 +233,13 @@ def test_posterior_cov_vs_naive(case, t):
     cov = EmpiricalDistribution(points).posterior_cov(x, t)
     np.testing.assert_array_equal(cov, np.swapaxes(cov, 1, 2))
     assert np.linalg.eigvalsh(cov).min() >= -1e-13 * np.ptp(points) ** 2
-    check_close(cov, naive_posterior_cov(points, x, t), 1e-12, f"{case}, t={t}: posterior_cov vs loop",
-                floor=max(np.ptp(points), 1.0) ** 2)
+    check_close(
+        cov,
+        naive_posterior_cov(points, x, t),
+        1e-12,
+        f"{case}, t={t}: posterior_cov vs loop",
+        floor=max(np.ptp(points), 1.0) ** 2,
+    )
 
 
 @pytest.mark.parametrize("t", TIMES)
@@ -245,8 +265,12 @@ def test_single_point_closed_form(t):
     np.testing.assert_array_equal(emp.posterior_cov(x, t), np.zeros((7, 3, 3)))
     np.testing.assert_array_equal(emp.hessian(x, t), np.broadcast_to(-np.eye(3) / s2, (7, 3, 3)))
     np.testing.assert_array_equal(emp.weights(x, t), np.ones((7, 1)))
-    np.testing.assert_allclose(emp.logpdf(x, t), ss.multivariate_normal(a * x1[0], s2 * np.eye(3)).logpdf(x),
-                               rtol=0, atol=1e-12 + 16 * expansion_delta(x1, x, t).max())
+    np.testing.assert_allclose(
+        emp.logpdf(x, t),
+        ss.multivariate_normal(a * x1[0], s2 * np.eye(3)).logpdf(x),
+        rtol=0,
+        atol=1e-12 + 16 * expansion_delta(x1, x, t).max(),
+    )
 
 
 @pytest.mark.parametrize("method", ["score", "denoiser", "logpdf", "weights", "posterior_cov", "hessian"])
@@ -279,12 +303,23 @@ def test_chunking_invariance(d, t):
     assert big._blocks(50, 8)[1] >= 10 * nc
     x = _queries(points, t, m=50, seed=1)
     check_close(small.score(x, t), big.score(x, t), 1e-12, f"d={d}, t={t}: score chunked vs not")
-    check_close(small.denoiser(x, t), big.denoiser(x, t), 1e-12, f"d={d}, t={t}: denoiser chunked vs not",
-                floor=np.linalg.norm(points, axis=1).max())
-    np.testing.assert_allclose(small.logpdf(x, t), big.logpdf(x, t), rtol=1e-12, atol=1e-12,
-                               err_msg=f"d={d}, t={t}: logpdf chunked vs not")
-    check_close(small.posterior_cov(x[:4], t), big.posterior_cov(x[:4], t), 1e-12,
-                f"d={d}, t={t}: posterior_cov chunked vs not", floor=1.0)
+    check_close(
+        small.denoiser(x, t),
+        big.denoiser(x, t),
+        1e-12,
+        f"d={d}, t={t}: denoiser chunked vs not",
+        floor=np.linalg.norm(points, axis=1).max(),
+    )
+    np.testing.assert_allclose(
+        small.logpdf(x, t), big.logpdf(x, t), rtol=1e-12, atol=1e-12, err_msg=f"d={d}, t={t}: logpdf chunked vs not"
+    )
+    check_close(
+        small.posterior_cov(x[:4], t),
+        big.posterior_cov(x[:4], t),
+        1e-12,
+        f"d={d}, t={t}: posterior_cov chunked vs not",
+        floor=1.0,
+    )
 
 
 @pytest.mark.parametrize("t", [0.5, 1.0, 3.0])
@@ -322,8 +357,13 @@ def test_far_from_origin(t):
     # translation equivariance: phat'_t(x + a c) = phat_t(x)
     near = EmpiricalDistribution(points)
     check_close(far.score(xs, t), near.score(x, t), 1e-10, f"t={t}: shifted score vs unshifted")
-    check_close(far.denoiser(xs, t) - shift, near.denoiser(x, t), 1e-10, f"t={t}: shifted denoiser vs unshifted",
-                floor=np.linalg.norm(points, axis=1).max())
+    check_close(
+        far.denoiser(xs, t) - shift,
+        near.denoiser(x, t),
+        1e-10,
+        f"t={t}: shifted denoiser vs unshifted",
+        floor=np.linalg.norm(points, axis=1).max(),
+    )
 
 
 @pytest.mark.parametrize("t", [1e-6, 1e-8])
@@ -337,7 +377,7 @@ def test_small_t_finite_and_accurate(t):
     a, s2 = _at(t)
     idx, z = noise_draws(30, 4, 20, 5)
     x = a * points[idx] + np.sqrt(s2) * z
-    with np.errstate(over="raise", invalid="raise", divide="raise"):   # underflow of exp(-1e6) is benign
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow of exp(-1e6) is benign
         sc, den, lp = emp.score(x, t), emp.denoiser(x, t), emp.logpdf(x, t)
         h, w = emp.hessian(x, t), emp.weights(x, t)
     for name, v in dict(score=sc, denoiser=den, logpdf=lp, hessian=h, weights=w).items():
@@ -353,7 +393,7 @@ def test_small_t_finite_and_accurate(t):
 # ---- nearest -----------------------------------------------------------------------------------------------
 def brute_nearest(points, x, k):
     """Brute force: exact distances, stable sort (ties by index), first k."""
-    dist = np.linalg.norm(x[:, None, :] - points[None], axis=2)          # (m, n)
+    dist = np.linalg.norm(x[:, None, :] - points[None], axis=2)  # (m, n)
     order = np.argsort(dist, axis=1, kind="stable")[:, :k]
     return order, np.take_along_axis(dist, order, axis=1)
 
@@ -362,8 +402,8 @@ def _nn_data(duplicates: bool):
     rng = np.random.default_rng(21)
     points = rng.standard_normal((40, 3))
     if duplicates:
-        points = np.concatenate([points, points[:10], points[5:8]])     # 13 exact duplicates, n = 53
-    x = np.concatenate([rng.standard_normal((30, 3)), points[:12]])      # includes queries on data points
+        points = np.concatenate([points, points[:10], points[5:8]])  # 13 exact duplicates, n = 53
+    x = np.concatenate([rng.standard_normal((30, 3)), points[:12]])  # includes queries on data points
     return points, x
 
 
@@ -401,8 +441,10 @@ def test_nearest_ties_broken_by_index_with_duplicates(k, budget):
     idx, _ = EmpiricalDistribution(points, memory_budget=budget).nearest(x, k)
     ref_idx, _ = brute_nearest(points, x, k)
     bad = np.flatnonzero(np.any(idx != ref_idx, axis=1))
-    assert bad.size == 0, (f"k={k}: {bad.size} queries differ from the (distance, index) order, e.g. query {bad[0]}: "
-                           f"{idx[bad[0]].tolist()} vs {ref_idx[bad[0]].tolist()}")
+    assert bad.size == 0, (
+        f"k={k}: {bad.size} queries differ from the (distance, index) order, e.g. query {bad[0]}: "
+        f"{idx[bad[0]].tolist()} vs {ref_idx[bad[0]].tolist()}"
+    )
 
 
 def test_nearest_equidistant_points_minimal():
@@ -479,8 +521,11 @@ def test_constructor_validation():
 
 
 # ---- property tests --------------------------------------------------------------------------------------
-@given(md=mixture_and_data(d=st.integers(1, 4), K=st.integers(1, 3), n=st.integers(1, 24)), t=times(1e-3, 10.0),
-       seed=seeds())
+@given(
+    md=mixture_and_data(d=st.integers(1, 4), K=st.integers(1, 3), n=st.integers(1, 24)),
+    t=times(1e-3, 10.0),
+    seed=seeds(),
+)
 def test_property_score_hessian_vs_autograd(md, t, seed):
     _, points = md
     emp = EmpiricalDistribution(points)
@@ -490,8 +535,11 @@ def test_property_score_hessian_vs_autograd(md, t, seed):
     check_close(emp.hessian(x, t), autograd_hessian(f, x), 1e-10, f"n={emp.n}, d={emp.d}, t={t}: hessian vs autograd")
 
 
-@given(md=mixture_and_data(d=st.integers(1, 4), K=st.integers(1, 3), n=st.integers(1, 24)), t=times(1e-3, 10.0),
-       seed=seeds())
+@given(
+    md=mixture_and_data(d=st.integers(1, 4), K=st.integers(1, 3), n=st.integers(1, 24)),
+    t=times(1e-3, 10.0),
+    seed=seeds(),
+)
 def test_property_weights_logpdf_denoiser_vs_naive(md, t, seed):
     _, points = md
     emp = EmpiricalDistribution(points)
@@ -499,5 +547,10 @@ def test_property_weights_logpdf_denoiser_vs_naive(md, t, seed):
     what = f"n={emp.n}, d={emp.d}, t={t}"
     check_weights(emp, points, x, t, what)
     check_logpdf(emp, points, x, t, what)
-    check_close(emp.denoiser(x, t), naive_denoiser(points, x, t), 1e-13, f"{what}: denoiser",
-                floor=np.linalg.norm(points, axis=1).max())
+    check_close(
+        emp.denoiser(x, t),
+        naive_denoiser(points, x, t),
+        1e-13,
+        f"{what}: denoiser",
+        floor=np.linalg.norm(points, axis=1).max(),
+    )

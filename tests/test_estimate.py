@@ -32,12 +32,15 @@ def hand_mean_estimate(values, level, error=0.0):
     return mean, se, mean - half, mean + half
 
 
-@pytest.mark.parametrize("values, level, error", [
-    ([1.0, 2.0, 3.0, 4.0], 0.95, 0.0),
-    ([1.0, 2.0, 3.0, 4.0], 0.999, 0.0),
-    ([-3.5, 0.25, 7.0], 0.9, 0.125),
-    (list(np.random.default_rng(0).exponential(size=50)), 0.95, 0.0),
-])
+@pytest.mark.parametrize(
+    "values, level, error",
+    [
+        ([1.0, 2.0, 3.0, 4.0], 0.95, 0.0),
+        ([1.0, 2.0, 3.0, 4.0], 0.999, 0.0),
+        ([-3.5, 0.25, 7.0], 0.9, 0.125),
+        (list(np.random.default_rng(0).exponential(size=50)), 0.95, 0.0),
+    ],
+)
 def test_mean_estimate_matches_hand_computation(values, level, error):
     est = mean_estimate(values, level=level, seed=7, error=error)
     mean, se, lo, hi = hand_mean_estimate(values, level, error)
@@ -91,8 +94,18 @@ def test_interval_coverage_over_independent_seeds():
 
 def test_quadrature_estimate_fields():
     est = quadrature_estimate(3.25, 1e-9, 1234, True)
-    assert est == Estimate(value=3.25, stderr=0.0, ci_low=3.25 - 1e-9, ci_high=3.25 + 1e-9, level=None,
-                           n_draws=1234, seed=None, method="quadrature", error=1e-9, converged=True)
+    assert est == Estimate(
+        value=3.25,
+        stderr=0.0,
+        ci_low=3.25 - 1e-9,
+        ci_high=3.25 + 1e-9,
+        level=None,
+        n_draws=1234,
+        seed=None,
+        method="quadrature",
+        error=1e-9,
+        converged=True,
+    )
     assert isinstance(est.converged, bool) and isinstance(est.n_draws, int)
 
 
@@ -102,16 +115,27 @@ def test_to_dict_drops_samples_and_is_json_ready():
     np.testing.assert_array_equal(est.samples, values)
     out = est.to_dict()
     assert "samples" not in out
-    assert set(out) == {"value", "stderr", "ci_low", "ci_high", "level", "n_draws", "seed", "method", "error",
-                        "converged"}
+    assert set(out) == {
+        "value",
+        "stderr",
+        "ci_low",
+        "ci_high",
+        "level",
+        "n_draws",
+        "seed",
+        "method",
+        "error",
+        "converged",
+    }
     assert json.loads(json.dumps(out)) == out
-    assert est.samples is not None                                         # to_dict does not mutate the estimate
+    assert est.samples is not None  # to_dict does not mutate the estimate
     # samples do not take part in equality
     assert est == mean_estimate(values, seed=11, keep_samples=False)
     assert json.loads(json.dumps(quadrature_estimate(1.0, 0.0, 10, False).to_dict()))["converged"] is False
 
 
 # ---- derive_seed ---------------------------------------------------------------------------------
+
 
 def test_derive_seed_is_deterministic_and_63_bit():
     for key in [(), (0,), (3, 16), ("node",), ("S2", 4, "mc")]:
@@ -121,9 +145,9 @@ def test_derive_seed_is_deterministic_and_63_bit():
 
 def test_derive_seed_differs_across_keys_and_seeds():
     seeds = {derive_seed(0, j, m) for m in (8, 16) for j in range(m)}
-    assert len(seeds) == 24                                                # (j, m) pairs all distinct
-    assert derive_seed(0, 1, 2) != derive_seed(0, 2, 1)                     # order of key parts matters
-    assert derive_seed(0, 5) != derive_seed(1, 5)                           # parent seed matters
+    assert len(seeds) == 24  # (j, m) pairs all distinct
+    assert derive_seed(0, 1, 2) != derive_seed(0, 2, 1)  # order of key parts matters
+    assert derive_seed(0, 5) != derive_seed(1, 5)  # parent seed matters
     assert derive_seed(0, "a") != derive_seed(0, "b")
     assert len({derive_seed(s) for s in range(100)}) == 100
 
@@ -141,6 +165,7 @@ def test_derive_seed_matches_seedsequence_definition():
     # Naive definition from the docstring: SeedSequence(seed, spawn_key), 2 x uint32 -> 64 bits >> 1;
     # string keys through CRC-32.
     import zlib
+
     ss = np.random.SeedSequence(42, spawn_key=(zlib.crc32(b"fisher"), 3))
     hi, lo = (int(v) for v in ss.generate_state(2, dtype=np.uint32))
     assert derive_seed(42, "fisher", 3) == ((hi << 32) | lo) >> 1
@@ -149,6 +174,14 @@ def test_derive_seed_matches_seedsequence_definition():
 def test_derive_seed_with_string_keys_is_stable_across_processes():
     # Unlike hash(str), CRC-32 does not depend on PYTHONHASHSEED.
     code = "from memsep.theory import derive_seed; print(derive_seed(5, 'loss_gap', 2))"
-    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                           env={**os.environ, "PYTHONHASHSEED": h}).stdout.strip() for h in ("0", "12345")}
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": h},
+        ).stdout.strip()
+        for h in ("0", "12345")
+    }
     assert outs == {str(derive_seed(5, "loss_gap", 2))}

@@ -12,10 +12,10 @@ from __future__ import annotations
 import mpmath
 import numpy as np
 import pytest
+from checks import check_rel
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from checks import check_rel
 from memsep.theory import alpha, sigma, sigma2
 
 RTOL = 1e-15
@@ -28,7 +28,7 @@ TIMES = np.unique(np.concatenate([np.logspace(-8, np.log10(50.0), 61), [1e-8, 1e
 def _mp_refs(t: float) -> tuple[float, float, float]:
     """(alpha_t, sigma_t^2, sigma_t) at 50 digits from the definitions (provenance: mpmath)."""
     with mpmath.workdps(50):
-        tm = mpmath.mpf(float(t))          # the exact float64 value of t
+        tm = mpmath.mpf(float(t))  # the exact float64 value of t
         a = mpmath.exp(-tm / 2)
         s2 = 1 - mpmath.exp(-tm)
         return float(a), float(s2), float(mpmath.sqrt(s2))
@@ -75,8 +75,11 @@ def test_shapes_preserved(name, shape):
 
 
 @pytest.mark.parametrize("name", list(FUNCS))
-@pytest.mark.parametrize("t", [0, 1, 0.25, np.float64(0.25), np.float32(0.25), np.array(0.25)],
-                         ids=["int0", "int1", "float", "np.float64", "np.float32", "0d-array"])
+@pytest.mark.parametrize(
+    "t",
+    [0, 1, 0.25, np.float64(0.25), np.float32(0.25), np.array(0.25)],
+    ids=["int0", "int1", "float", "np.float64", "np.float32", "0d-array"],
+)
 def test_scalar_in_float_out(name, t):
     out = FUNCS[name][0](t)
     assert type(out) is float
@@ -93,8 +96,11 @@ def test_t_zero_exact(name):
 
 
 @pytest.mark.parametrize("name", list(FUNCS))
-@pytest.mark.parametrize("bad", [-1e-12, -1.0, np.array([0.5, -0.5]), np.nan, np.inf, "abc"],
-                         ids=["tiny-negative", "negative", "array-with-negative", "nan", "inf", "string"])
+@pytest.mark.parametrize(
+    "bad",
+    [-1e-12, -1.0, np.array([0.5, -0.5]), np.nan, np.inf, "abc"],
+    ids=["tiny-negative", "negative", "array-with-negative", "nan", "inf", "string"],
+)
 def test_invalid_times_raise(name, bad):
     with pytest.raises(ValueError, match=r"^t: "):
         FUNCS[name][0](bad)

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from hypothesis import find
 from hypothesis import strategies as st
+from test_cli import files_under, memsep, one_error_line
 
 import memsep.verify.fuzz
 from memsep import verify
@@ -28,8 +29,6 @@ from memsep.verify.cli import main
 from memsep.verify.fuzz import CHUNK, FUZZ_SPECS, SHRINK_SLACK, FuzzSpec, fuzzable_ids, register_fuzz, run_fuzz
 from memsep.verify.registry import PROFILES, REGISTRY, Findings, claim_ids, register
 from memsep.verify.report import load_campaigns, load_results
-
-from test_cli import files_under, memsep, one_error_line
 
 
 def linear(x: int) -> float:
@@ -58,7 +57,7 @@ TOYS = {
 @pytest.fixture
 def toys():
     """Register the toy fuzz specs X1-X4; remove them afterwards."""
-    fuzzable_ids()                                      # the real specs first
+    fuzzable_ids()  # the real specs first
     for cid, spec in TOYS.items():
         register_fuzz(cid, spec)
     yield TOYS
@@ -78,8 +77,13 @@ def temporary_claim():
             f.check("passes", True, "on purpose")
             return f.result("passes on purpose", "none")
 
-        register(claim_id, title=f"temporary {claim_id}", paper_ref="test", statement="test claim",
-                 configs={p: {} for p in PROFILES})(check)
+        register(
+            claim_id,
+            title=f"temporary {claim_id}",
+            paper_ref="test",
+            statement="test claim",
+            configs={p: {} for p in PROFILES},
+        )(check)
         added.append(claim_id)
 
     yield add
@@ -100,7 +104,7 @@ def test_planted_counterexample_is_found_and_shrunk_to_101(toys, tmp_path):
     assert rec["worst_example"]["margin"] == rec["min_margin"]
     assert rec["worst_example"]["example"]["x"] > 100
     shrunk = rec["shrunk_example"]
-    assert shrunk["found"] is True and shrunk["example"] == {"x": 101}   # the smallest x with margin < 0
+    assert shrunk["found"] is True and shrunk["example"] == {"x": 101}  # the smallest x with margin < 0
     assert shrunk["margin"] == pytest.approx(-0.01)
     assert "shrinking" in shrunk["method"].lower()
 
@@ -108,13 +112,13 @@ def test_planted_counterexample_is_found_and_shrunk_to_101(toys, tmp_path):
 def test_no_counterexample_reports_min_margin_and_a_shrunk_worst(toys, tmp_path):
     rec = fuzz("X2", tmp_path)
     assert rec["counterexample"] is False
-    assert rec["min_margin"] == 0.0 and rec["worst_example"]["example"] == {"x": 100}   # targeting finds the edge
+    assert rec["min_margin"] == 0.0 and rec["worst_example"]["example"] == {"x": 100}  # targeting finds the edge
     shrunk = rec["shrunk_example"]
     threshold = rec["min_margin"] + SHRINK_SLACK * (rec["max_margin"] - rec["min_margin"])
     assert shrunk["found"] is True and shrunk["margin"] <= threshold
     # the simplest (smallest) x whose margin is within the slack of the worst
     assert shrunk["example"] == {"x": min(x for x in range(101) if linear(x) <= threshold)}
-    assert "stored worst examples" in shrunk["method"]          # replayed from the Pareto front, then shrunk
+    assert "stored worst examples" in shrunk["method"]  # replayed from the Pareto front, then shrunk
 
 
 def no_replay(monkeypatch):
@@ -148,7 +152,7 @@ def test_shrunk_worst_not_found_is_said(toys, tmp_path, monkeypatch):
 
 def test_a_margin_that_raises_is_a_counterexample_with_its_error(toys, tmp_path):
     rec = fuzz("X4", tmp_path)
-    assert rec["counterexample"] is True and rec["min_margin"] == "-inf"      # strict JSON: -inf as a string
+    assert rec["counterexample"] is True and rec["min_margin"] == "-inf"  # strict JSON: -inf as a string
     assert rec["shrunk_example"]["example"] == {"x": 151}
     assert rec["shrunk_example"]["error"] == "ValueError: x: too large, got 151"
     assert rec["errors"] >= 1
@@ -160,7 +164,7 @@ def test_time_budget_stops_early_and_says_so(toys, tmp_path):
     wall = time.monotonic() - t0
     assert rec["stopped_on_time"] is True and rec["stop_reason"] == "time budget"
     assert 1 <= rec["examples_run"] < 10_000
-    assert rec["search_s"] < 0.3 + 1.0                  # one example and one chunk's bookkeeping past the budget
+    assert rec["search_s"] < 0.3 + 1.0  # one example and one chunk's bookkeeping past the budget
     assert wall < 10
     assert rec["time_budget_s"] == 0.3
 
@@ -182,9 +186,9 @@ def test_database_replays_a_failure_on_a_rerun(toys, tmp_path):
     first = fuzz("X1", tmp_path, seed=1)
     assert first["counterexample"] and (tmp_path / ".hypothesis" / "fuzz" / "X1").is_dir()
     assert first["database"] == ".hypothesis/fuzz/X1"
-    again = fuzz("X1", tmp_path, seed=2)                    # another seed, same database
-    fresh = fuzz("X1", tmp_path / "fresh", seed=2)          # same seed, empty database
-    assert again["counterexample"] and again["examples_run"] == 1          # the stored x = 101, replayed first
+    again = fuzz("X1", tmp_path, seed=2)  # another seed, same database
+    fresh = fuzz("X1", tmp_path / "fresh", seed=2)  # same seed, empty database
+    assert again["counterexample"] and again["examples_run"] == 1  # the stored x = 101, replayed first
     assert again["shrunk_example"]["example"] == {"x": 101}
     assert fresh["examples_run"] > 1
 
@@ -193,7 +197,7 @@ def test_record_is_written_atomically_with_its_fields(toys, tmp_path):
     rec = fuzz("X2", tmp_path, examples=20, seed=5)
     path = tmp_path / "results" / "fuzz" / "X2.json"
     assert json.loads(path.read_text(encoding="utf-8")) == rec
-    assert [p.name for p in path.parent.iterdir()] == ["X2.json"]           # no temporary files left
+    assert [p.name for p in path.parent.iterdir()] == ["X2.json"]  # no temporary files left
     assert rec["claim"] == {"id": "X2"} and rec["property"] == TOYS["X2"].property
     assert (rec["seed"], rec["examples_requested"], rec["time_budget_s"]) == (5, 20, 60.0)
     assert rec["hypothesis_version"] and {"python", "packages", "git_commit"} <= set(rec["environment"])
@@ -212,7 +216,7 @@ def test_report_shows_the_campaign_and_claims_ignore_the_fuzz_folder(toys, tempo
     out = tmp_path / "out"
     assert main(["run", "--claims", "X1", "--profile", "ci", "--out", str(out), "--no-progress"]) == 0
     assert main(["fuzz", "x1", "--out", str(out), "--no-progress", "--time-budget", "60"]) == 1
-    assert [r["claim"]["id"] for r in load_results(out)] == ["X1"]          # results/fuzz/*.json are not claims
+    assert [r["claim"]["id"] for r in load_results(out)] == ["X1"]  # results/fuzz/*.json are not claims
     assert [c["claim"]["id"] for c in load_campaigns(out)] == ["X1"]
     rec = json.loads((out / "results" / "fuzz" / "X1.json").read_text(encoding="utf-8"))
     assert rec["claim"]["title"] == "temporary X1"
@@ -223,7 +227,7 @@ def test_report_shows_the_campaign_and_claims_ignore_the_fuzz_folder(toys, tempo
     assert text.index("## X1 temporary X1") < text.index("## Fuzz campaigns") < text.index("## Environment")
     assert "*Fuzz:* latest campaign ([details](#x1-fuzz-campaign))" in text.split("## Fuzz campaigns")[0]
     assert "### X1 fuzz campaign" in fuzz_part and TOYS["X1"].property in fuzz_part
-    assert '`{"x": 101}` (margin -0.01)' in fuzz_part                       # the shrunk example
+    assert '`{"x": 101}` (margin -0.01)' in fuzz_part  # the shrunk example
     assert json.dumps(rec["worst_example"]["example"]) in fuzz_part
     assert "Counterexample: **yes**" in fuzz_part
     assert "fuzz campaigns X1" in text.split("## Environment")[1]
@@ -248,29 +252,34 @@ def test_cli_prints_min_margin_and_shrunk_example(toys, tmp_path, capsys):
     assert main(["fuzz", "X2", "--examples", "50", "--seed", "1", "--out", str(tmp_path), "--no-progress"]) == 0
     captured = capsys.readouterr()
     assert "min margin 0;" in captured.out and "no counterexample" in captured.out
-    assert "worst example:  {\"x\": 100}" in captured.out and "shrunk example: {\"x\": " in captured.out
+    assert 'worst example:  {"x": 100}' in captured.out and 'shrunk example: {"x": ' in captured.out
     assert captured.out.rstrip().endswith(f"wrote {tmp_path / 'results' / 'fuzz' / 'X2.json'}")
     assert captured.err == ""
 
 
 def test_cli_time_budget(toys, tmp_path, capsys):
-    assert main(["fuzz", "X3", "--examples", "100000", "--time-budget", "0.2", "--out", str(tmp_path),
-                 "--no-progress"]) == 0
+    assert (
+        main(["fuzz", "X3", "--examples", "100000", "--time-budget", "0.2", "--out", str(tmp_path), "--no-progress"])
+        == 0
+    )
     assert "(stopped: time budget)" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv, token", [
-    pytest.param(["fuzz", "S2", "--time-budget", "0"], "--time-budget", id="zero-budget"),
-    pytest.param(["fuzz", "S2", "--time-budget", "-5"], "--time-budget", id="negative-budget"),
-    pytest.param(["fuzz", "S2", "--time-budget=-1"], "--time-budget", id="negative-budget-equals"),
-    pytest.param(["fuzz", "S2", "--time-budget", "nan"], "--time-budget", id="nan-budget"),
-    pytest.param(["fuzz", "S2", "--time-budget", "soon"], "soon", id="word-budget"),
-    pytest.param(["fuzz", "S2", "--examples", "0"], "--examples", id="zero-examples"),
-    pytest.param(["fuzz", "S2", "--examples", "-3"], "--examples", id="negative-examples"),
-    pytest.param(["fuzz", "S2", "--examples", "2.5"], "2.5", id="non-integer-examples"),
-    pytest.param(["fuzz", "S2", "--seed", "-1"], "--seed", id="negative-seed"),
-    pytest.param(["fuzz"], "claim", id="no-claim"),
-])
+@pytest.mark.parametrize(
+    "argv, token",
+    [
+        pytest.param(["fuzz", "S2", "--time-budget", "0"], "--time-budget", id="zero-budget"),
+        pytest.param(["fuzz", "S2", "--time-budget", "-5"], "--time-budget", id="negative-budget"),
+        pytest.param(["fuzz", "S2", "--time-budget=-1"], "--time-budget", id="negative-budget-equals"),
+        pytest.param(["fuzz", "S2", "--time-budget", "nan"], "--time-budget", id="nan-budget"),
+        pytest.param(["fuzz", "S2", "--time-budget", "soon"], "soon", id="word-budget"),
+        pytest.param(["fuzz", "S2", "--examples", "0"], "--examples", id="zero-examples"),
+        pytest.param(["fuzz", "S2", "--examples", "-3"], "--examples", id="negative-examples"),
+        pytest.param(["fuzz", "S2", "--examples", "2.5"], "2.5", id="non-integer-examples"),
+        pytest.param(["fuzz", "S2", "--seed", "-1"], "--seed", id="negative-seed"),
+        pytest.param(["fuzz"], "claim", id="no-claim"),
+    ],
+)
 def test_bad_fuzz_arguments_exit_2_with_one_line(argv, token, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main([*argv, "--out", str(tmp_path / "out")])
@@ -298,8 +307,12 @@ def test_claim_without_a_fuzz_spec_exits_2(temporary_claim, tmp_path, capsys):
 
 
 def test_run_fuzz_rejects_bad_values(toys, tmp_path):
-    for kw, name in [({"examples": 0}, "examples"), ({"time_budget": 0}, "time_budget"),
-                     ({"time_budget": -1.0}, "time_budget"), ({"seed": -1}, "seed")]:
+    for kw, name in [
+        ({"examples": 0}, "examples"),
+        ({"time_budget": 0}, "time_budget"),
+        ({"time_budget": -1.0}, "time_budget"),
+        ({"seed": -1}, "seed"),
+    ]:
         with pytest.raises(ValueError, match=name):
             fuzz("X2", tmp_path, **kw)
     assert files_under(tmp_path) == []
@@ -310,7 +323,7 @@ def test_run_fuzz_rejects_bad_values(toys, tmp_path):
 def test_claim_spec_on_its_simplest_example(claim_id):
     assert claim_id in fuzzable_ids()
     spec = FUZZ_SPECS[claim_id]
-    ex = find(spec.strategy, lambda e: True)                            # the minimal example
+    ex = find(spec.strategy, lambda e: True)  # the minimal example
     desc = spec.describe(ex)
     assert json.loads(json.dumps(desc)) == desc and "seed" in desc
     assert 0 < spec.margin(ex) <= 1
@@ -319,8 +332,7 @@ def test_claim_spec_on_its_simplest_example(claim_id):
 def test_real_campaign_s2_exits_0(tmp_path):
     out, cwd = tmp_path / "out", tmp_path / "cwd"
     cwd.mkdir()
-    proc = memsep("fuzz", "S2", "--examples", "10", "--time-budget", "60", "--out", str(out), "--no-progress",
-                  cwd=cwd)
+    proc = memsep("fuzz", "S2", "--examples", "10", "--time-budget", "60", "--out", str(out), "--no-progress", cwd=cwd)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # Hypothesis' storage (its constants cache, the example database) goes under --out, not the working directory
     assert list(cwd.iterdir()) == [] and (out / ".hypothesis" / "fuzz" / "S2").is_dir()

@@ -18,8 +18,9 @@ def test_curve_is_the_mean_of_per_data_set_fisher_estimates():
     for b in range(3):
         data = MIX.sample(20, np.random.default_rng(derive_seed(7, "data", b)))
         for j, t in enumerate(ts):
-            ref = fisher_divergence(EmpiricalDistribution(data), MIX, t, method="mc", n_draws=50,
-                                    seed=derive_seed(7, "draws", b, j)).value
+            ref = fisher_divergence(
+                EmpiricalDistribution(data), MIX, t, method="mc", n_draws=50, seed=derive_seed(7, "draws", b, j)
+            ).value
             assert c.g[b, j] == ref
     e = c.estimate(1)
     assert e.value == pytest.approx(c.g[:, 1].mean())
@@ -61,8 +62,9 @@ def test_slope_recovers_a_planted_linear_law():
     assert s.value == pytest.approx(7.0, abs=0.01)
     # Planted noise sd 0.01 per point: the slope's se must match (|error| < 5 se, false-failure 6e-7).
     assert abs(s.value - 7.0) < 5 * s.stderr
-    assert s.stderr == pytest.approx(0.01 / np.sqrt(50) / np.sqrt(np.sum((np.log(1 / t0s) - np.log(1 / t0s).mean()) ** 2)),
-                                     rel=0.3)
+    assert s.stderr == pytest.approx(
+        0.01 / np.sqrt(50) / np.sqrt(np.sum((np.log(1 / t0s) - np.log(1 / t0s).mean()) ** 2)), rel=0.3
+    )
 
 
 def test_integral_slope_is_close_to_d_in_a_small_case():
@@ -71,17 +73,21 @@ def test_integral_slope_is_close_to_d_in_a_small_case():
     assert ig.slope().value == pytest.approx(3.0, rel=0.1)
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: loss_gap_curve("x", 10, [0.1]), r"^dist: must have .sample and .score"),
-    (lambda: loss_gap_curve(MIX, 1, [0.1]), r"^n: must be an integer >= 2"),
-    (lambda: loss_gap_curve(MIX, 10, []), r"^ts: must be a non-empty list"),
-    (lambda: loss_gap_curve(MIX, 10, [0.1, -1.0]), r"^ts: must be a non-empty list of times > 0"),
-    (lambda: loss_gap_curve(MIX, 10, [0.1], n_datasets=1), r"^n_datasets: must be an integer >= 2"),
-    (lambda: loss_gap_curve(MIX, 10, [0.1], estimator="x"), r"^estimator: must be"),
-    (lambda: loss_gap_curve(MIX, 10, [0.1], seed=-1), r"^seed: must be a non-negative int"),
-    (lambda: integrated_gap(MIX, 10, [0.5, 2.0], 1.0), r"^t0s: must all be < T"),
-    (lambda: integrated_gap(MIX, 10, [0.1], 1.0, n_times=1), r"^n_times: must be an integer >= 2"),
-], ids=["dist", "n", "ts-empty", "ts-negative", "datasets", "estimator", "seed", "t0-above-T", "n_times"])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: loss_gap_curve("x", 10, [0.1]), r"^dist: must have .sample and .score"),
+        (lambda: loss_gap_curve(MIX, 1, [0.1]), r"^n: must be an integer >= 2"),
+        (lambda: loss_gap_curve(MIX, 10, []), r"^ts: must be a non-empty list"),
+        (lambda: loss_gap_curve(MIX, 10, [0.1, -1.0]), r"^ts: must be a non-empty list of times > 0"),
+        (lambda: loss_gap_curve(MIX, 10, [0.1], n_datasets=1), r"^n_datasets: must be an integer >= 2"),
+        (lambda: loss_gap_curve(MIX, 10, [0.1], estimator="x"), r"^estimator: must be"),
+        (lambda: loss_gap_curve(MIX, 10, [0.1], seed=-1), r"^seed: must be a non-negative int"),
+        (lambda: integrated_gap(MIX, 10, [0.5, 2.0], 1.0), r"^t0s: must all be < T"),
+        (lambda: integrated_gap(MIX, 10, [0.1], 1.0, n_times=1), r"^n_times: must be an integer >= 2"),
+    ],
+    ids=["dist", "n", "ts-empty", "ts-negative", "datasets", "estimator", "seed", "t0-above-T", "n_times"],
+)
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()

@@ -8,9 +8,18 @@ import torch
 from scipy import linalg
 
 from memsep.empirical.datasets import load_digits
-from memsep.empirical.image_metrics import (PixelFeatures, TorchScriptFeatures, bootstrap_difference, cached_classifier,
-                                     frechet_distance, frechet_distance_extrapolated, frechet_from_stats,
-                                     precision_recall, subset_sizes, train_classifier)
+from memsep.empirical.image_metrics import (
+    PixelFeatures,
+    TorchScriptFeatures,
+    bootstrap_difference,
+    cached_classifier,
+    frechet_distance,
+    frechet_distance_extrapolated,
+    frechet_from_stats,
+    precision_recall,
+    subset_sizes,
+    train_classifier,
+)
 
 
 def test_frechet_closed_forms():
@@ -49,7 +58,7 @@ def test_feature_extractors():
     pix = PixelFeatures()(x[:10])
     assert pix.shape == (10, 64)
     clf = train_classifier(x, y, seed=0, steps=300)
-    assert clf.accuracy > 0.9                       # 8x8 digits: a small CNN reaches > 95% in a few hundred steps
+    assert clf.accuracy > 0.9  # 8x8 digits: a small CNN reaches > 95% in a few hundred steps
     f = clf(x[:50])
     assert f.shape == (50, 128) and np.all(np.isfinite(f))
     with pytest.raises(ValueError, match="does not exist"):
@@ -58,12 +67,13 @@ def test_feature_extractors():
 
 # ---- FD extrapolated in 1/N (Chong & Forsyth 2020) -----------------------------------------------------------------
 
+
 def _gaussian_case(f=8):
     """A real set large enough that its own O(1/M) bias is negligible, and the generating law's true FD."""
     real = np.random.default_rng(0).standard_normal((20000, f))
     mu, sd = np.full(f, 0.3), np.linspace(0.7, 1.3, f)
     # against the REAL SET's own mean and covariance: FD_inf is the limit against this reference set
-    true = frechet_from_stats(real.mean(0), np.cov(real, rowvar=False), mu, np.diag(sd ** 2))
+    true = frechet_from_stats(real.mean(0), np.cov(real, rowvar=False), mu, np.diag(sd**2))
     return real, mu, sd, true
 
 
@@ -82,7 +92,7 @@ def test_frechet_extrapolated_removes_the_finite_sample_bias():
         fd_inf.append(r.fd_inf)
         se.append(r.se)
     fd_n, fd_inf = np.array(fd_n), np.array(fd_inf)
-    sem = lambda v: v.std(ddof=1) / np.sqrt(v.size)          # noqa: E731
+    sem = lambda v: v.std(ddof=1) / np.sqrt(v.size)  # noqa: E731
     assert (fd_n.mean() - true) / sem(fd_n) > 3
     assert abs(fd_inf.mean() - true) / sem(fd_inf) < 4
     # the residual-based se is of the order of the spread of fd_inf over generated sets here (not a promise:
@@ -131,6 +141,7 @@ def test_frechet_extrapolated_refusals():
 
 # ---- paired bootstrap of a difference ------------------------------------------------------------------------------
 
+
 def _mean0(real, gen):
     return float(gen[:, 0].mean())
 
@@ -165,7 +176,7 @@ def test_bootstrap_difference_with_image_metrics_and_refusals():
     a = rng.standard_normal((80, 3))
     b = a + 0.1 * rng.standard_normal((80, 3)) + np.array([1.0, 0, 0])
     fd = bootstrap_difference(frechet_distance, real, a, b, reps=50, seed=0)
-    assert fd.estimate < 0 and fd.hi < 0                      # a is clearly closer to the real law than b
+    assert fd.estimate < 0 and fd.hi < 0  # a is clearly closer to the real law than b
     assert fd == bootstrap_difference(frechet_distance, real, a, b, reps=50, seed=0)
     assert fd != bootstrap_difference(frechet_distance, real, a, b, reps=50, seed=1)
     prec = bootstrap_difference(lambda r, g: precision_recall(r, g, k=3)[0], real, a, b, reps=20, seed=0)
@@ -190,6 +201,7 @@ def test_precision_recall_depends_on_k_monotonically():
 
 
 # ---- TorchScript features fed like the FID Inception network ------------------------------------------------------
+
 
 class _StandIn(torch.nn.Module):
     """What the FID Inception TorchScript receives from StyleGAN2-ADA's metrics: uint8 NCHW, 3 channels, 0..255,
@@ -222,7 +234,7 @@ def test_torchscript_features_feed_uint8_three_channels_at_299(tmp_path):
     levels = np.array([-1.0, 1.0, 0.0, 2.5, -3.0, 0.5])
     x = np.broadcast_to(levels[:, None, None, None], (6, 1, 8, 8)).astype(np.float32)
     f = feats(x)
-    want = np.array([0, 255, 128, 255, 0, 191])                # 0.5: round(1.5 * 127.5 = 191.25) = 191
+    want = np.array([0, 255, 128, 255, 0, 191])  # 0.5: round(1.5 * 127.5 = 191.25) = 191
     assert f.dtype == np.float64 and f.shape == (6, 4)
     np.testing.assert_array_equal(f[:, 1], want)
     np.testing.assert_array_equal(f[:, 2], want)
@@ -260,6 +272,7 @@ def test_torchscript_features_refusals(tmp_path):
 
 
 # ---- the classifier, trained once and cached -----------------------------------------------------------------------
+
 
 def test_cached_classifier_trains_once_and_reads_back(tmp_path, monkeypatch):
     import memsep.empirical.image_metrics as im
@@ -311,7 +324,7 @@ def test_cached_classifier_refuses_a_bad_file(tmp_path):
         assert str(path) in str(exc.value) and "\n" not in str(exc.value)
         for n in needles:
             assert n in str(exc.value)
-        assert path.read_bytes() == before and len(list(tmp_path.iterdir())) == 1      # not replaced, nothing added
+        assert path.read_bytes() == before and len(list(tmp_path.iterdir())) == 1  # not replaced, nothing added
 
     refused(b"garbage", "is not a memsep feature-classifier cache")
     refused({"format": "memsep-classifier/1"}, "missing key, config")

@@ -19,7 +19,7 @@ T0 = 1e-3
 
 @pytest.fixture(scope="module")
 def mix32():
-    return make_mixture(32, 8, 2.0, 0)        # the A6 setting: K = 8, mu_k ~ N(0, 4 I), Sigma = I, d = 32
+    return make_mixture(32, 8, 2.0, 0)  # the A6 setting: K = 8, mu_k ~ N(0, 4 I), Sigma = I, d = 32
 
 
 def test_ode_matches_the_closed_form_at_the_samplers_t0(mix32):
@@ -31,11 +31,12 @@ def test_ode_matches_the_closed_form_at_the_samplers_t0(mix32):
 
 
 def test_hutchinson_trace_is_unbiased_for_the_ode(mix32):
-    """One Rademacher probe per path: per-point noise (measured sd 1.9 nats at d = 32, 256 draws) around the exact value,
-    no bias: the mean over 256 draws within 4 standard errors of the closed form."""
+    """One Rademacher probe per path: per-point noise (measured sd 1.9 nats at d = 32, 256 draws) around the exact
+    value, no bias: the mean over 256 draws within 4 standard errors of the closed form."""
     x = mix32.sample(256, np.random.default_rng(2), t=T0)
-    err = ode_loglik(MixtureScoreTarget(mix32), x, t0=T0, dtype=torch.float64, trace="hutchinson", seed=3) \
-        - mix32.logpdf(x, T0)
+    err = ode_loglik(
+        MixtureScoreTarget(mix32), x, t0=T0, dtype=torch.float64, trace="hutchinson", seed=3
+    ) - mix32.logpdf(x, T0)
     assert abs(err.mean()) < 4 * err.std(ddof=1) / math.sqrt(err.size) + 0.01, (err.mean(), err.std())
 
 
@@ -57,8 +58,10 @@ def test_a_memorizer_scores_training_points_above_the_truth_and_held_out_draws_f
     data = mix.sample(16, np.random.default_rng(6))
     held = mix.sample(32, np.random.default_rng(7), t=T0)
     emp = EmpiricalScoreTarget(data)
-    for f in (lambda x: ode_loglik(emp, x, t0=T0, dtype=torch.float64, trace="hutchinson"),
-              lambda x: elbo(emp, x, t0=T0, nodes=64, dtype=torch.float64)):
+    for f in (
+        lambda x: ode_loglik(emp, x, t0=T0, dtype=torch.float64, trace="hutchinson"),
+        lambda x: elbo(emp, x, t0=T0, nodes=64, dtype=torch.float64),
+    ):
         tr, ho = f(data).mean(), f(held).mean()
         assert tr > mix.logpdf(data, T0).mean() + 5 and ho < mix.logpdf(held, T0).mean() - 50, (tr, ho)
 
@@ -86,8 +89,9 @@ def test_model_likelihood_of_a_tiny_network_is_finite_and_reports_both_sets():
     mix = make_mixture(2, 4, 2.0, 1)
     data = mix.sample(12, np.random.default_rng(2))
     res = train_diffusion(data, DiffusionConfig(steps=60, batch=32, seed=0), width=16)
-    out = model_likelihood(res.ema_model, mix, data, {"points": 24, "elbo_nodes": 16, "ode_steps": 20, "seed": 4},
-                           T0, 8.0)
+    out = model_likelihood(
+        res.ema_model, mix, data, {"points": 24, "elbo_nodes": 16, "ode_steps": 20, "seed": 4}, T0, 8.0
+    )
     assert out["points"] == {"heldout": 24, "train": 12}
     for name in ("heldout", "train"):
         for est in ("truth", "elbo", "ode"):

@@ -17,12 +17,12 @@ def test_two_points_exact_supremum(t):
     delta = 1.3
     pts = np.array([[0.0], [delta]])
     a2, s2 = alpha(t) ** 2, sigma2(t)
-    exact = max(a2 * delta ** 2 / (4 * s2 * s2) - 1 / s2, 1 / s2)
+    exact = max(a2 * delta**2 / (4 * s2 * s2) - 1 / s2, 1 / s2)
     est = empirical_lipschitz(pts, t)
     assert est.value == pytest.approx(exact, rel=1e-9)
     lo, hi = lipschitz_bounds(pts, t)
-    assert lo == pytest.approx(-1 / s2 + a2 * delta ** 2 / (16 * s2 * s2))
-    assert hi == pytest.approx(1 / s2 + a2 * delta ** 2 / (4 * s2 * s2))
+    assert lo == pytest.approx(-1 / s2 + a2 * delta**2 / (16 * s2 * s2))
+    assert hi == pytest.approx(1 / s2 + a2 * delta**2 / (4 * s2 * s2))
     assert lo <= est.value <= hi
 
 
@@ -72,12 +72,16 @@ def test_spectral_norm_uses_the_largest_magnitude_eigenvalue():
     assert spectral_norms(h).tolist() == [5.0, 3.0]
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: lipschitz_bounds(np.ones((3, 2)), 0.1), r"^points: need at least 2 distinct points"),
-    (lambda: empirical_lipschitz(np.zeros((1, 2)), 0.1), r"^points: need at least 2 distinct points"),
-    (lambda: lipschitz_bounds(np.eye(2), 0.0), r"^t: must be > 0"),
-    (lambda: empirical_lipschitz(np.eye(2), 0.1, n_pairs=0), r"^n_pairs: must be an integer >= 1"),
-], ids=["bounds-one-distinct", "estimate-one-point", "t-zero", "n-pairs"])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: lipschitz_bounds(np.ones((3, 2)), 0.1), r"^points: need at least 2 distinct points"),
+        (lambda: empirical_lipschitz(np.zeros((1, 2)), 0.1), r"^points: need at least 2 distinct points"),
+        (lambda: lipschitz_bounds(np.eye(2), 0.0), r"^t: must be > 0"),
+        (lambda: empirical_lipschitz(np.eye(2), 0.1, n_pairs=0), r"^n_pairs: must be an integer >= 1"),
+    ],
+    ids=["bounds-one-distinct", "estimate-one-point", "t-zero", "n-pairs"],
+)
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()

@@ -19,11 +19,11 @@ import warnings
 import numpy as np
 import pytest
 import scipy.stats as ss
+from checks import check_close
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy.integrate import IntegrationWarning, quad
 
-from checks import check_close
 from memsep.theory import GaussianMixture
 from memsep.theory.quadrature import GaussianComponents
 from memsep.verify.autograd_ref import autograd_hessian, autograd_score, mixture_logpdf_fn
@@ -55,8 +55,9 @@ def _case(name: str) -> GaussianMixture:
         return random_mixture(np.random.default_rng(3), 4, 3)
     if name == "K3-d5-diag":
         rng = np.random.default_rng(4)
-        return GaussianMixture.diagonal([0.3, 0.3, 0.4], 2.0 * rng.standard_normal((3, 5)),
-                                        rng.uniform(0.2, 2.0, size=(3, 5)))
+        return GaussianMixture.diagonal(
+            [0.3, 0.3, 0.4], 2.0 * rng.standard_normal((3, 5)), rng.uniform(0.2, 2.0, size=(3, 5))
+        )
     raise KeyError(name)
 
 
@@ -78,6 +79,7 @@ def _queries(mix: GaussianMixture, t: float, m: int = 16, seed: int = 0) -> np.n
 
 # ---- check helpers ------------------------------------------------------------------------------------
 
+
 def naive_logpdf(mix: GaussianMixture, x: np.ndarray, t: float) -> np.ndarray:
     """log sum_k pi_k N(x; alpha mu_k, alpha^2 Sigma_k + sigma^2 I) by an explicit loop of scipy pdfs."""
     a, s2 = _at(t)
@@ -94,8 +96,13 @@ def test_logpdf_vs_scipy_sum(case, t):
     # rtol 1e-12 on p_t(x) is atol 1e-12 on log p_t(x); both routes carry ~eps * (Mahalanobis^2) rounding.
     mix = _case(case)
     x = _queries(mix, t)
-    np.testing.assert_allclose(mix.logpdf(x, t), naive_logpdf(mix, x, t), rtol=0, atol=1e-12,
-                               err_msg=f"{case}, t={t}: logpdf vs log sum_k pi_k scipy pdf")
+    np.testing.assert_allclose(
+        mix.logpdf(x, t),
+        naive_logpdf(mix, x, t),
+        rtol=0,
+        atol=1e-12,
+        err_msg=f"{case}, t={t}: logpdf vs log sum_k pi_k scipy pdf",
+    )
 
 
 @pytest.mark.parametrize("t", [0.0, 0.1])
@@ -105,8 +112,13 @@ def test_responsibilities_vs_naive(case, t):
     mix = _case(case)
     x = _queries(mix, t)
     a, s2 = _at(t)
-    dens = np.stack([w * np.atleast_1d(ss.multivariate_normal(a * mu, a * a * c + s2 * np.eye(mix.d)).pdf(x))
-                     for w, mu, c in zip(mix.weights, mix.means, mix.covs)], axis=1)
+    dens = np.stack(
+        [
+            w * np.atleast_1d(ss.multivariate_normal(a * mu, a * a * c + s2 * np.eye(mix.d)).pdf(x))
+            for w, mu, c in zip(mix.weights, mix.means, mix.covs)
+        ],
+        axis=1,
+    )
     r = mix.responsibilities(x, t)
     np.testing.assert_allclose(r.sum(axis=1), 1.0, rtol=0, atol=4 * mix.K * EPS)
     np.testing.assert_allclose(r, dens / dens.sum(axis=1, keepdims=True), rtol=1e-12, atol=1e-15)
@@ -114,8 +126,11 @@ def test_responsibilities_vs_naive(case, t):
 
 def test_zero_weight_component_is_ignored():
     # A component of weight 0 must not change anything: reference = the mixture without it.
-    full = GaussianMixture([0.5, 0.0, 0.5], [[0.0, 0.0], [1.0, 1.0], [2.0, -1.0]],
-                           np.stack([np.eye(2), 0.3 * np.eye(2), np.diag([1.0, 2.0])]))
+    full = GaussianMixture(
+        [0.5, 0.0, 0.5],
+        [[0.0, 0.0], [1.0, 1.0], [2.0, -1.0]],
+        np.stack([np.eye(2), 0.3 * np.eye(2), np.diag([1.0, 2.0])]),
+    )
     reduced = GaussianMixture([0.5, 0.5], [[0.0, 0.0], [2.0, -1.0]], np.stack([np.eye(2), np.diag([1.0, 2.0])]))
     x = np.random.default_rng(0).standard_normal((8, 2))
     for t in (0.0, 0.5):
@@ -133,8 +148,9 @@ def test_score_vs_autograd(case, t):
     # Reference: torch float64 autograd of log p_t built with torch MultivariateNormal (no shared code).
     mix = _case(case)
     x = _queries(mix, t)
-    check_close(mix.score(x, t), autograd_score(mixture_logpdf_fn(mix, t), x), 1e-12,
-                f"{case}, t={t}: score vs torch autograd")
+    check_close(
+        mix.score(x, t), autograd_score(mixture_logpdf_fn(mix, t), x), 1e-12, f"{case}, t={t}: score vs torch autograd"
+    )
 
 
 @pytest.mark.parametrize("t", [0.0, 1e-3, 1.0])
@@ -289,8 +305,7 @@ def test_gaussian_posterior_closed_form():
         a, s2 = _at(t)
         post = np.linalg.inv(np.linalg.inv(S) + (a * a / s2) * np.eye(3))
         mean = (np.linalg.solve(S, mu)[None] + a * x / s2) @ post
-        check_close(mix.posterior_cov(x, t), np.broadcast_to(post, (5, 3, 3)), 1e-12,
-                    f"t={t}: Gaussian posterior cov")
+        check_close(mix.posterior_cov(x, t), np.broadcast_to(post, (5, 3, 3)), 1e-12, f"t={t}: Gaussian posterior cov")
         check_close(mix.denoiser(x, t), mean, 1e-11, f"t={t}: Gaussian posterior mean")
 
 
@@ -319,21 +334,29 @@ def test_diagonal_shared_variances():
     np.testing.assert_array_equal(mix.covs, np.stack([np.diag([0.4, 1.5])] * 3))
 
 
-@pytest.mark.parametrize("ctor, args", [
-    ("isotropic", ([0.5, 0.5], [[0.0], [1.0]], [1.0, 0.0])),
-    ("isotropic", ([0.5, 0.5], [[0.0], [1.0]], -1.0)),
-    ("diagonal", ([0.5, 0.5], [[0.0, 0.0], [1.0, 1.0]], [1.0, -1.0])),
-    ("diagonal", ([0.5, 0.5], [[0.0, 0.0], [1.0, 1.0]], [[1.0, 1.0, 1.0]])),
-], ids=["iso-zero-var", "iso-negative", "diag-negative", "diag-wrong-shape-2d"])
+@pytest.mark.parametrize(
+    "ctor, args",
+    [
+        ("isotropic", ([0.5, 0.5], [[0.0], [1.0]], [1.0, 0.0])),
+        ("isotropic", ([0.5, 0.5], [[0.0], [1.0]], -1.0)),
+        ("diagonal", ([0.5, 0.5], [[0.0, 0.0], [1.0, 1.0]], [1.0, -1.0])),
+        ("diagonal", ([0.5, 0.5], [[0.0, 0.0], [1.0, 1.0]], [[1.0, 1.0, 1.0]])),
+    ],
+    ids=["iso-zero-var", "iso-negative", "diag-negative", "diag-wrong-shape-2d"],
+)
 def test_constructors_reject_bad_variances(ctor, args):
     with pytest.raises(ValueError, match=r"^variances: "):
         getattr(GaussianMixture, ctor)(*args)
 
 
-@pytest.mark.parametrize("ctor, args", [
-    ("isotropic", ([0.5, 0.5], [[0.0], [1.0]], [1.0, 1.0, 1.0])),
-    ("diagonal", ([0.5, 0.5], [[0.0, 0.0], [1.0, 1.0]], [1.0, 1.0, 1.0])),
-], ids=["iso-K-mismatch", "diag-d-mismatch-1d"])
+@pytest.mark.parametrize(
+    "ctor, args",
+    [
+        ("isotropic", ([0.5, 0.5], [[0.0], [1.0]], [1.0, 1.0, 1.0])),
+        ("diagonal", ([0.5, 0.5], [[0.0, 0.0], [1.0, 1.0]], [1.0, 1.0, 1.0])),
+    ],
+    ids=["iso-K-mismatch", "diag-d-mismatch-1d"],
+)
 def test_constructors_name_variances_on_length_mismatch(ctor, args):
     # Contract of theory.validation: every validation error starts with the parameter's name. A 1-D
     # `variances` of the wrong length currently reaches np.broadcast_to first, whose ValueError
@@ -343,12 +366,16 @@ def test_constructors_name_variances_on_length_mismatch(ctor, args):
         getattr(GaussianMixture, ctor)(*args)
 
 
-@pytest.mark.parametrize("kwargs, msg", [
-    (dict(weights=[0.5, 0.6], means=[[0.0], [1.0]], covs=np.ones((2, 1, 1))), r"^weights: must sum to 1"),
-    (dict(weights=[1.0], means=[[0.0, 0.0]], covs=[[[1.0, 2.0], [2.0, 1.0]]]), r"^covs: must be positive definite"),
-    (dict(weights=[1.0], means=[[0.0, 0.0]], covs=[[[1.0, 0.5], [0.0, 1.0]]]), r"^covs: must be symmetric"),
-    (dict(weights=[0.5, 0.5], means=[[0.0]], covs=np.ones((2, 1, 1))), r"^means: must have K = 2 rows"),
-], ids=["weights-sum", "covs-indefinite", "covs-asymmetric", "means-rows"])
+@pytest.mark.parametrize(
+    "kwargs, msg",
+    [
+        (dict(weights=[0.5, 0.6], means=[[0.0], [1.0]], covs=np.ones((2, 1, 1))), r"^weights: must sum to 1"),
+        (dict(weights=[1.0], means=[[0.0, 0.0]], covs=[[[1.0, 2.0], [2.0, 1.0]]]), r"^covs: must be positive definite"),
+        (dict(weights=[1.0], means=[[0.0, 0.0]], covs=[[[1.0, 0.5], [0.0, 1.0]]]), r"^covs: must be symmetric"),
+        (dict(weights=[0.5, 0.5], means=[[0.0]], covs=np.ones((2, 1, 1))), r"^means: must have K = 2 rows"),
+    ],
+    ids=["weights-sum", "covs-indefinite", "covs-asymmetric", "means-rows"],
+)
 def test_constructor_validation(kwargs, msg):
     with pytest.raises(ValueError, match=msg):
         GaussianMixture(**kwargs)
@@ -376,8 +403,10 @@ def test_moments_vs_naive(case, t):
     mix = _case(case)
     a, s2 = _at(t)
     mean = sum(w * a * mu for w, mu in zip(mix.weights, mix.means))
-    second = sum(w * (a * a * c + s2 * np.eye(mix.d) + a * a * np.outer(mu, mu))
-                 for w, mu, c in zip(mix.weights, mix.means, mix.covs))
+    second = sum(
+        w * (a * a * c + s2 * np.eye(mix.d) + a * a * np.outer(mu, mu))
+        for w, mu, c in zip(mix.weights, mix.means, mix.covs)
+    )
     m, c = mix.moments(t)
     np.testing.assert_allclose(m, mean, rtol=1e-13, atol=1e-14 * np.abs(mix.means).max())
     np.testing.assert_allclose(c, second - np.outer(mean, mean), rtol=1e-12, atol=1e-12 * np.abs(second).max())
@@ -406,7 +435,7 @@ def test_sample_moments(case, t):
     assert np.abs(z_mean).max() < Z_MAX, f"{case}, t={t}: sample mean z = {z_mean}"
     dev = x - mean
     iu = np.triu_indices(mix.d)
-    prod = dev[:, iu[0]] * dev[:, iu[1]]                                   # (n, d(d+1)/2)
+    prod = dev[:, iu[0]] * dev[:, iu[1]]  # (n, d(d+1)/2)
     z_cov = (prod.mean(axis=0) - cov[iu]) / (prod.std(axis=0, ddof=1) / np.sqrt(n))
     assert np.abs(z_cov).max() < Z_MAX, f"{case}, t={t}: sample covariance z = {z_cov}"
 
@@ -415,7 +444,7 @@ def test_sample_reproducible_with_seed():
     mix = _case("K4-d3-full")
     x1 = mix.sample(500, np.random.default_rng(42), 0.7)
     x2 = mix.sample(500, np.random.default_rng(42), 0.7)
-    x3 = mix.sample(500, 42, 0.7)                           # an int seed means default_rng(seed)
+    x3 = mix.sample(500, 42, 0.7)  # an int seed means default_rng(seed)
     x4 = mix.sample(500, np.random.default_rng(43), 0.7)
     np.testing.assert_array_equal(x1, x2)
     np.testing.assert_array_equal(x1, x3)
@@ -451,7 +480,7 @@ def test_sample_return_labels(t):
         # whiten with the component's Cholesky factor: must be N(0, I) -> mean z and variance z
         y = np.linalg.solve(comp.chol[j], (xj - comp.means[j]).T).T
         zm = y.mean(axis=0) * np.sqrt(len(y))
-        zv = (y.var(axis=0, ddof=1) - 1.0) / np.sqrt(2.0 / len(y))   # Var of s^2 for N(0,1) is 2/(n-1)
+        zv = (y.var(axis=0, ddof=1) - 1.0) / np.sqrt(2.0 / len(y))  # Var of s^2 for N(0,1) is 2/(n-1)
         assert np.abs(zm).max() < Z_MAX and np.abs(zv).max() < Z_MAX, f"component {j}: z mean {zm}, z var {zv}"
 
 
@@ -464,7 +493,7 @@ def test_sample_rejects_bad_n(bad):
 def test_query_shape_validation():
     mix = _case("K2-d2-full")
     with pytest.raises(ValueError, match=r"^x: must have 2 dimension"):
-        mix.score(np.zeros(2), 0.5)           # a (d,) vector is not promoted
+        mix.score(np.zeros(2), 0.5)  # a (d,) vector is not promoted
     with pytest.raises(ValueError, match=r"^x: must have d = 2 columns"):
         mix.logpdf(np.zeros((3, 3)), 0.5)
 

@@ -11,7 +11,15 @@ import numpy as np
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from memsep.theory import EmpiricalDistribution, GaussianMixture, alpha, dsm_loss_difference, fisher_divergence, loss_gap, sigma2
+from memsep.theory import (
+    EmpiricalDistribution,
+    GaussianMixture,
+    alpha,
+    dsm_loss_difference,
+    fisher_divergence,
+    loss_gap,
+    sigma2,
+)
 from memsep.verify.strategies import mixture_and_data, mixtures, seeds, times
 
 
@@ -30,11 +38,12 @@ def test_score_is_gradient_of_logpdf(mix, t, seed):
 def test_tweedie_and_hessian_identity(mix, t, seed):
     x = mix.sample(4, np.random.default_rng(seed), t)
     a, s2 = alpha(t), sigma2(t)
-    np.testing.assert_allclose(mix.score(x, t), (a * mix.denoiser(x, t) - x) / s2,
-                               rtol=1e-8, atol=1e-9 * np.abs(x).max() / s2)
+    np.testing.assert_allclose(
+        mix.score(x, t), (a * mix.denoiser(x, t) - x) / s2, rtol=1e-8, atol=1e-9 * np.abs(x).max() / s2
+    )
     h = mix.hessian(x, t)
     cov = mix.posterior_cov(x, t)
-    ident = -np.eye(mix.d)[None] / s2 + a * a / s2 ** 2 * cov
+    ident = -np.eye(mix.d)[None] / s2 + a * a / s2**2 * cov
     # The identity cancels terms of size 1/sigma^2: float64 error ~ 1e-16 / sigma^2 relative to ||H||.
     assert np.abs(h - ident).max() <= 1e-9 * (np.abs(h).max() + 1.0 / s2)
     assert np.allclose(h, np.swapaxes(h, 1, 2))
@@ -68,13 +77,17 @@ def test_proposition_4_1_quadrature_1d(mix_data, t):
     assert abs(gap.value - fis.value) <= 1e-8 * fis.value + gap.error + fis.error
 
 
-@given(mix_data=mixture_and_data(d=1, K=st.integers(1, 3), n=st.integers(1, 6)), t=times(1e-3, 10.0),
-       c=st.floats(-2.0, 2.0), v=st.floats(0.1, 5.0))
+@given(
+    mix_data=mixture_and_data(d=1, K=st.integers(1, 3), n=st.integers(1, 6)),
+    t=times(1e-3, 10.0),
+    c=st.floats(-2.0, 2.0),
+    v=st.floats(0.1, 5.0),
+)
 def test_s1_decomposition_for_linear_perturbations_1d(mix_data, t, c, v):
     # S1 for a family of scores s(x) = -(x - c)/v (any c, v): excess loss = E_{Phat_t}(s - e)^2 >= 0.
     _, data = mix_data
     emp = EmpiricalDistribution(data)
-    s = lambda x, t_: -(x - c) / v                                              # noqa: E731
+    s = lambda x, t_: -(x - c) / v  # noqa: E731
     lhs = dsm_loss_difference(data, s, emp.score, t, method="quadrature")
     rhs = fisher_divergence(emp, s, t, method="quadrature")
     assert lhs.value >= -lhs.error

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from checks import check_scalar
 from hypothesis import example, given
 from hypothesis import strategies as st
 from numpy.polynomial.hermite_e import hermegauss
 from scipy import integrate, stats
 from scipy.special import expit, factorial2
 
-from checks import check_scalar
 from memsep.theory.quadrature import ORDERS, GaussianComponents, expectation, gauss_hermite
 
 
@@ -41,6 +41,7 @@ def check_rule_moment(case: str, z: np.ndarray, w: np.ndarray, powers: tuple[int
 
 
 # ---- the rule itself ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("q", [1, 2, 3, 5, 8, 16, 32])
 def test_1d_rule_matches_numpy_hermegauss(q):
@@ -95,7 +96,7 @@ def test_low_degree_moments_exact_at_every_scheduled_order(d):
     q = lo
     while q <= hi:
         z, w = gauss_hermite(q, d)
-        assert z.shape[0] <= q ** d
+        assert z.shape[0] <= q**d
         assert np.all(w > 0)
         check_scalar(f"d={d} q={q}", "sum of weights", float(w.sum()), 1.0, rtol=1e-14)
         for powers in np.ndindex(*([9] * d)):
@@ -117,6 +118,7 @@ def test_rule_weights_sum_to_one_and_nodes_are_symmetric(q, d):
 
 # ---- expectation(): closed forms ---------------------------------------------------------------
 
+
 def _components(form: str, K: int, d: int, seed: int) -> GaussianComponents:
     rng = np.random.default_rng(seed)
     w = 0.5 / K + 0.5 * rng.dirichlet(np.ones(K))
@@ -132,7 +134,7 @@ def _components(form: str, K: int, d: int, seed: int) -> GaussianComponents:
 def _covs(c: GaussianComponents) -> np.ndarray:
     K, d = c.means.shape
     if c.chol is None:
-        return np.broadcast_to(c.scale ** 2 * np.eye(d), (K, d, d))
+        return np.broadcast_to(c.scale**2 * np.eye(d), (K, d, d))
     return np.einsum("kij,klj->kil", c.chol, c.chol)
 
 
@@ -148,21 +150,29 @@ def _quad_form(c: GaussianComponents, C: np.ndarray) -> np.ndarray:
 
 # name -> (f(x) on (N, d) points, closed form E f under the component list); see module docstring.
 FUNCTIONS = {
-    "||x||^2": (lambda x: np.einsum("nd,nd->n", x, x),
-                lambda c, C: float(c.weights @ (np.einsum("kd,kd->k", c.means, c.means)
-                                                + np.trace(C, axis1=1, axis2=2)))),
-    "exp(a.x)": (lambda x: np.exp(x @ _a(x.shape[1])),
-                 lambda c, C: float(c.weights @ np.exp(c.means @ _a(c.d) + 0.5 * _quad_form(c, C)))),
-    "cos(a.x)": (lambda x: np.cos(x @ _a(x.shape[1])),
-                 lambda c, C: float(c.weights @ (np.cos(c.means @ _a(c.d)) * np.exp(-0.5 * _quad_form(c, C))))),
-    "x_1 x_d": (lambda x: x[:, 0] * x[:, -1],
-                lambda c, C: float(c.weights @ (c.means[:, 0] * c.means[:, -1] + C[:, 0, -1]))),
+    "||x||^2": (
+        lambda x: np.einsum("nd,nd->n", x, x),
+        lambda c, C: float(c.weights @ (np.einsum("kd,kd->k", c.means, c.means) + np.trace(C, axis1=1, axis2=2))),
+    ),
+    "exp(a.x)": (
+        lambda x: np.exp(x @ _a(x.shape[1])),
+        lambda c, C: float(c.weights @ np.exp(c.means @ _a(c.d) + 0.5 * _quad_form(c, C))),
+    ),
+    "cos(a.x)": (
+        lambda x: np.cos(x @ _a(x.shape[1])),
+        lambda c, C: float(c.weights @ (np.cos(c.means @ _a(c.d)) * np.exp(-0.5 * _quad_form(c, C)))),
+    ),
+    "x_1 x_d": (
+        lambda x: x[:, 0] * x[:, -1],
+        lambda c, C: float(c.weights @ (c.means[:, 0] * c.means[:, -1] + C[:, 0, -1])),
+    ),
 }
 
 
 @pytest.mark.parametrize("fname", list(FUNCTIONS))
-@pytest.mark.parametrize("form, K, d", [("scale", 1, 1), ("scale", 3, 2), ("chol", 1, 1), ("chol", 1, 2),
-                                        ("chol", 4, 2), ("scale", 5, 1)])
+@pytest.mark.parametrize(
+    "form, K, d", [("scale", 1, 1), ("scale", 3, 2), ("chol", 1, 1), ("chol", 1, 2), ("chol", 4, 2), ("scale", 5, 1)]
+)
 def test_expectation_matches_gaussian_closed_forms(fname, form, K, d):
     comps = _components(form, K, d, seed=10 * K + d)
     f, closed = FUNCTIONS[fname]
@@ -189,8 +199,9 @@ def test_second_moment_closed_form_for_random_components(comps):
     f, closed = FUNCTIONS["||x||^2"]
     est = expectation(comps, lambda x, z, k: f(x))
     assert est.converged
-    check_scalar(repr(comps), "E||x||^2 = sum_k w_k (||m_k||^2 + tr C_k)", est.value, closed(comps, _covs(comps)),
-                rtol=1e-12)
+    check_scalar(
+        repr(comps), "E||x||^2 = sum_k w_k (||m_k||^2 + tr C_k)", est.value, closed(comps, _covs(comps)), rtol=1e-12
+    )
 
 
 @pytest.mark.parametrize("form", ["scale", "chol"])
@@ -202,7 +213,8 @@ def test_integrand_receives_consistent_points_nodes_and_component_ids(form):
     def f(x, z, k):
         np.testing.assert_allclose(x, comps.means[k] + np.einsum("nij,nj->ni", L[k], z), rtol=0, atol=1e-13)
         seen.append(np.unique(k))
-        return z[:, 0] ** 2 + z[:, 1] ** 2                                 # E ||z||^2 = d
+        return z[:, 0] ** 2 + z[:, 1] ** 2  # E ||z||^2 = d
+
     est = expectation(comps, f)
     assert est.value == pytest.approx(2.0, rel=1e-13)
     assert set(np.concatenate(seen)) == {0, 1, 2}
@@ -210,9 +222,9 @@ def test_integrand_receives_consistent_points_nodes_and_component_ids(form):
 
 def test_expectation_does_not_depend_on_batching():
     comps = _components("chol", 5, 2, seed=3)
-    f = lambda x, z, k: np.cos(x @ _a(2)) + 0.1 * k                        # noqa: E731
+    f = lambda x, z, k: np.cos(x @ _a(2)) + 0.1 * k  # noqa: E731
     big = expectation(comps, f)
-    small = expectation(comps, f, max_rows=1)                             # one component per batch
+    small = expectation(comps, f, max_rows=1)  # one component per batch
     assert small.value == pytest.approx(big.value, rel=1e-14)
     assert small.n_draws == big.n_draws
 
@@ -231,15 +243,21 @@ def test_non_finite_integrand_raises():
 
 # ---- 1-D against scipy.integrate.quad ----------------------------------------------------------
 
+
 def test_1d_mixture_expectation_matches_scipy_quad():
     # f is analytic but not polynomial (a logistic transition of slope 3 at x = 0.4, times a
     # rational factor); reference: adaptive Gauss-Kronrod per component on (-inf, inf).
     w = np.array([0.2, 0.5, 0.3])
     m = np.array([-1.2, 0.3, 2.0])
     s = np.array([0.5, 1.1, 0.7])
-    f = lambda x: expit(3.0 * (x - 0.4)) / (1.0 + 0.2 * x ** 2)            # noqa: E731
-    ref = sum(wk * integrate.quad(lambda x: f(x) * stats.norm.pdf(x, mk, sk), -np.inf, np.inf,
-                                  epsabs=0, epsrel=1e-13, limit=400)[0] for wk, mk, sk in zip(w, m, s))
+    f = lambda x: expit(3.0 * (x - 0.4)) / (1.0 + 0.2 * x**2)  # noqa: E731
+    ref = sum(
+        wk
+        * integrate.quad(
+            lambda x, mk=mk, sk=sk: f(x) * stats.norm.pdf(x, mk, sk), -np.inf, np.inf, epsabs=0, epsrel=1e-13, limit=400
+        )[0]
+        for wk, mk, sk in zip(w, m, s)
+    )
     comps = GaussianComponents(w, m[:, None], chol=s[:, None, None])
     est = expectation(comps, lambda x, z, k: f(x[:, 0]))
     assert est.converged
@@ -247,6 +265,7 @@ def test_1d_mixture_expectation_matches_scipy_quad():
 
 
 # ---- convergence flag and error estimate -------------------------------------------------------
+
 
 def test_smooth_integrand_converges_quickly_and_counts_evaluations():
     comps = GaussianComponents(np.array([0.4, 0.6]), np.array([[0.0], [1.0]]), scale=0.8)
@@ -264,18 +283,32 @@ def test_sharp_integrand_is_flagged_not_converged():
     # tanh(50 x) under N(0.3, 1): poles at distance pi/100 from the real axis, far beyond
     # what a 64-point rule resolves. Reference by scipy quad with a break point at 0.
     comps = GaussianComponents(np.ones(1), np.array([[0.3]]), scale=1.0)
-    f = lambda x, z, k: np.tanh(50.0 * x[:, 0])                            # noqa: E731
-    ref = integrate.quad(lambda x: np.tanh(50.0 * x) * stats.norm.pdf(x, 0.3, 1.0), -12, 12, points=[0.0],
-                         epsabs=1e-15, epsrel=1e-13, limit=400)[0]
+    f = lambda x, z, k: np.tanh(50.0 * x[:, 0])  # noqa: E731
+    ref = integrate.quad(
+        lambda x: np.tanh(50.0 * x) * stats.norm.pdf(x, 0.3, 1.0),
+        -12,
+        12,
+        points=[0.0],
+        epsabs=1e-15,
+        epsrel=1e-13,
+        limit=400,
+    )[0]
     est = expectation(comps, f, q_max=64)
     assert est.converged is False
-    assert est.error > 1e-3                                               # the estimate is visibly uncertain
-    assert abs(est.value - ref) > 1e-11                                    # and genuinely inaccurate
+    assert est.error > 1e-3  # the estimate is visibly uncertain
+    assert abs(est.value - ref) > 1e-11  # and genuinely inaccurate
     # With the order schedule allowed to grow, the same smooth-but-steep-at-scale integrand
     # tanh(5 x) does converge and is then accurate.
-    f5 = lambda x, z, k: np.tanh(5.0 * x[:, 0])                            # noqa: E731
-    ref5 = integrate.quad(lambda x: np.tanh(5.0 * x) * stats.norm.pdf(x, 0.3, 1.0), -12, 12, points=[0.0],
-                          epsabs=1e-15, epsrel=1e-13, limit=400)[0]
+    f5 = lambda x, z, k: np.tanh(5.0 * x[:, 0])  # noqa: E731
+    ref5 = integrate.quad(
+        lambda x: np.tanh(5.0 * x) * stats.norm.pdf(x, 0.3, 1.0),
+        -12,
+        12,
+        points=[0.0],
+        epsabs=1e-15,
+        epsrel=1e-13,
+        limit=400,
+    )[0]
     est5 = expectation(comps, f5)
     assert est5.converged
     check_scalar("tanh(5x)", "E f vs scipy quad", est5.value, ref5, rtol=1e-10)

@@ -45,4 +45,4 @@ def test_s3_fuzz_spec_on_its_simplest_example():
     ex = find(spec.strategy, lambda e: True)
     desc = spec.describe(ex)
     assert json.loads(json.dumps(desc)) == desc and "seed" in desc
-    assert spec.margin(ex) >= 0          # R well above the floor in the simplest configuration
+    assert spec.margin(ex) >= 0  # R well above the floor in the simplest configuration

@@ -14,10 +14,17 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from checks import check_scale_rel
-from memsep.empirical import (EmpiricalScoreTarget, FitResult, MixtureScoreTarget, RegressionConfig, ReLUMLP, evaluate,
-                       fit_score)
+
+from memsep.empirical import (
+    EmpiricalScoreTarget,
+    FitResult,
+    MixtureScoreTarget,
+    RegressionConfig,
+    ReLUMLP,
+    evaluate,
+    fit_score,
+)
 from memsep.theory import EmpiricalDistribution, GaussianMixture
 from memsep.verify.generators import random_mixture
 
@@ -47,8 +54,8 @@ def test_complexity_hand_count(d, width, depth, tc):
 def test_complexity_counts_nonzero_after_pruning():
     net = ReLUMLP(2, 3, 2, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        net.layers[1].weight[0, :] = 0.0          # one unit's 3 incoming weights
-        net.layers[0].bias[2] = 0.0               # one bias
+        net.layers[1].weight[0, :] = 0.0  # one unit's 3 incoming weights
+        net.layers[0].bias[2] = 0.0  # one bias
     c = net.complexity()
     assert (c["N"], c["params"]) == (29 - 4, 29)
     with torch.no_grad():
@@ -57,22 +64,37 @@ def test_complexity_counts_nonzero_after_pruning():
     assert net.complexity()["N"] == 0
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    (dict(d=2, width=-1, depth=2), "width"),
-    (dict(d=2, width=0, depth=2), "width"),
-    (dict(d=2, width=2.5, depth=2), "width"),
-    (dict(d=2, width=3, depth=0), "depth"),
-    (dict(d=2, width=3, depth=True), "depth"),
-    (dict(d=0, width=3, depth=2), "d"),
-    (dict(d=2, width=3, depth=2, emb_dim=3, time_conditioned=True), "emb_dim"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(d=2, width=-1, depth=2), "width"),
+        (dict(d=2, width=0, depth=2), "width"),
+        (dict(d=2, width=2.5, depth=2), "width"),
+        (dict(d=2, width=3, depth=0), "depth"),
+        (dict(d=2, width=3, depth=True), "depth"),
+        (dict(d=0, width=3, depth=2), "d"),
+        (dict(d=2, width=3, depth=2, emb_dim=3, time_conditioned=True), "emb_dim"),
+    ],
+)
 def test_relu_mlp_rejects_bad_sizes(kwargs, name):
     with pytest.raises(ValueError, match=rf"^{name}: "):
         ReLUMLP(**kwargs)
 
 
-@pytest.mark.parametrize("field, value", [("width", -4), ("depth", 0), ("steps", 0), ("batch", 0), ("lr", 0.0),
-                                          ("t", -1.0), ("dtype", "float16"), ("device", "tpu"), ("weight_power", -1.0)])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("width", -4),
+        ("depth", 0),
+        ("steps", 0),
+        ("batch", 0),
+        ("lr", 0.0),
+        ("t", -1.0),
+        ("dtype", "float16"),
+        ("device", "tpu"),
+        ("weight_power", -1.0),
+    ],
+)
 def test_config_rejects_bad_fields(field, value):
     with pytest.raises(ValueError, match=rf"^{field}: "):
         RegressionConfig(**{field: value}).validate()
@@ -126,17 +148,24 @@ def test_per_row_times_equal_scalar_times():
     for tgt in (EmpiricalScoreTarget(data), MixtureScoreTarget(mix)):
         rows = tgt(x, times)
         for i, t in enumerate(times.tolist()):
-            check_scale_rel(rows[i], tgt(x[i:i + 1], t)[0], 1e-14, f"{tgt!r} row {i} t={t}")
+            check_scale_rel(rows[i], tgt(x[i : i + 1], t)[0], 1e-14, f"{tgt!r} row {i} t={t}")
 
 
-@pytest.mark.parametrize("device", ["cpu", torch.device("cpu"),
-                                    pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
-                                                                                  reason="no CUDA"))])
+@pytest.mark.parametrize(
+    "device",
+    [
+        "cpu",
+        torch.device("cpu"),
+        pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA")),
+    ],
+)
 def test_targets_on_a_device(device):
     mix, data = problem(4, n=10)
     x = EmpiricalDistribution(data).sample(100, np.random.default_rng(0), 0.05)
-    for tgt, ref in ((EmpiricalScoreTarget(data, device=device), EmpiricalDistribution(data).score(x, 0.05)),
-                     (MixtureScoreTarget(mix, device=device), mix.score(x, 0.05))):
+    for tgt, ref in (
+        (EmpiricalScoreTarget(data, device=device), EmpiricalDistribution(data).score(x, 0.05)),
+        (MixtureScoreTarget(mix, device=device), mix.score(x, 0.05)),
+    ):
         out = tgt(torch.from_numpy(x), 0.05)
         assert out.device.type == torch.device(device).type and out.dtype == torch.float64
         check_scale_rel(out.cpu().numpy(), ref, 1e-10, f"{tgt!r}")
@@ -168,7 +197,7 @@ def test_sampler_moments_and_zero_weights():
     x = tgt.sample(m, torch.Generator().manual_seed(0), t).numpy()
     a, s2 = math.exp(-t / 2), -math.expm1(-t)
     mean = a * np.array([2.0, 0.0])
-    cov = np.diag([a * a * 4.0 + s2, s2])                  # mixture of two points at distance 4 on axis 0
+    cov = np.diag([a * a * 4.0 + s2, s2])  # mixture of two points at distance 4 on axis 0
     # 5-sigma bounds: false-failure rate below 1e-5 per coordinate.
     assert np.all(np.abs(x.mean(0) - mean) < 5 * np.sqrt(np.diag(cov) / m)), x.mean(0)
     assert np.allclose(np.cov(x.T), cov, atol=5 * 2 * cov.max() / np.sqrt(m))
@@ -208,13 +237,13 @@ def test_training_is_deterministic_and_reports():
     emp = EmpiricalScoreTarget(data)
     cfg = RegressionConfig(seed=3, t=0.5, **TINY)
     a, b = fit_score(emp, emp, cfg), fit_score(emp, emp, cfg)
-    assert a.losses == b.losses and a.rel_error == b.rel_error                     # bit-identical on CPU
+    assert a.losses == b.losses and a.rel_error == b.rel_error  # bit-identical on CPU
     assert [s for s, _ in a.losses] == list(range(50, 301, 50))
     assert a.complexity == a.model.complexity() and a.complexity["W"] == 32 and a.complexity["L"] == 3
     assert a.weight_power is None and a.target == "empirical" and a.seconds > 0
     c = fit_score(emp, emp, RegressionConfig(seed=4, t=0.5, **TINY))
     assert c.losses != a.losses
-    json.dumps(a.to_dict())                                                        # JSON-ready
+    json.dumps(a.to_dict())  # JSON-ready
 
 
 def test_time_conditioned_mode_runs_and_reports():

@@ -21,32 +21,54 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import memsep.empirical.fileio
 from memsep import empirical
 from memsep.verify.io import atomic_write_json, atomic_write_text, to_jsonable
-from memsep.verify.registry import (PROFILES, REGISTRY, Assertion, CheckResult, Findings, claim_ids, get_claims,
-                             register)
+from memsep.verify.registry import PROFILES, REGISTRY, Assertion, CheckResult, Findings, claim_ids, get_claims, register
 from memsep.verify.report import load_results, render_report, write_report
 from memsep.verify.runner import SCHEMA, run_claim
 
-ENV = {"python": "3.11.0", "platform": "test-platform", "machine": "x86_64", "cpu_count": 2,
-       "packages": {"numpy": "1.0"}, "device": {"cuda": False, "torch_threads": 2},
-       "git_commit": "0123abc", "git_dirty": False}
+ENV = {
+    "python": "3.11.0",
+    "platform": "test-platform",
+    "machine": "x86_64",
+    "cpu_count": 2,
+    "packages": {"numpy": "1.0"},
+    "device": {"cuda": False, "torch_threads": 2},
+    "git_commit": "0123abc",
+    "git_dirty": False,
+}
 
 
-def make_record(claim_id: str, verdict: str = "CONFIRMED", *, runtime_s: float = 1.0, headline: str | None = None,
-                assertions: list[tuple[str, bool, str]] | None = None, tables=None, error: str | None = None,
-                profile: str = "ci", seed: int = 0) -> dict:
+def make_record(
+    claim_id: str,
+    verdict: str = "CONFIRMED",
+    *,
+    runtime_s: float = 1.0,
+    headline: str | None = None,
+    assertions: list[tuple[str, bool, str]] | None = None,
+    tables=None,
+    error: str | None = None,
+    profile: str = "ci",
+    seed: int = 0,
+) -> dict:
     """A results dict with the runner's layout (verify/runner.py::run_claim)."""
     if assertions is None:
         assertions = [] if verdict == "ERROR" else [("main check", verdict == "CONFIRMED", "detail text")]
-    result = CheckResult(verdict=verdict, headline=headline or f"headline of {claim_id}",
-                         method="" if verdict == "ERROR" else f"method of {claim_id}",
-                         assertions=[Assertion(*a) for a in assertions], tables=tables or [])
+    result = CheckResult(
+        verdict=verdict,
+        headline=headline or f"headline of {claim_id}",
+        method="" if verdict == "ERROR" else f"method of {claim_id}",
+        assertions=[Assertion(*a) for a in assertions],
+        tables=tables or [],
+    )
     return {
         "schema": SCHEMA,
-        "claim": {"id": claim_id, "title": f"Title of {claim_id}", "paper_ref": f"Ref {claim_id}",
-                  "statement": f"Statement of {claim_id}."},
+        "claim": {
+            "id": claim_id,
+            "title": f"Title of {claim_id}",
+            "paper_ref": f"Ref {claim_id}",
+            "statement": f"Statement of {claim_id}.",
+        },
         "profile": profile,
         "seed": seed,
         "claim_seed": 12345,
@@ -73,7 +95,11 @@ def summary_block(text: str) -> list[str]:
 
 def section_ids(text: str) -> list[str]:
     """Claim ids of the '## <id> <title>' section headings, in order."""
-    return [m.group(1) for m in re.finditer(r"^## (\S+)", text, flags=re.M) if m.group(1) not in ("Summary", "Environment", "Rule", "Replication")]
+    return [
+        m.group(1)
+        for m in re.finditer(r"^## (\S+)", text, flags=re.M)
+        if m.group(1) not in ("Summary", "Environment", "Rule", "Replication")
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +112,11 @@ def a1_record(tmp_path_factory):
 
 # ---- the summary table -------------------------------------------------------------------------
 def test_summary_has_one_row_per_claim_with_verdict_and_runtime():
-    records = [make_record("S1", "CONFIRMED", runtime_s=1.26),
-               make_record("A2", "NOT CONFIRMED", runtime_s=0.04),
-               make_record("M1", "ERROR", runtime_s=12.34, error="Traceback (most recent call last):\nboom")]
+    records = [
+        make_record("S1", "CONFIRMED", runtime_s=1.26),
+        make_record("A2", "NOT CONFIRMED", runtime_s=0.04),
+        make_record("M1", "ERROR", runtime_s=12.34, error="Traceback (most recent call last):\nboom"),
+    ]
     lines = summary_block(render_report(records))
     assert split_row(lines[0]) == ["claim", "title", "verdict", "headline", "runtime", "profile"]
     rows = [split_row(line) for line in lines[2:]]
@@ -110,6 +138,7 @@ def test_summary_row_stays_one_line_for_a_multiline_error(temporary_claims, tmp_
 
     Table cells collapse whitespace (newlines included), so the markdown row stays one line.
     """
+
     def check(ctx):
         np.testing.assert_allclose(1.0, 2.0)
 
@@ -156,15 +185,18 @@ def test_a1_section_from_a_real_record(a1_record):
     assert f"Seeds: claim = {a1_record['claim_seed']}" in section
     assert f"Config: `{json.dumps(a1_record['config'], sort_keys=True)}`" in section
     assert f"runtime {a1_record['runtime_s']:.1f} s" in section
-    assert "```" not in section                                        # no traceback block
+    assert "```" not in section  # no traceback block
     for table in a1_record["result"]["tables"]:
         assert f"**{table['title']}**" in section or f"<summary><b>{table['title']}</b>" in section
 
 
 def test_not_confirmed_is_rendered_visibly():
-    rec = make_record("S2", "NOT CONFIRMED",
-                      assertions=[("bound holds", True, "1.0 <= 2.0"), ("gap matches", False, "0.31 vs 0.30")],
-                      headline="gap off by 3%")
+    rec = make_record(
+        "S2",
+        "NOT CONFIRMED",
+        assertions=[("bound holds", True, "1.0 <= 2.0"), ("gap matches", False, "0.31 vs 0.30")],
+        headline="gap off by 3%",
+    )
     text = render_report([rec])
     assert "**Verdict:** **NOT CONFIRMED**. gap off by 3%" in text
     assert "- [ ] gap matches: 0.31 vs 0.30" in text
@@ -217,7 +249,7 @@ def test_run_claim_keeps_numbers_of_a_not_confirmed_check(temporary_claims, tmp_
     rec = run_claim(temporary_claims("X6", failing_check), "ci", 0, tmp_path)
     assert rec["result"]["verdict"] == "NOT CONFIRMED" and rec["error"] is None
     on_disk = json.loads((tmp_path / "results" / "X6.json").read_text(encoding="utf-8"))
-    assert on_disk["result"]["tables"][0]["rows"] == [[1, 1.7], [2, "nan"]]      # NaN kept, as a string
+    assert on_disk["result"]["tables"][0]["rows"] == [[1, 1.7], [2, "nan"]]  # NaN kept, as a string
     text = write_report(tmp_path).read_text(encoding="utf-8")
     assert "| 2 | nan |" in text
 
@@ -241,11 +273,14 @@ def test_write_report_replaces_the_previous_report(tmp_path):
     assert _leftovers(folder) == []
 
 
-@pytest.mark.parametrize("target, exc", [
-    pytest.param("replace", OSError("disk full"), id="os.replace-raises"),
-    pytest.param("fsync", OSError("I/O error"), id="fsync-raises-after-write"),
-    pytest.param("replace", KeyboardInterrupt(), id="interrupted-at-replace"),
-])
+@pytest.mark.parametrize(
+    "target, exc",
+    [
+        pytest.param("replace", OSError("disk full"), id="os.replace-raises"),
+        pytest.param("fsync", OSError("I/O error"), id="fsync-raises-after-write"),
+        pytest.param("replace", KeyboardInterrupt(), id="interrupted-at-replace"),
+    ],
+)
 def test_write_report_failure_keeps_previous_report_and_no_temp_file(tmp_path, monkeypatch, target, exc):
     folder = _report_folder(tmp_path)
 
@@ -291,21 +326,24 @@ def test_write_failing_midway_keeps_previous_file(tmp_path, monkeypatch):
 
 
 # ---- JSON: non-finite floats -----------------------------------------------------------------------
-@pytest.mark.parametrize("value, expected", [
-    pytest.param(float("nan"), "nan", id="nan"),
-    pytest.param(float("inf"), "inf", id="inf"),
-    pytest.param(float("-inf"), "-inf", id="-inf"),
-    pytest.param(np.float32("nan"), "nan", id="float32-nan"),
-    pytest.param(np.float64("inf"), "inf", id="float64-inf"),
-    pytest.param(1.5, 1.5, id="finite-float"),
-    pytest.param(np.float32(0.5), 0.5, id="float32-finite"),
-    pytest.param(np.int64(7), 7, id="int64"),
-    pytest.param(np.bool_(True), True, id="numpy-bool"),
-    pytest.param(Path("a/b"), "a/b", id="path"),
-    pytest.param((1.0, float("nan")), [1.0, "nan"], id="tuple"),
-    pytest.param(np.array([[np.inf, 2.0]]), [["inf", 2.0]], id="ndarray"),
-    pytest.param({1: {"x": [np.nan]}}, {"1": {"x": ["nan"]}}, id="nested-dict-int-key"),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        pytest.param(float("nan"), "nan", id="nan"),
+        pytest.param(float("inf"), "inf", id="inf"),
+        pytest.param(float("-inf"), "-inf", id="-inf"),
+        pytest.param(np.float32("nan"), "nan", id="float32-nan"),
+        pytest.param(np.float64("inf"), "inf", id="float64-inf"),
+        pytest.param(1.5, 1.5, id="finite-float"),
+        pytest.param(np.float32(0.5), 0.5, id="float32-finite"),
+        pytest.param(np.int64(7), 7, id="int64"),
+        pytest.param(np.bool_(True), True, id="numpy-bool"),
+        pytest.param(Path("a/b"), "a/b", id="path"),
+        pytest.param((1.0, float("nan")), [1.0, "nan"], id="tuple"),
+        pytest.param(np.array([[np.inf, 2.0]]), [["inf", 2.0]], id="ndarray"),
+        pytest.param({1: {"x": [np.nan]}}, {"1": {"x": ["nan"]}}, id="nested-dict-int-key"),
+    ],
+)
 def test_to_jsonable_converts_non_finite_and_numpy_values(value, expected):
     out = to_jsonable(value)
     assert out == expected and type(out) is type(expected)
@@ -319,7 +357,7 @@ def test_atomic_write_json_writes_strict_json(tmp_path):
     atomic_write_json(path, {"value": float("nan"), "ci": (float("-inf"), np.float64("inf")), "n": np.int32(3)})
     data = json.loads(path.read_text(encoding="utf-8"), parse_constant=no_constants)
     assert data == {"value": "nan", "ci": ["-inf", "inf"], "n": 3}
-    assert math.isnan(float(data["value"]))                              # the string reads back as NaN
+    assert math.isnan(float(data["value"]))  # the string reads back as NaN
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
 
 
@@ -346,23 +384,29 @@ def test_register_rejects_a_duplicate_temporary_claim(temporary_claims):
     assert REGISTRY["X8"] is first
 
 
-@pytest.mark.parametrize("configs, missing", [
-    pytest.param({"ci": {}, "quick": {}}, "['full']", id="missing-full"),
-    pytest.param({"quick": {}, "full": {}}, "['ci']", id="missing-ci"),
-    pytest.param({}, "['ci', 'quick', 'full']", id="missing-all"),
-    pytest.param({"CI": {}, "quick": {}, "full": {}}, "['ci']", id="wrong-case"),
-])
+@pytest.mark.parametrize(
+    "configs, missing",
+    [
+        pytest.param({"ci": {}, "quick": {}}, "['full']", id="missing-full"),
+        pytest.param({"quick": {}, "full": {}}, "['ci']", id="missing-ci"),
+        pytest.param({}, "['ci', 'quick', 'full']", id="missing-all"),
+        pytest.param({"CI": {}, "quick": {}, "full": {}}, "['ci']", id="wrong-case"),
+    ],
+)
 def test_register_rejects_missing_profiles(configs, missing):
     with pytest.raises(ValueError, match=r"^configs: must define profiles .*missing " + re.escape(missing)):
         register("X9", title="t", paper_ref="p", statement="s", configs=configs)(_noop_check)
     assert "X9" not in REGISTRY
 
 
-@pytest.mark.parametrize("ids, named", [
-    pytest.param(["Z9"], ["Z9"], id="one-unknown"),
-    pytest.param(["S1", "Z9", "Q3"], ["Z9", "Q3"], id="known-and-unknown"),
-    pytest.param(["a1"], ["a1"], id="lower-case-is-not-normalised-here"),
-])
+@pytest.mark.parametrize(
+    "ids, named",
+    [
+        pytest.param(["Z9"], ["Z9"], id="one-unknown"),
+        pytest.param(["S1", "Z9", "Q3"], ["Z9", "Q3"], id="known-and-unknown"),
+        pytest.param(["a1"], ["a1"], id="lower-case-is-not-normalised-here"),
+    ],
+)
 def test_get_claims_unknown_id_raises_naming_it(ids, named):
     with pytest.raises(ValueError, match=r"^claims: unknown claim id\(s\) " + re.escape(", ".join(named))) as exc:
         get_claims(ids)
@@ -386,13 +430,16 @@ def test_checkresult_rejects_an_unknown_verdict():
 
 
 # ---- Findings: the verdict follows from the assertions ----------------------------------------------
-@pytest.mark.parametrize("outcomes, verdict", [
-    pytest.param([True], "CONFIRMED", id="one-pass"),
-    pytest.param([True, True, np.bool_(True)], "CONFIRMED", id="all-pass"),
-    pytest.param([False], "NOT CONFIRMED", id="one-fail"),
-    pytest.param([True, False, True], "NOT CONFIRMED", id="one-fail-among-passes"),
-    pytest.param([np.bool_(False), False], "NOT CONFIRMED", id="all-fail"),
-])
+@pytest.mark.parametrize(
+    "outcomes, verdict",
+    [
+        pytest.param([True], "CONFIRMED", id="one-pass"),
+        pytest.param([True, True, np.bool_(True)], "CONFIRMED", id="all-pass"),
+        pytest.param([False], "NOT CONFIRMED", id="one-fail"),
+        pytest.param([True, False, True], "NOT CONFIRMED", id="one-fail-among-passes"),
+        pytest.param([np.bool_(False), False], "NOT CONFIRMED", id="all-fail"),
+    ],
+)
 def test_findings_verdict(outcomes, verdict):
     f = Findings()
     returned = [f.check(f"check {i}", ok, "detail") for i, ok in enumerate(outcomes)]
@@ -402,7 +449,7 @@ def test_findings_verdict(outcomes, verdict):
     assert result.verdict == verdict
     assert [a.passed for a in result.assertions] == [bool(ok) for ok in outcomes]
     assert result.tolerances[0].value == "1e-08"
-    json.dumps(result.to_dict())                                         # serialisable as is
+    json.dumps(result.to_dict())  # serialisable as is
 
 
 def test_findings_without_assertions_is_an_error():
@@ -413,6 +460,7 @@ def test_findings_without_assertions_is_an_error():
 
 
 # ---- the verdict protocol in the report (issue 12) -----------------------------------------------------------
+
 
 def test_inconclusive_verdict_tally_and_decision_statistics_are_rendered():
     from memsep.verify.registry import decision
@@ -435,8 +483,10 @@ def test_at_a_glance_says_which_rules_decide_each_verdict():
     from memsep.verify.registry import decision
 
     rec = make_record("A6", "NOT CONFIRMED")
-    rec["result"]["assertions"] = [dataclasses.asdict(decision(k, o, "detail")) for k, o in
-                                   (("A6.a", "pass"), ("A6.b", "fail"), ("A6.c", "inconclusive"))]
+    rec["result"]["assertions"] = [
+        dataclasses.asdict(decision(k, o, "detail"))
+        for k, o in (("A6.a", "pass"), ("A6.b", "fail"), ("A6.c", "inconclusive"))
+    ]
     text = render_report([make_record("S1"), rec, make_record("M1", "ERROR", error="boom")])
     glance = text.split("**At a glance**", 1)[1].split("\n## ", 1)[0]
     lines = [ln for ln in glance.splitlines() if ln.startswith("- ")]
@@ -456,19 +506,26 @@ def test_long_tables_are_folded_and_short_ones_are_not():
     text = render_report([make_record("S1", tables=[short, long])])
     assert "**Short table**" in text and "<summary><b>Short" not in text
     i = text.index("<details>")
-    block = text[i:text.index("</details>", i)]
+    block = text[i : text.index("</details>", i)]
     assert f"<summary><b>Long &lt;table&gt;</b> ({FOLD_ROWS + 1} rows; click to open)</summary>" in block
-    assert sum(ln.startswith("| ") for ln in block.splitlines()) == FOLD_ROWS + 2      # header + rows
+    assert sum(ln.startswith("| ") for ln in block.splitlines()) == FOLD_ROWS + 2  # header + rows
 
 
 def test_replication_section_compares_verdicts_across_seeds():
     main = [make_record("S1", seed=0, profile="quick"), make_record("A2", seed=0, profile="quick")]
-    reps = [("quick", 1, [make_record("S1", seed=1, profile="quick"), make_record("A2", "NOT CONFIRMED", seed=1,
-                                                                                   profile="quick")]),
-            ("ci", 2, [make_record("S1", seed=2), make_record("A2", seed=2)])]
+    reps = [
+        (
+            "quick",
+            1,
+            [make_record("S1", seed=1, profile="quick"), make_record("A2", "NOT CONFIRMED", seed=1, profile="quick")],
+        ),
+        ("ci", 2, [make_record("S1", seed=2), make_record("A2", seed=2)]),
+    ]
     text = render_report(main, replicates=reps)
     block = text.split("## Replication\n", 1)[1].split("\n## ", 1)[0]
-    rows = {split_row(ln)[0]: split_row(ln) for ln in block.splitlines() if ln.startswith("| S") or ln.startswith("| A")}
+    rows = {
+        split_row(ln)[0]: split_row(ln) for ln in block.splitlines() if ln.startswith("| S") or ln.startswith("| A")
+    }
     assert rows["S1"][-1] == "quick: all 2 agree; ci: all 1 agree"
     assert rows["A2"][-1] == "quick: 1 of 2 agree; ci: all 1 agree"
     assert "CONFIRMED (quick / 0)" in block and "ci / 2" in block
@@ -491,10 +548,23 @@ def test_replicates_are_read_from_their_folders_and_validated(tmp_path):
 def test_provenance_line_says_what_was_computed_and_read_back():
     rec = make_record("A3")
     rec["environment"] = {**ENV, "memsep": "0.1.0", "code": "abc123", "git_commit": "f" * 40, "git_dirty": False}
-    rec["provenance"] = {"finished_utc": "2026-12-01T12:00:00+00:00", "command": "memsep run",
-                         "sweeps": {"computed": 3, "read_back": 2, "read_back_from": [
-                             {"code": "abc123", "git_commit": "e" * 40, "points": 2, "first_utc": "2026-12-01T11:00",
-                              "last_utc": "2026-12-01T11:05"}]}}
+    rec["provenance"] = {
+        "finished_utc": "2026-12-01T12:00:00+00:00",
+        "command": "memsep run",
+        "sweeps": {
+            "computed": 3,
+            "read_back": 2,
+            "read_back_from": [
+                {
+                    "code": "abc123",
+                    "git_commit": "e" * 40,
+                    "points": 2,
+                    "first_utc": "2026-12-01T11:00",
+                    "last_utc": "2026-12-01T11:05",
+                }
+            ],
+        },
+    }
     text = render_report([rec])
     line = next(ln for ln in text.splitlines() if ln.startswith("*Provenance:*"))
     assert "by `memsep run`" in line and "code abc123" in line and "3 computed in this run, 2 read back" in line

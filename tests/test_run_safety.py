@@ -36,10 +36,7 @@ import numpy as np
 import pytest
 import torch
 
-import memsep.empirical.fileio
-import memsep.verify.io
-from memsep import empirical
-from memsep import verify
+from memsep import empirical, verify
 from memsep.empirical.fileio import BadFileError, atomic_write_json, load_npy, load_torch, read_json
 from memsep.verify.cli import main
 from memsep.verify.registry import Findings
@@ -49,8 +46,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def train_args(**override) -> list[str]:
     """Flags of a tiny `dit train` (a second to run); ``steps=30`` etc. override one."""
-    flags = {"preset": "dit-mini", "n": 8, "steps": 20, "batch": 8, "checkpoint_every": 10, "device": "cpu",
-             **override}
+    flags = {"preset": "dit-mini", "n": 8, "steps": 20, "batch": 8, "checkpoint_every": 10, "device": "cpu", **override}
     return [a for k, v in flags.items() for a in (f"--{k.replace('_', '-')}", str(v))] + ["--no-progress"]
 
 
@@ -94,8 +90,9 @@ def refused(capsys, argv: list[str], *needles: str) -> str:
 
 def memsep_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONWARNINGS="ignore")
-    return subprocess.run([sys.executable, "-m", "memsep.verify", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "memsep.verify", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
@@ -103,10 +100,46 @@ def trained(tmp_path_factory) -> Path:
     """A finished tiny training run, a pruned run from it and samples of the pruned one (copied by each test)."""
     root = tmp_path_factory.mktemp("runs")
     assert main(["dit", "train", "--run", str(root / "orig"), *TRAIN]) == 0
-    assert main(["dit", "prune", "--run", str(root / "pruned"), "--from", str(root / "orig"), "--eta", "0.25",
-                 "--finetune-steps", "4", "--importance-batches", "2", "--device", "cpu", "--no-progress"]) == 0
-    assert main(["dit", "sample", "--run", str(root / "pruned"), "--samples", "6", "--steps", "4", "--device", "cpu",
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "dit",
+                "prune",
+                "--run",
+                str(root / "pruned"),
+                "--from",
+                str(root / "orig"),
+                "--eta",
+                "0.25",
+                "--finetune-steps",
+                "4",
+                "--importance-batches",
+                "2",
+                "--device",
+                "cpu",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "dit",
+                "sample",
+                "--run",
+                str(root / "pruned"),
+                "--samples",
+                "6",
+                "--steps",
+                "4",
+                "--device",
+                "cpu",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     return root
 
 
@@ -117,6 +150,7 @@ def runs(trained, tmp_path) -> Path:
 
 
 # ---- 1. no code execution from any file memsep reads ------------------------------------------------------------
+
 
 def _malicious_torch(path: Path, marker: Path) -> None:
     torch.save({"config": Payload(marker), "state": {}}, path)
@@ -131,7 +165,7 @@ def test_malicious_checkpoint_with_resume_is_refused_in_a_real_process(runs, tmp
     assert proc.returncode == 2, proc.stderr
     assert "checkpoint.pt" in error_line(proc.stderr) and "refused" in proc.stderr
     assert not marker.exists()
-    assert digest(runs / "orig") == before                       # config.json was not rewritten either
+    assert digest(runs / "orig") == before  # config.json was not rewritten either
 
 
 @pytest.mark.parametrize("where", ["sample", "prune-from", "evaluate-samples", "config", "prune-resume"])
@@ -152,8 +186,23 @@ def test_malicious_files_in_a_run_directory_are_refused(runs, tmp_path, capsys, 
         argv, name = ["dit", "sample", "--run", str(pruned), "--overwrite", "--device", "cpu"], "config.json"
     else:
         _malicious_torch(pruned / "checkpoint.pt", marker)
-        argv = ["dit", "prune", "--run", str(pruned), "--from", str(orig), "--eta", "0.25", "--finetune-steps", "4",
-                "--importance-batches", "2", "--device", "cpu", "--resume"]
+        argv = [
+            "dit",
+            "prune",
+            "--run",
+            str(pruned),
+            "--from",
+            str(orig),
+            "--eta",
+            "0.25",
+            "--finetune-steps",
+            "4",
+            "--importance-batches",
+            "2",
+            "--device",
+            "cpu",
+            "--resume",
+        ]
         name = "checkpoint.pt"
     before = digest(runs)
     refused(capsys, argv, name)
@@ -184,15 +233,20 @@ def test_malicious_sweep_stage_files_are_refused_by_memsep_run(tmp_path, capsys,
     if kind == "checkpoint":
         _malicious_torch(folder / f"{key}.ckpt", marker)
         name = f"{key}.ckpt"
-    else:                                   # the original's record is there, so the pruned stage loads its weights
+    else:  # the original's record is there, so the pruned stage loads its weights
         atomic_write_json(folder / f"{key}.json", {"point": point, "result": {}, "seconds": 0.0})
         _malicious_torch(folder / f"{key}.pt", marker)
         name = f"{key}.pt"
     (out / "results" / "M1.json").write_text("previous\n")
-    refused(capsys, ["run", "--claims", "M1", "--profile", "ci", "--out", str(out), "--no-progress", "--device", "cpu"],
-            "[M1]", name, "refused")
+    refused(
+        capsys,
+        ["run", "--claims", "M1", "--profile", "ci", "--out", str(out), "--no-progress", "--device", "cpu"],
+        "[M1]",
+        name,
+        "refused",
+    )
     assert not marker.exists()
-    assert (out / "results" / "M1.json").read_text() == "previous\n"     # no ERROR record replaced it
+    assert (out / "results" / "M1.json").read_text() == "previous\n"  # no ERROR record replaced it
 
 
 def test_malicious_results_file_is_refused_by_report(tmp_path, capsys):
@@ -209,8 +263,27 @@ def test_malicious_cifar_folder_is_refused(tmp_path, capsys):
     folder.mkdir()
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
         (folder / name).write_bytes(pickle.dumps({b"data": Payload(marker), b"labels": [0]}, protocol=2))
-    refused(capsys, ["dit", "train", "--run", str(tmp_path / "r"), "--dataset", "cifar10", "--data", str(folder),
-                     "--n", "2", "--steps", "1", "--device", "cpu"], "data_batch_1", "refusing")
+    refused(
+        capsys,
+        [
+            "dit",
+            "train",
+            "--run",
+            str(tmp_path / "r"),
+            "--dataset",
+            "cifar10",
+            "--data",
+            str(folder),
+            "--n",
+            "2",
+            "--steps",
+            "1",
+            "--device",
+            "cpu",
+        ],
+        "data_batch_1",
+        "refusing",
+    )
     assert not marker.exists() and not (tmp_path / "r").exists()
 
 
@@ -239,7 +312,7 @@ def test_no_unsafe_loads_anywhere_in_the_package():
     sources = {p: p.read_text() for d in ("theory", "empirical", "verify") for p in (REPO / d).rglob("*.py")}
     for path, text in sources.items():
         rel = path.relative_to(REPO).as_posix()
-        assert "weights_only=" "False" not in text, rel       # (split so that this file does not match itself)
+        assert "weights_only=False" not in text, rel  # (split so that this file does not match itself)
         assert "allow_pickle=True" not in text, rel
         assert "pickle.load(" not in text and "pickle.loads(" not in text, rel
         if "torch.load(" in text:
@@ -252,23 +325,37 @@ def test_no_unsafe_loads_anywhere_in_the_package():
 
 # ---- 2, 3. nothing destroyed; a refused command writes nothing ------------------------------------------------
 
+
 @pytest.mark.parametrize("run, source", [("orig", "orig"), ("orig/", "orig"), ("orig/../orig", "./orig")])
 def test_prune_into_its_own_source_is_always_refused(runs, capsys, run, source, monkeypatch):
     monkeypatch.chdir(runs)
     before = digest(runs)
     for extra in ([], ["--overwrite"], ["--resume"]):
-        refused(capsys, ["dit", "prune", "--run", run, "--from", source, "--eta", "0.2", "--device", "cpu", *extra],
-                "must differ from --from")
+        refused(
+            capsys,
+            ["dit", "prune", "--run", run, "--from", source, "--eta", "0.2", "--device", "cpu", *extra],
+            "must differ from --from",
+        )
     assert digest(runs) == before
 
 
 def test_train_on_a_finished_run_is_refused_without_a_flag(runs, capsys):
     before = digest(runs)
-    line = refused(capsys, ["dit", "train", "--run", str(runs / "orig"), *TRAIN], "already holds", "model.pt",
-                   "--resume", "--overwrite")
+    line = refused(
+        capsys,
+        ["dit", "train", "--run", str(runs / "orig"), *TRAIN],
+        "already holds",
+        "model.pt",
+        "--resume",
+        "--overwrite",
+    )
     assert "config.json" in line
-    refused(capsys, ["dit", "prune", "--run", str(runs / "pruned"), "--from", str(runs / "orig"), "--device", "cpu"],
-            "already holds", "--overwrite")
+    refused(
+        capsys,
+        ["dit", "prune", "--run", str(runs / "pruned"), "--from", str(runs / "orig"), "--device", "cpu"],
+        "already holds",
+        "--overwrite",
+    )
     refused(capsys, ["dit", "sample", "--run", str(runs / "pruned"), "--device", "cpu"], "samples.npy", "--overwrite")
     assert digest(runs) == before
 
@@ -276,35 +363,84 @@ def test_train_on_a_finished_run_is_refused_without_a_flag(runs, capsys):
 def test_overwrite_replaces_the_run_and_drops_its_stale_outputs(runs, capsys):
     pruned = runs / "pruned"
     (pruned / "evaluation.json").write_text("{}")
-    assert main(["dit", "prune", "--run", str(pruned), "--from", str(runs / "orig"), "--eta", "0.25",
-                 "--finetune-steps", "4", "--importance-batches", "2", "--device", "cpu", "--no-progress",
-                 "--overwrite"]) == 0
+    assert (
+        main(
+            [
+                "dit",
+                "prune",
+                "--run",
+                str(pruned),
+                "--from",
+                str(runs / "orig"),
+                "--eta",
+                "0.25",
+                "--finetune-steps",
+                "4",
+                "--importance-batches",
+                "2",
+                "--device",
+                "cpu",
+                "--no-progress",
+                "--overwrite",
+            ]
+        )
+        == 0
+    )
     assert not (pruned / "samples.npy").exists() and not (pruned / "evaluation.json").exists()
     events = [json.loads(s)["event"] for s in (pruned / "metrics.jsonl").read_text().splitlines()]
-    assert events.count("pruned") == 1 and events.count("sample") == 0        # one history, this command's
+    assert events.count("pruned") == 1 and events.count("sample") == 0  # one history, this command's
 
 
 def test_sample_overwrite_drops_the_evaluation_of_the_old_samples(runs, capsys):
     pruned = runs / "pruned"
     assert main(["dit", "evaluate", "--run", str(pruned), "--features", "pixels"]) == 0
-    assert "memsep: warning: 6 samples" in capsys.readouterr().err      # too few samples for FD: a warning line
-    refused(capsys, ["dit", "evaluate", "--run", str(pruned), "--features", "pixels"], "evaluation.json",
-            "--overwrite")
-    assert main(["dit", "sample", "--run", str(pruned), "--samples", "5", "--steps", "3", "--seed", "1",
-                 "--device", "cpu", "--no-progress", "--overwrite"]) == 0
+    assert "memsep: warning: 6 samples" in capsys.readouterr().err  # too few samples for FD: a warning line
+    refused(capsys, ["dit", "evaluate", "--run", str(pruned), "--features", "pixels"], "evaluation.json", "--overwrite")
+    assert (
+        main(
+            [
+                "dit",
+                "sample",
+                "--run",
+                str(pruned),
+                "--samples",
+                "5",
+                "--steps",
+                "3",
+                "--seed",
+                "1",
+                "--device",
+                "cpu",
+                "--no-progress",
+                "--overwrite",
+            ]
+        )
+        == 0
+    )
     assert not (pruned / "evaluation.json").exists() and np.load(pruned / "samples.npy").shape[0] == 5
 
 
 def test_a_refused_resume_changes_nothing(runs, capsys):
     """Item 3: --resume with other settings used to rewrite config.json before the checkpoint was checked."""
     before = digest(runs)
-    refused(capsys, ["dit", "train", "--run", str(runs / "orig"), *train_args(steps=30), "--resume"], "resume:", "checkpoint.pt", "steps")
+    refused(
+        capsys,
+        ["dit", "train", "--run", str(runs / "orig"), *train_args(steps=30), "--resume"],
+        "resume:",
+        "checkpoint.pt",
+        "steps",
+    )
     refused(capsys, ["dit", "train", "--run", str(runs / "orig"), *train_args(lr=0.01), "--resume"], "lr")
     refused(capsys, ["dit", "train", "--run", str(runs / "orig"), *TRAIN, "--resume", "--overwrite"], "not both")
     (runs / "orig" / "checkpoint.pt").unlink()
     before = digest(runs)
-    refused(capsys, ["dit", "train", "--run", str(runs / "orig"), *TRAIN, "--resume"], "no checkpoint.pt",
-            "model.pt", "--overwrite")
+    refused(
+        capsys,
+        ["dit", "train", "--run", str(runs / "orig"), *TRAIN, "--resume"],
+        "no checkpoint.pt",
+        "model.pt",
+        "--overwrite",
+    )
     assert digest(runs) == before
 
 
@@ -312,13 +448,14 @@ def test_resume_continues_and_keeps_one_loss_history(tmp_path, capsys):
     run = tmp_path / "r"
     assert main(["dit", "train", "--run", str(run), *TRAIN]) == 0
     first = (run / "metrics.jsonl").read_text()
-    assert main(["dit", "train", "--run", str(run), *TRAIN, "--resume"]) == 0       # finished: nothing to add
+    assert main(["dit", "train", "--run", str(run), *TRAIN, "--resume"]) == 0  # finished: nothing to add
     assert (run / "metrics.jsonl").read_text() == first
     steps = [json.loads(s)["step"] for s in first.splitlines()]
     assert steps == sorted(set(steps))
 
 
 # ---- 4. corrupt files: one line naming the file, exit 2 ----------------------------------------------------------
+
 
 def _truncate(p: Path):
     p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])
@@ -335,12 +472,15 @@ CORRUPT_MODEL = {
     **CORRUPT_TORCH,
     "bad-config": lambda p: torch.save({"config": {"depth": "four"}, "state": {}}, p),
     "unknown-config-key": lambda p: torch.save({"config": {"colour": 1}, "state": {}}, p),
-    "wrong-shapes": lambda p: torch.save({**torch.load(p), "config": {**torch.load(p)["config"], "hidden": 32,
-                                                                      "head_dim": 8}}, p),
-    "nan-weights": lambda p: torch.save({**torch.load(p), "state": {k: v * float("nan")
-                                                                    for k, v in torch.load(p)["state"].items()}}, p),
-    "huge-config": lambda p: torch.save({**torch.load(p), "config": {**torch.load(p)["config"], "image_size": 2**20,
-                                                                     "patch": 1}}, p),
+    "wrong-shapes": lambda p: torch.save(
+        {**torch.load(p), "config": {**torch.load(p)["config"], "hidden": 32, "head_dim": 8}}, p
+    ),
+    "nan-weights": lambda p: torch.save(
+        {**torch.load(p), "state": {k: v * float("nan") for k, v in torch.load(p)["state"].items()}}, p
+    ),
+    "huge-config": lambda p: torch.save(
+        {**torch.load(p), "config": {**torch.load(p)["config"], "image_size": 2**20, "patch": 1}}, p
+    ),
 }
 
 
@@ -350,8 +490,11 @@ def test_corrupt_model_file(runs, capsys, corrupt, command):
     target = runs / ("pruned" if command == "sample" else "orig") / "model.pt"
     CORRUPT_MODEL[corrupt](target)
     before = digest(runs)
-    argv = (["dit", "sample", "--run", str(runs / "pruned"), "--overwrite", "--device", "cpu"] if command == "sample"
-            else ["dit", "prune", "--run", str(runs / "p2"), "--from", str(runs / "orig"), "--device", "cpu"])
+    argv = (
+        ["dit", "sample", "--run", str(runs / "pruned"), "--overwrite", "--device", "cpu"]
+        if command == "sample"
+        else ["dit", "prune", "--run", str(runs / "p2"), "--from", str(runs / "orig"), "--device", "cpu"]
+    )
     refused(capsys, argv, "model.pt")
     assert digest(runs) == before and not (runs / "p2").exists()
 
@@ -367,7 +510,7 @@ def test_corrupt_checkpoint_on_resume(runs, capsys, corrupt):
 CORRUPT_CONFIG = {
     "empty-object": ("{}", "missing command"),
     "array": ("[]", "a JSON object expected"),
-    "invalid-json": ("{\"command\": ", "invalid JSON"),
+    "invalid-json": ('{"command": ', "invalid JSON"),
     "missing-keys": ('{"command": "train", "dataset": "digits"}', "missing data, n, preset"),
     "unknown-dataset": (None, "dataset must be 'digits' or 'cifar10', got 'mnist'"),
     "bad-indices": (None, "indices must be n = 8 ints"),
@@ -395,8 +538,11 @@ def test_corrupt_config_json(runs, capsys, corrupt, command):
     if command == "evaluate" and corrupt == "missing-keys":
         problem = "missing data, n, preset"
     before = digest(runs)
-    argv = (["dit", "prune", "--run", str(runs / "p2"), "--from", str(run), "--device", "cpu"]
-            if command == "prune-from" else ["dit", "evaluate", "--run", str(run), "--features", "pixels"])
+    argv = (
+        ["dit", "prune", "--run", str(runs / "p2"), "--from", str(run), "--device", "cpu"]
+        if command == "prune-from"
+        else ["dit", "evaluate", "--run", str(run), "--features", "pixels"]
+    )
     refused(capsys, argv, "config.json", problem)
     assert digest(runs) == before
 
@@ -422,15 +568,38 @@ def test_a_pruned_run_can_be_pruned_further(runs, capsys):
     from memsep.empirical.dit import load_dit
 
     heads = sum(load_dit(runs / "pruned" / "model.pt").cfg.heads)
-    assert main(["dit", "prune", "--run", str(runs / "p2"), "--from", str(runs / "pruned"), "--eta", "0.5",
-                 "--finetune-steps", "2", "--importance-batches", "2", "--device", "cpu", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "dit",
+                "prune",
+                "--run",
+                str(runs / "p2"),
+                "--from",
+                str(runs / "pruned"),
+                "--eta",
+                "0.5",
+                "--finetune-steps",
+                "2",
+                "--importance-batches",
+                "2",
+                "--device",
+                "cpu",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert sum(load_dit(runs / "p2" / "model.pt").cfg.heads) == heads - heads // 2
     cfg = json.loads((runs / "p2" / "config.json").read_text())
-    assert cfg["source"]["command"] == "prune" and cfg["indices"] == json.loads(
-        (runs / "orig" / "config.json").read_text())["indices"]
+    assert (
+        cfg["source"]["command"] == "prune"
+        and cfg["indices"] == json.loads((runs / "orig" / "config.json").read_text())["indices"]
+    )
 
 
 # ---- 5. modes -----------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def umask():
@@ -452,8 +621,10 @@ def test_files_memsep_writes_respect_the_umask(tmp_path, capsys, temporary_claim
     umask(mask)
     run = tmp_path / "r"
     assert main(["dit", "train", "--run", str(run), *TRAIN]) == 0
-    assert main(["dit", "sample", "--run", str(run), "--samples", "4", "--steps", "2", "--device", "cpu",
-                 "--no-progress"]) == 0
+    assert (
+        main(["dit", "sample", "--run", str(run), "--samples", "4", "--steps", "2", "--device", "cpu", "--no-progress"])
+        == 0
+    )
     assert main(["dit", "evaluate", "--run", str(run), "--features", "pixels"]) == 0
 
     def check(ctx):
@@ -471,12 +642,22 @@ def test_files_memsep_writes_respect_the_umask(tmp_path, capsys, temporary_claim
     out = tmp_path / "out"
     assert main(["run", "--claims", "X11", "--out", str(out), "--no-progress"]) == 0
     modes = {**_modes(run), **{f"out/{k}": v for k, v in _modes(out).items()}}
-    assert set(modes) >= {"config.json", "metrics.jsonl", "checkpoint.pt", "model.pt", "samples.npy",
-                          "evaluation.json", "out/REPORT.md", "out/results/X11.json", "out/figures/X11_plot.png"}
+    assert set(modes) >= {
+        "config.json",
+        "metrics.jsonl",
+        "checkpoint.pt",
+        "model.pt",
+        "samples.npy",
+        "evaluation.json",
+        "out/REPORT.md",
+        "out/results/X11.json",
+        "out/figures/X11_plot.png",
+    }
     assert {k: oct(v) for k, v in modes.items() if v != mode} == {}
 
 
 # ---- 6. failed writes and bad output folders never replace results ------------------------------------------------
+
 
 def _figure_check(ctx):
     from memsep.verify.io import figure
@@ -506,11 +687,16 @@ def test_a_full_disk_keeps_the_previous_results_and_figures(tmp_path, capsys, te
     monkeypatch.setattr(empirical.fileio, "atomic_open", full_disk)
     monkeypatch.setattr(verify.io, "atomic_open", full_disk)
     capsys.readouterr()
-    line = refused(capsys, ["run", "--claims", "X12", "--out", str(out), "--no-progress"], "[X12]",
-                   "No space left on device", "kept")
+    line = refused(
+        capsys,
+        ["run", "--claims", "X12", "--out", str(out), "--no-progress"],
+        "[X12]",
+        "No space left on device",
+        "kept",
+    )
     assert ("X12_plot.png" if fail_at == "figure" else "X12.json") in line
-    assert digest(out) == before                              # results, figure and report all as they were
-    assert not [p for p in out.rglob("*") if p.name.startswith(".")]     # no temporary or staging leftovers
+    assert digest(out) == before  # results, figure and report all as they were
+    assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no temporary or staging leftovers
 
 
 def test_killing_memsep_run_mid_claim_keeps_the_previous_results(tmp_path):
@@ -519,10 +705,27 @@ def test_killing_memsep_run_mid_claim_keeps_the_previous_results(tmp_path):
     assert proc.returncode == 0, proc.stderr
     before = digest(out)
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONWARNINGS="ignore")
-    p = subprocess.Popen([sys.executable, "-m", "memsep.verify", "run", "--claims", "A1", "--profile", "ci", "--out",
-                          str(out), "--no-progress"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    line = p.stdout.readline()                                # "[A1] ... ..." : the claim has started
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "memsep.verify",
+            "run",
+            "--claims",
+            "A1",
+            "--profile",
+            "ci",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = p.stdout.readline()  # "[A1] ... ..." : the claim has started
     assert line.startswith("[A1]"), line
     time.sleep(0.5)
     p.send_signal(signal.SIGKILL)
@@ -537,8 +740,11 @@ def test_an_output_folder_that_is_a_file_is_refused_before_any_work(tmp_path, ca
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     for out in (blocker, blocker / "sub"):
-        argv = (["run", "--claims", "S1", "--out", str(out), "--no-progress"] if command == "run"
-                else ["fuzz", "S1", "--examples", "1", "--out", str(out), "--no-progress"])
+        argv = (
+            ["run", "--claims", "S1", "--out", str(out), "--no-progress"]
+            if command == "run"
+            else ["fuzz", "S1", "--examples", "1", "--out", str(out), "--no-progress"]
+        )
         t0 = time.perf_counter()
         assert main(argv) == 2
         captured = capsys.readouterr()
@@ -562,6 +768,7 @@ def test_check_writable_dir_reports_an_unwritable_folder(tmp_path, monkeypatch):
 
 # ---- 7. the memorization rule never answers silently wrong --------------------------------------------------------
 
+
 @pytest.mark.parametrize("scale", [1.0, 1e160, 1e-170, 2.0**1000])
 def test_memorization_is_scale_free_for_any_finite_data(scale):
     from memsep.empirical.metrics import memorization
@@ -581,7 +788,7 @@ def test_nearest_two_raises_instead_of_returning_inf():
 
     rng = np.random.default_rng(4)
     x, p = rng.normal(size=(5, 3)), rng.normal(size=(7, 3))
-    d1, d2, _ = nearest_two(x * 1e100, p * 1e100)                   # 1e200: still finite, and exact up to scaling
+    d1, d2, _ = nearest_two(x * 1e100, p * 1e100)  # 1e200: still finite, and exact up to scaling
     r1, r2, _ = nearest_two(x, p)
     np.testing.assert_allclose(d1 / 1e200, r1, rtol=1e-12)
     with pytest.raises(ValueError, match="squared distances overflow float64"):
@@ -603,17 +810,38 @@ def test_image_metrics_do_not_overflow_silently():
 
 # ---- 8. messages name the parameter or the file ---------------------------------------------------------------------
 
+
 def test_a_huge_seed_trains_like_any_other(tmp_path, capsys):
     run = tmp_path / "r"
     assert main(["dit", "train", "--run", str(run), *train_args(steps=2, seed=10**29)]) == 0
     assert json.loads((run / "config.json").read_text())["seed"] == 10**29
-    assert main(["dit", "sample", "--run", str(run), "--samples", "2", "--steps", "2", "--seed", str(10**29),
-                 "--device", "cpu", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "dit",
+                "sample",
+                "--run",
+                str(run),
+                "--samples",
+                "2",
+                "--steps",
+                "2",
+                "--seed",
+                str(10**29),
+                "--device",
+                "cpu",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
 
 
 def test_dry_run_fails_where_the_run_would(runs, capsys):
     refused(capsys, ["dit", "train", "--run", str(runs / "x"), *train_args(preset="dit-huge"), "--dry-run"], "preset")
-    refused(capsys, ["dit", "train", "--run", str(runs / "x"), *train_args(n=5000), "--dry-run"], "n: must be an int in")
+    refused(
+        capsys, ["dit", "train", "--run", str(runs / "x"), *train_args(n=5000), "--dry-run"], "n: must be an int in"
+    )
     refused(capsys, ["dit", "train", "--run", str(runs / "orig"), *TRAIN, "--dry-run"], "already holds")
     assert not (runs / "x").exists()
 
@@ -623,11 +851,15 @@ def test_dry_run_fails_where_the_run_would(runs, capsys):
 MALFORMED_RESULTS = {
     "verdict-maybe": (lambda r: r["result"].update(verdict="MAYBE"), "result.verdict 'MAYBE' is not one of"),
     "tables-oops": (lambda r: r["result"].update(tables="oops"), "bad result.tables"),
-    "table-row-not-a-list": (lambda r: r["result"].update(tables=[{"title": "t", "columns": ["a"], "rows": [1]}]),
-                             "bad result.tables"),
+    "table-row-not-a-list": (
+        lambda r: r["result"].update(tables=[{"title": "t", "columns": ["a"], "rows": [1]}]),
+        "bad result.tables",
+    ),
     "figure-outside-figures": (lambda r: r["result"].update(figures=["../../secret.png"]), "bad result.figures"),
-    "assertion-passed-text": (lambda r: r["result"].update(assertions=[{"name": "a", "passed": "yes", "detail": ""}]),
-                              "bad result.assertions"),
+    "assertion-passed-text": (
+        lambda r: r["result"].update(assertions=[{"name": "a", "passed": "yes", "detail": ""}]),
+        "bad result.assertions",
+    ),
     "seed-text": (lambda r: r.update(seed="0"), "bad seed"),
     "claim-id-number": (lambda r: r["claim"].update(id=1), "bad claim"),
     "runtime-negative": (lambda r: r.update(runtime_s=-1), "bad runtime_s"),

@@ -25,8 +25,10 @@ def _validator(name: str):
 
 
 def _errors(validator, path: Path) -> list[str]:
-    return [f"{path.relative_to(REPO)}: {'/'.join(map(str, e.absolute_path))}: {e.message[:120]}"
-            for e in validator.iter_errors(json.loads(path.read_text(encoding="utf-8")))]
+    return [
+        f"{path.relative_to(REPO)}: {'/'.join(map(str, e.absolute_path))}: {e.message[:120]}"
+        for e in validator.iter_errors(json.loads(path.read_text(encoding="utf-8")))
+    ]
 
 
 def test_committed_results_and_replicates_follow_the_schema():
@@ -54,8 +56,13 @@ def test_a_fresh_record_follows_the_schema_and_a_broken_one_does_not(tmp_path):
     assert any("verdict" in "/".join(map(str, e.absolute_path)) for e in v.iter_errors(broken))
 
 
-@pytest.mark.parametrize("name, fields, body", [("results.schema.json", report._RESULT_FIELDS, report._RESULT_BODY),
-                                                 ("campaign.schema.json", report._FUZZ_FIELDS, None)])
+@pytest.mark.parametrize(
+    "name, fields, body",
+    [
+        ("results.schema.json", report._RESULT_FIELDS, report._RESULT_BODY),
+        ("campaign.schema.json", report._FUZZ_FIELDS, None),
+    ],
+)
 def test_the_report_reads_only_fields_the_schema_describes(name, fields, body):
     schema = json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
     for f in fields:

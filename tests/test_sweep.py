@@ -47,14 +47,17 @@ def test_a_changed_setting_is_a_new_point(tmp_path):
     assert saved["point"] == {"a": 1} and saved["seconds"] >= 0
 
 
-@pytest.mark.parametrize("content, problem", [
-    pytest.param("{not json", "invalid JSON", id="invalid-json"),
-    pytest.param("", "invalid JSON", id="empty"),
-    pytest.param("[1, 2]", "a JSON object expected", id="array"),
-    pytest.param('{"point": {"a": 1}}', "missing result", id="no-result"),
-    pytest.param('{"point": {"a": 2}, "result": {"v": 9}}', "another point", id="other-point"),
-    pytest.param('{"point": {"a": 1}, "result": "oops"}', "result must be an object", id="result-not-object"),
-])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        pytest.param("{not json", "invalid JSON", id="invalid-json"),
+        pytest.param("", "invalid JSON", id="empty"),
+        pytest.param("[1, 2]", "a JSON object expected", id="array"),
+        pytest.param('{"point": {"a": 1}}', "missing result", id="no-result"),
+        pytest.param('{"point": {"a": 2}, "result": {"v": 9}}', "another point", id="other-point"),
+        pytest.param('{"point": {"a": 1}, "result": "oops"}', "result must be an object", id="result-not-object"),
+    ],
+)
 def test_a_bad_point_file_is_reported_and_kept_not_recomputed_over(tmp_path, content, problem):
     """A file at a point's name that is not its record: a BadFileError naming the file; nothing is computed
     and the file is left as it was (the user decides: delete it to recompute)."""
@@ -74,7 +77,7 @@ def test_a_point_computed_by_other_code_or_packages_is_recomputed(tmp_path, monk
     import memsep.empirical.provenance as prov
 
     calls = []
-    fn = lambda p: calls.append(1) or {"v": len(calls)}               # noqa: E731
+    fn = lambda p: calls.append(1) or {"v": len(calls)}  # noqa: E731
     run_sweep([{"a": 1}], fn, tmp_path)
     assert run_sweep([{"a": 1}], fn, tmp_path)[0]["reused"] and len(calls) == 1
     monkeypatch.setattr(prov, "code_fingerprint", lambda: "0123456789abcdef")

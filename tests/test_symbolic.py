@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from memsep.theory import EmpiricalDistribution, GaussianMixture, alpha, sigma
-from memsep.theory import symbolic
+from memsep.theory import EmpiricalDistribution, GaussianMixture, alpha, sigma, symbolic
 
 
 @pytest.mark.parametrize("n", [1, 2, 3])
@@ -32,11 +31,13 @@ def test_the_machinery_detects_a_false_identity():
     w = [p / total for p in P]
     mean = sp.Add(*[wi * xi for wi, xi in zip(w, xs)])
     var = sp.Add(*[wi * (xi - mean) ** 2 for wi, xi in zip(w, xs)])
-    hess = sp.Add(*[p * (t ** 2 - 1 / s ** 2) for p, t in zip(P, T)]) / total - (
-        sp.Add(*[p * t for p, t in zip(P, T)]) / total) ** 2
+    hess = (
+        sp.Add(*[p * (t**2 - 1 / s**2) for p, t in zip(P, T)]) / total
+        - (sp.Add(*[p * t for p, t in zip(P, T)]) / total) ** 2
+    )
     assert facts
-    assert symbolic._is_zero(hess - (-1 / s ** 2 + a ** 2 / s ** 4 * var))
-    assert not symbolic._is_zero(hess - (-1 / s ** 2 + a ** 2 / s ** 2 * var))
+    assert symbolic._is_zero(hess - (-1 / s**2 + a**2 / s**4 * var))
+    assert not symbolic._is_zero(hess - (-1 / s**2 + a**2 / s**2 * var))
 
 
 @pytest.mark.parametrize("d", [1, 2])
@@ -65,7 +66,7 @@ def test_symbolic_empirical_hessian_matches_numeric():
     pts = np.array([-0.4, 0.1, 0.9])
     t, x0 = 0.05, 0.3
     a, s = alpha(t), sigma(t)
-    phis = [np.exp(-(x0 - a * p) ** 2 / (2 * s * s)) / np.sqrt(2 * np.pi * s * s) for p in pts]
+    phis = [np.exp(-((x0 - a * p) ** 2) / (2 * s * s)) / np.sqrt(2 * np.pi * s * s) for p in pts]
     subs = {symbolic.alpha_: a, symbolic.sigma_: s, symbolic.x_: x0, **dict(zip(xs, pts)), **dict(zip(P, phis))}
     expected = float(der.extra["hessian"].subs(subs))
     emp = EmpiricalDistribution(pts[:, None])

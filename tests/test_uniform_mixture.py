@@ -24,11 +24,11 @@ import numpy as np
 import pytest
 import scipy.stats as ss
 import torch
+from checks import check_close
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy.integrate import IntegrationWarning, dblquad, quad
 
-from checks import check_close
 from memsep.theory import EmpiricalDistribution, UniformBoxMixture, fisher_divergence, loss_gap
 from memsep.theory.uniform_mixture import _kappa, normal_interval
 from memsep.verify.strategies import seeds, times
@@ -49,11 +49,12 @@ def _case(name: str) -> UniformBoxMixture:
     if name == "K3-d1":
         return UniformBoxMixture([[-2.0], [0.5], [3.0]], [[0.3], [1.0], [0.5]], weights=[0.2, 0.5, 0.3])
     if name == "K2-d2":
-        return UniformBoxMixture([[-1.5, 0.0], [1.5, 1.0]], [0.5, 1.5])              # (d,) shared, equal weights
+        return UniformBoxMixture([[-1.5, 0.0], [1.5, 1.0]], [0.5, 1.5])  # (d,) shared, equal weights
     if name == "K3-d3":
         rng = np.random.default_rng(4)
-        return UniformBoxMixture(2.0 * rng.standard_normal((3, 3)), rng.uniform(0.2, 2.0, size=(3, 3)),
-                                 weights=[0.3, 0.3, 0.4])
+        return UniformBoxMixture(
+            2.0 * rng.standard_normal((3, 3)), rng.uniform(0.2, 2.0, size=(3, 3)), weights=[0.3, 0.3, 0.4]
+        )
     if name == "K4-d5":
         rng = np.random.default_rng(5)
         return UniformBoxMixture(1.5 * rng.standard_normal((4, 5)), rng.uniform(0.3, 1.5, size=(4, 5)))
@@ -126,8 +127,10 @@ def test_logpdf_vs_dblquad_2d(t):
         ref = 0.0
         for k in range(mix.K):
             dens = 1.0 / np.prod(2 * h[k])
-            f = lambda x1, x0: dens * np.exp(-0.5 * ((y[0] - a * x0) ** 2 + (y[1] - a * x1) ** 2) / s ** 2) \
-                / (2 * np.pi * s * s)  # noqa: E731
+
+            def f(x1, x0, dens=dens, y=y):
+                return dens * np.exp(-0.5 * ((y[0] - a * x0) ** 2 + (y[1] - a * x1) ** 2) / s**2) / (2 * np.pi * s * s)
+
             lo, hi = mix.means[k] - h[k], mix.means[k] + h[k]
             ref += mix.weights[k] * dblquad(f, lo[0], hi[0], lo[1], hi[1], epsabs=0.0, epsrel=1e-12)[0]
         np.testing.assert_allclose(np.exp(mix.logpdf(y[None], t)[0]), ref, rtol=1e-9, err_msg=f"t={t}, y={y}")
@@ -150,8 +153,13 @@ def test_logpdf_vs_norm_cdf_formula(case, t):
     # Phi(u) - Phi(v) >= 0.02 of its larger term): the formula is accurate to ~1e-14; rtol 1e-12 on p_t.
     mix = _case(case)
     x = _queries(mix, t)
-    np.testing.assert_allclose(mix.logpdf(x, t), naive_cdf_logpdf(mix, x, t), rtol=0, atol=1e-12,
-                               err_msg=f"{case}, t={t}: logpdf vs explicit norm.cdf formula")
+    np.testing.assert_allclose(
+        mix.logpdf(x, t),
+        naive_cdf_logpdf(mix, x, t),
+        rtol=0,
+        atol=1e-12,
+        err_msg=f"{case}, t={t}: logpdf vs explicit norm.cdf formula",
+    )
 
 
 @pytest.mark.parametrize("case", ["K3-d1", "K3-d3"])
@@ -161,10 +169,18 @@ def test_responsibilities_vs_naive(case):
     t = 0.2
     a_t, s = _at(t)
     x = _queries(mix, t)
-    dens = np.stack([w * np.prod(ss.norm.cdf((x - a_t * (mu - np.sqrt(3 * v))) / s)
-                                 - ss.norm.cdf((x - a_t * (mu + np.sqrt(3 * v))) / s), axis=1)
-                     / np.prod(2 * a_t * np.sqrt(3 * v))
-                     for w, mu, v in zip(mix.weights, mix.means, mix.variances)], axis=1)
+    dens = np.stack(
+        [
+            w
+            * np.prod(
+                ss.norm.cdf((x - a_t * (mu - np.sqrt(3 * v))) / s) - ss.norm.cdf((x - a_t * (mu + np.sqrt(3 * v))) / s),
+                axis=1,
+            )
+            / np.prod(2 * a_t * np.sqrt(3 * v))
+            for w, mu, v in zip(mix.weights, mix.means, mix.variances)
+        ],
+        axis=1,
+    )
     r = mix.responsibilities(x, t)
     assert r.shape == (x.shape[0], mix.K)
     np.testing.assert_allclose(r.sum(axis=1), 1.0, rtol=0, atol=4 * mix.K * EPS)
@@ -208,8 +224,16 @@ def mp_interval(c: float, delta: float) -> tuple[float, float, float]:
 C_GRID = [0.0, 0.3, -2.0, 10.0, -37.5, 200.0, -1e3, 1e3, -5e3, 1e4, -1e5]
 DELTA_GRID = [1e-10, 1e-6, 1e-3, 0.1, 0.999, 1.001, 3.5, 30.0, 1e3, 1e5]
 # pairs on the regime boundaries: delta max(1, |c|) = 1 (narrow/wide) and |c| = delta/2 (tail/inner)
-BOUNDARY = [(-0.5, 1.0), (0.5, 1.0 + 1e-12), (100.0, 0.01), (-100.0, 0.01 * (1 + 1e-12)),
-            (1.5, 3.0), (-1.5, 3.0 * (1 + 1e-12)), (1.5, 3.0 * (1 - 1e-12)), (500.0, 1000.0)]
+BOUNDARY = [
+    (-0.5, 1.0),
+    (0.5, 1.0 + 1e-12),
+    (100.0, 0.01),
+    (-100.0, 0.01 * (1 + 1e-12)),
+    (1.5, 3.0),
+    (-1.5, 3.0 * (1 + 1e-12)),
+    (1.5, 3.0 * (1 - 1e-12)),
+    (500.0, 1000.0),
+]
 
 
 def _rel(a: float, b: float) -> float:
@@ -234,8 +258,9 @@ def test_interval_kernel_vs_mpmath(c):
 def test_interval_kernel_regime_boundaries(c, delta):
     ell, g, h = normal_interval(np.array([c]), np.array([delta]), second=True)
     r_ell, r_g, r_h = mp_interval(c, delta)
-    assert _rel(ell[0], r_ell) <= 1e-13 and _rel(g[0], r_g) <= 1e-13 and abs(h[0] - r_h) <= 1e-13, \
+    assert _rel(ell[0], r_ell) <= 1e-13 and _rel(g[0], r_g) <= 1e-13 and abs(h[0] - r_h) <= 1e-13, (
         f"c={c}, delta={delta}: {(ell[0], g[0], h[0])} vs mpmath {(r_ell, r_g, r_h)}"
+    )
 
 
 def test_interval_kernel_random_pairs_vs_mpmath():
@@ -288,7 +313,7 @@ def test_mixture_tails_vs_mpmath(u_far):
     # K = 1, d = 1 at small t (sigma = 0.01): points u_far sigma beyond either box edge and at the box
     # centre; logpdf and score against mpmath (log Z - log(b - a), (phi(u) - phi(v)) / (sigma Z)), rtol 1e-12.
     mix = UniformBoxMixture([[0.7]], 0.4)
-    t = -np.log1p(-1e-4)                                          # sigma_t^2 = 1e-4 (to rounding)
+    t = -np.log1p(-1e-4)  # sigma_t^2 = 1e-4 (to rounding)
     a_t, s = _at(t)
     lo, hi = a_t * (0.7 - np.sqrt(1.2)), a_t * (0.7 + np.sqrt(1.2))
     x = np.array([[lo - u_far * s], [hi + u_far * s], [0.5 * (lo + hi)], [hi - 3 * s]])
@@ -300,8 +325,9 @@ def test_mixture_tails_vs_mpmath(u_far):
         r_ell, r_g, _ = mp_interval(c, (hi - lo) / s)
         ref_lp = r_ell - np.log(s)
         assert _rel(lp[q], ref_lp) <= 1e-12, f"x={x[q, 0]!r}: logpdf {lp[q]!r} vs mpmath {ref_lp!r}"
-        assert _rel(sc[q, 0], r_g / s) <= 1e-12 or abs(sc[q, 0] - r_g / s) <= 1e-12 * abs(c) / s, \
+        assert _rel(sc[q, 0], r_g / s) <= 1e-12 or abs(sc[q, 0] - r_g / s) <= 1e-12 * abs(c) / s, (
             f"x={x[q, 0]!r}: score {sc[q, 0]!r} vs mpmath {r_g / s!r}"
+        )
 
 
 def test_mixture_far_tails_finite_without_warnings():
@@ -331,11 +357,11 @@ def torch_logpdf_fn(mix: UniformBoxMixture, t: float):
     logw = torch.log(torch.as_tensor(np.array(mix.weights), dtype=torch.float64))
     lo, hi = a * (mu - h), a * (mu + h)
 
-    def f(x: torch.Tensor) -> torch.Tensor:                                   # x: (..., d) -> (...)
-        x = x[..., None, :]                                                   # (..., 1, d)
-        u, v = (x - lo) / s, (x - hi) / s                                     # (..., K, d)
+    def f(x: torch.Tensor) -> torch.Tensor:  # x: (..., d) -> (...)
+        x = x[..., None, :]  # (..., 1, d)
+        u, v = (x - lo) / s, (x - hi) / s  # (..., K, d)
         right = x > a * mu
-        hi_end, lo_end = torch.where(right, -v, u), torch.where(right, -u, v)   # Phi(hi_end) - Phi(lo_end)
+        hi_end, lo_end = torch.where(right, -v, u), torch.where(right, -u, v)  # Phi(hi_end) - Phi(lo_end)
         l_hi, l_lo = torch.special.log_ndtr(hi_end), torch.special.log_ndtr(lo_end)
         log_z = l_hi + torch.log(-torch.expm1(l_lo - l_hi))
         return torch.logsumexp(logw + (log_z - torch.log(hi - lo)).sum(dim=-1), dim=-1)
@@ -352,8 +378,9 @@ def autograd_score(f, x: np.ndarray) -> np.ndarray:
 
 def autograd_hessian(f, x: np.ndarray) -> np.ndarray:
     """torch.autograd.functional.hessian row by row (double backward, no vmap)."""
-    return np.stack([torch.autograd.functional.hessian(f, torch.as_tensor(row, dtype=torch.float64)).numpy()
-                     for row in x])
+    return np.stack(
+        [torch.autograd.functional.hessian(f, torch.as_tensor(row, dtype=torch.float64)).numpy() for row in x]
+    )
 
 
 @pytest.mark.parametrize("t", TIMES)
@@ -362,8 +389,13 @@ def test_score_vs_autograd(case, t):
     # Queries within ~2 sigma of the boxes: every Z >= ~0.02, so the naive torch route is accurate to ~1e-14.
     mix = _case(case)
     x = _queries(mix, t)
-    check_close(mix.score(x, t), autograd_score(torch_logpdf_fn(mix, t), x), 1e-11,
-                f"{case}, t={t}: score vs torch autograd", floor=1 / _at(t)[1])
+    check_close(
+        mix.score(x, t),
+        autograd_score(torch_logpdf_fn(mix, t), x),
+        1e-11,
+        f"{case}, t={t}: score vs torch autograd",
+        floor=1 / _at(t)[1],
+    )
 
 
 @pytest.mark.parametrize("t", TIMES)
@@ -374,8 +406,13 @@ def test_hessian_vs_autograd(case, t):
     h = mix.hessian(x, t)
     assert h.shape == (x.shape[0], mix.d, mix.d)
     np.testing.assert_array_equal(h, np.swapaxes(h, 1, 2))
-    check_close(h, autograd_hessian(torch_logpdf_fn(mix, t), x), 1e-10, f"{case}, t={t}: hessian vs autograd",
-                floor=1 / _at(t)[1] ** 2)
+    check_close(
+        h,
+        autograd_hessian(torch_logpdf_fn(mix, t), x),
+        1e-10,
+        f"{case}, t={t}: hessian vs autograd",
+        floor=1 / _at(t)[1] ** 2,
+    )
 
 
 def _central_diff(f, x: np.ndarray, h: float) -> np.ndarray:
@@ -397,10 +434,20 @@ def test_score_and_hessian_vs_finite_differences(case, t):
     x = _queries(mix, t)
     s = _at(t)[1]
     h = 1e-3 * s
-    check_close(mix.score(x, t), _central_diff(lambda y: mix.logpdf(y, t), x, h), 1e-8,
-                f"{case}, t={t}: score vs central differences of logpdf", floor=1 / s)
-    check_close(mix.hessian(x, t), _central_diff(lambda y: mix.score(y, t), x, h), 1e-8,
-                f"{case}, t={t}: hessian vs central differences of score", floor=1 / s ** 2)
+    check_close(
+        mix.score(x, t),
+        _central_diff(lambda y: mix.logpdf(y, t), x, h),
+        1e-8,
+        f"{case}, t={t}: score vs central differences of logpdf",
+        floor=1 / s,
+    )
+    check_close(
+        mix.hessian(x, t),
+        _central_diff(lambda y: mix.score(y, t), x, h),
+        1e-8,
+        f"{case}, t={t}: hessian vs central differences of score",
+        floor=1 / s**2,
+    )
 
 
 def test_large_t_approaches_standard_normal():
@@ -418,8 +465,9 @@ def test_large_t_approaches_standard_normal():
 
 
 def test_zero_weight_component_is_ignored():
-    full = UniformBoxMixture([[0.0, 0.0], [1.0, 1.0], [2.0, -1.0]], [[1.0, 1.0], [0.3, 0.3], [1.0, 2.0]],
-                             weights=[0.5, 0.0, 0.5])
+    full = UniformBoxMixture(
+        [[0.0, 0.0], [1.0, 1.0], [2.0, -1.0]], [[1.0, 1.0], [0.3, 0.3], [1.0, 2.0]], weights=[0.5, 0.0, 0.5]
+    )
     reduced = UniformBoxMixture([[0.0, 0.0], [2.0, -1.0]], [[1.0, 1.0], [1.0, 2.0]])
     x = np.random.default_rng(0).standard_normal((8, 2))
     for t in (0.01, 0.5):
@@ -453,8 +501,10 @@ def test_moments_vs_naive(case, t):
     mix = _case(case)
     a, s = _at(t)
     mean = sum(w * a * mu for w, mu in zip(mix.weights, mix.means))
-    second = sum(w * (a * a * np.diag(v) + s * s * np.eye(mix.d) + a * a * np.outer(mu, mu))
-                 for w, mu, v in zip(mix.weights, mix.means, mix.variances))
+    second = sum(
+        w * (a * a * np.diag(v) + s * s * np.eye(mix.d) + a * a * np.outer(mu, mu))
+        for w, mu, v in zip(mix.weights, mix.means, mix.variances)
+    )
     m, c = mix.moments(t)
     np.testing.assert_allclose(m, mean, rtol=1e-13, atol=1e-14 * np.abs(mix.means).max())
     np.testing.assert_allclose(c, second - np.outer(mean, mean), rtol=1e-12, atol=1e-12 * np.abs(second).max())
@@ -482,7 +532,7 @@ def test_sample_moments(case, t):
     assert np.abs(z_mean).max() < Z_MAX, f"{case}, t={t}: sample mean z = {z_mean}"
     dev = x - mean
     iu = np.triu_indices(mix.d)
-    prod = dev[:, iu[0]] * dev[:, iu[1]]                                   # (n, d(d+1)/2)
+    prod = dev[:, iu[0]] * dev[:, iu[1]]  # (n, d(d+1)/2)
     z_cov = (prod.mean(axis=0) - cov[iu]) / (prod.std(axis=0, ddof=1) / np.sqrt(n))
     assert np.abs(z_cov).max() < Z_MAX, f"{case}, t={t}: sample covariance z = {z_cov}"
 
@@ -522,7 +572,7 @@ def test_sample_draw_order_and_coupling():
 def test_sample_reproducible_with_seed():
     mix = _case("K4-d5")
     x1 = mix.sample(500, np.random.default_rng(42), 0.7)
-    x2 = mix.sample(500, 42, 0.7)                               # an int seed means default_rng(seed)
+    x2 = mix.sample(500, 42, 0.7)  # an int seed means default_rng(seed)
     x3 = mix.sample(500, np.random.default_rng(43), 0.7)
     np.testing.assert_array_equal(x1, x2)
     assert not np.any(np.all(x1 == x3, axis=1))
@@ -545,25 +595,43 @@ def test_sample_return_labels():
 GOOD = dict(means=[[0.0, 0.0], [1.0, 1.0]], variances=[[1.0, 1.0], [0.5, 2.0]], weights=[0.5, 0.5])
 
 
-@pytest.mark.parametrize("kwargs, msg", [
-    (dict(means=[[0.0, np.nan], [1.0, 1.0]]), r"^means: must be finite"),
-    (dict(means=[[0.0, np.inf], [1.0, 1.0]]), r"^means: must be finite"),
-    (dict(means=[0.0, 1.0]), r"^means: must have 2 dimension"),
-    (dict(means=np.zeros((2, 0))), r"^means: must have at least one"),
-    (dict(variances=[[1.0, -1.0], [0.5, 2.0]]), r"^variances: must be > 0"),
-    (dict(variances=[[1.0, 0.0], [0.5, 2.0]]), r"^variances: must be > 0"),
-    (dict(variances=0.0), r"^variances: must be > 0"),
-    (dict(variances=[[1.0, np.nan], [0.5, 2.0]]), r"^variances: must be finite"),
-    (dict(variances=[1.0, 1.0, 1.0]), r"^variances: a 1-D array must have shape \(2,\)"),
-    (dict(variances=[[1.0, 1.0, 1.0]] * 2), r"^variances: must be a scalar or have shape"),
-    (dict(variances=np.ones((2, 2, 2))), r"^variances: must be a scalar or have shape"),
-    (dict(weights=[0.5, 0.6]), r"^weights: must sum to 1"),
-    (dict(weights=[1.5, -0.5]), r"^weights: must be non-negative"),
-    (dict(weights=[0.2, 0.3, 0.5]), r"^weights: must have K = 2 entries"),
-    (dict(weights=[np.nan, 0.5]), r"^weights: must be finite"),
-], ids=["means-nan", "means-inf", "means-1d", "means-no-coords", "var-negative", "var-zero", "var-scalar-zero",
-        "var-nan", "var-1d-wrong-length", "var-2d-wrong-shape", "var-3d", "weights-sum", "weights-negative",
-        "weights-length", "weights-nan"])
+@pytest.mark.parametrize(
+    "kwargs, msg",
+    [
+        (dict(means=[[0.0, np.nan], [1.0, 1.0]]), r"^means: must be finite"),
+        (dict(means=[[0.0, np.inf], [1.0, 1.0]]), r"^means: must be finite"),
+        (dict(means=[0.0, 1.0]), r"^means: must have 2 dimension"),
+        (dict(means=np.zeros((2, 0))), r"^means: must have at least one"),
+        (dict(variances=[[1.0, -1.0], [0.5, 2.0]]), r"^variances: must be > 0"),
+        (dict(variances=[[1.0, 0.0], [0.5, 2.0]]), r"^variances: must be > 0"),
+        (dict(variances=0.0), r"^variances: must be > 0"),
+        (dict(variances=[[1.0, np.nan], [0.5, 2.0]]), r"^variances: must be finite"),
+        (dict(variances=[1.0, 1.0, 1.0]), r"^variances: a 1-D array must have shape \(2,\)"),
+        (dict(variances=[[1.0, 1.0, 1.0]] * 2), r"^variances: must be a scalar or have shape"),
+        (dict(variances=np.ones((2, 2, 2))), r"^variances: must be a scalar or have shape"),
+        (dict(weights=[0.5, 0.6]), r"^weights: must sum to 1"),
+        (dict(weights=[1.5, -0.5]), r"^weights: must be non-negative"),
+        (dict(weights=[0.2, 0.3, 0.5]), r"^weights: must have K = 2 entries"),
+        (dict(weights=[np.nan, 0.5]), r"^weights: must be finite"),
+    ],
+    ids=[
+        "means-nan",
+        "means-inf",
+        "means-1d",
+        "means-no-coords",
+        "var-negative",
+        "var-zero",
+        "var-scalar-zero",
+        "var-nan",
+        "var-1d-wrong-length",
+        "var-2d-wrong-shape",
+        "var-3d",
+        "weights-sum",
+        "weights-negative",
+        "weights-length",
+        "weights-nan",
+    ],
+)
 def test_constructor_rejects(kwargs, msg):
     with pytest.raises(ValueError, match=msg):
         UniformBoxMixture(**{**GOOD, **kwargs})
@@ -576,20 +644,25 @@ def test_density_methods_need_positive_t(method, t):
         getattr(UniformBoxMixture(**GOOD), method)(np.zeros((1, 2)), t)
 
 
-@pytest.mark.parametrize("x, msg", [
-    (np.zeros(2), r"^x: must have 2 dimension"),                     # a (d,) vector is not promoted
-    (np.zeros((3, 3)), r"^x: must have d = 2 columns"),
-    (np.zeros((0, 2)), r"^x: must contain at least one point"),
-    (np.array([[0.0, np.nan]]), r"^x: must be finite"),
-    (np.array([[np.inf, 0.0]]), r"^x: must be finite"),
-], ids=["x-1d", "x-wrong-d", "x-empty", "x-nan", "x-inf"])
+@pytest.mark.parametrize(
+    "x, msg",
+    [
+        (np.zeros(2), r"^x: must have 2 dimension"),  # a (d,) vector is not promoted
+        (np.zeros((3, 3)), r"^x: must have d = 2 columns"),
+        (np.zeros((0, 2)), r"^x: must contain at least one point"),
+        (np.array([[0.0, np.nan]]), r"^x: must be finite"),
+        (np.array([[np.inf, 0.0]]), r"^x: must be finite"),
+    ],
+    ids=["x-1d", "x-wrong-d", "x-empty", "x-nan", "x-inf"],
+)
 def test_query_validation(x, msg):
     with pytest.raises(ValueError, match=msg):
         UniformBoxMixture(**GOOD).score(x, 0.5)
 
 
-@pytest.mark.parametrize("t, msg", [(np.nan, r"^t: must be finite"), (-0.1, r"^t: must be >= 0")],
-                         ids=["t-nan", "t-negative"])
+@pytest.mark.parametrize(
+    "t, msg", [(np.nan, r"^t: must be finite"), (-0.1, r"^t: must be >= 0")], ids=["t-nan", "t-negative"]
+)
 def test_sample_and_moments_reject_bad_t(t, msg):
     mix = UniformBoxMixture(**GOOD)
     with pytest.raises(ValueError, match=msg):
@@ -598,8 +671,11 @@ def test_sample_and_moments_reject_bad_t(t, msg):
         mix.moments(t)
 
 
-@pytest.mark.parametrize("n, rng, msg", [(0, 0, r"^n: "), (2.5, 0, r"^n: "), (3, -1, r"^rng: "), (3, "a", r"^rng: ")],
-                         ids=["n-zero", "n-float", "rng-negative", "rng-str"])
+@pytest.mark.parametrize(
+    "n, rng, msg",
+    [(0, 0, r"^n: "), (2.5, 0, r"^n: "), (3, -1, r"^rng: "), (3, "a", r"^rng: ")],
+    ids=["n-zero", "n-float", "rng-negative", "rng-str"],
+)
 def test_sample_rejects_bad_n_and_rng(n, rng, msg):
     with pytest.raises(ValueError, match=msg):
         UniformBoxMixture(**GOOD).sample(n, rng)
@@ -627,9 +703,11 @@ def box_mixtures(draw, d=st.integers(1, 4), K=st.integers(1, 4)):
     dd, kk = draw(d), draw(K)
     rng = np.random.default_rng(draw(seeds()))
     w = 0.5 / kk + 0.5 * rng.dirichlet(np.ones(kk))
-    return UniformBoxMixture(2.0 * rng.standard_normal((kk, dd)), np.exp(rng.uniform(np.log(0.1), np.log(3.0),
-                                                                                         size=(kk, dd))),
-                             weights=w / w.sum())
+    return UniformBoxMixture(
+        2.0 * rng.standard_normal((kk, dd)),
+        np.exp(rng.uniform(np.log(0.1), np.log(3.0), size=(kk, dd))),
+        weights=w / w.sum(),
+    )
 
 
 @given(mix=box_mixtures(), t=times(1e-3, 10.0), seed=seeds())
@@ -638,5 +716,4 @@ def test_property_score_and_hessian_vs_autograd(mix, t, seed):
     f = torch_logpdf_fn(mix, t)
     s = _at(t)[1]
     check_close(mix.score(x, t), autograd_score(f, x), 1e-10, f"{mix}, t={t}: score vs autograd", floor=1 / s)
-    check_close(mix.hessian(x, t), autograd_hessian(f, x), 1e-9, f"{mix}, t={t}: hessian vs autograd",
-                floor=1 / s ** 2)
+    check_close(mix.hessian(x, t), autograd_hessian(f, x), 1e-9, f"{mix}, t={t}: hessian vs autograd", floor=1 / s**2)

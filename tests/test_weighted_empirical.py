@@ -38,18 +38,22 @@ def test_weighted_logpdf_against_an_explicit_sum():
 def test_weighted_sampling_frequencies_and_zero_weights():
     pts = np.array([[0.0], [10.0], [20.0]])
     emp = EmpiricalDistribution(pts, weights=[0.7, 0.3, 0.0])
-    assert emp.n == 2                                   # the zero-weight point is dropped
+    assert emp.n == 2  # the zero-weight point is dropped
     draws = emp.sample(20000, np.random.default_rng(0))
     frac = float(np.mean(draws[:, 0] == 0.0))
     # Binomial(20000, 0.7): sd 0.0032; |z| < 5 (false-failure rate 6e-7).
     assert abs(frac - 0.7) < 5 * np.sqrt(0.7 * 0.3 / 20000)
 
 
-@pytest.mark.parametrize("weights, match", [
-    ([0.5, 0.5], r"^weights: must have one entry per point"),
-    ([0.5, 0.6, -0.1], r"^weights: must be non-negative"),
-    ([0.2, 0.2, 0.2], r"^weights: must sum to 1"),
-], ids=["length", "negative", "sum"])
+@pytest.mark.parametrize(
+    "weights, match",
+    [
+        ([0.5, 0.5], r"^weights: must have one entry per point"),
+        ([0.5, 0.6, -0.1], r"^weights: must be non-negative"),
+        ([0.2, 0.2, 0.2], r"^weights: must sum to 1"),
+    ],
+    ids=["length", "negative", "sum"],
+)
 def test_bad_weights(weights, match):
     with pytest.raises(ValueError, match=match):
         EmpiricalDistribution(np.eye(3), weights=weights)

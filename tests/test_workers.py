@@ -17,7 +17,7 @@ POINTS = [{"kind": "toy", "i": i} for i in range(8)]
 
 
 def _slow_square(point: dict, log: str, delay: float) -> dict:
-    with open(log, "a", encoding="utf-8") as fh:           # one line per computation, from any process
+    with open(log, "a", encoding="utf-8") as fh:  # one line per computation, from any process
         fh.write(f"{point['i']}\n")
     time.sleep(delay)
     return {"square": point["i"] ** 2}
@@ -45,18 +45,19 @@ def _computed(log: Path) -> list[int]:
 def test_two_workers_compute_each_point_once_and_return_what_one_process_does(tmp_path):
     ctx = mp.get_context("spawn")
     folder, log = tmp_path / "points", tmp_path / "calls.txt"
-    procs = [ctx.Process(target=_worker, args=(r, str(folder), str(log), 0.2, str(tmp_path / f"out{r}")))
-             for r in range(2)]
+    procs = [
+        ctx.Process(target=_worker, args=(r, str(folder), str(log), 0.2, str(tmp_path / f"out{r}"))) for r in range(2)
+    ]
     for p in procs:
         p.start()
     for p in procs:
         p.join(120)
         assert p.exitcode == 0
-    assert _computed(log) == list(range(8))               # every point once, none twice
+    assert _computed(log) == list(range(8))  # every point once, none twice
     alone = run_sweep(POINTS, _Fn(tmp_path / "alone.txt", 0.0), tmp_path / "alone")
     expected = ",".join(str(r["result"]["square"]) for r in alone)
     assert (tmp_path / "out0").read_text() == (tmp_path / "out1").read_text() == expected
-    assert not list(folder.glob("*.claim"))               # claims are released
+    assert not list(folder.glob("*.claim"))  # claims are released
 
 
 def test_a_dead_workers_points_are_finished_by_a_rerun_without_recomputing_the_rest(tmp_path):
@@ -78,17 +79,17 @@ def test_a_dead_workers_points_are_finished_by_a_rerun_without_recomputing_the_r
     assert [r["result"]["square"] for r in recs] == [i * i for i in range(8)]
     after = _computed(log)
     redone = [i for i in after if after.count(i) > 1]
-    assert len(after) - len(before) == 8 - len(done) and len(set(redone)) <= 1   # at most the killed point again
+    assert len(after) - len(before) == 8 - len(done) and len(set(redone)) <= 1  # at most the killed point again
     assert all(r["reused"] == (record_key(pt) in done) for r, pt in zip(recs, POINTS))
 
 
 def test_claims_are_exclusive_and_stale_ones_are_taken_over(tmp_path):
     claim = tmp_path / "k.claim"
     assert claim_point(claim, rank=0, stale_after=60) is True
-    assert claim_point(claim, rank=1, stale_after=60) is False           # held by a live worker
+    assert claim_point(claim, rank=1, stale_after=60) is False  # held by a live worker
     old = time.time() - 120
     os.utime(claim, (old, old))
-    assert claim_point(claim, rank=1, stale_after=60) is True            # a dead worker's: taken over
+    assert claim_point(claim, rank=1, stale_after=60) is True  # a dead worker's: taken over
     assert len(list(tmp_path.glob("k.claim.stale-*"))) == 1
 
 
@@ -99,7 +100,7 @@ def test_a_point_held_by_another_worker_is_waited_for_within_the_timeout(tmp_pat
     assert claim_point(folder / f"{held}.claim", rank=7, stale_after=60)
     with pytest.raises(TimeoutError, match=f"{held}.claim"):
         run_sweep_shared(POINTS[:2], _Fn(tmp_path / "c.txt", 0.0), folder, rank=0, poll=0.05, timeout=0.3)
-    assert _computed(tmp_path / "c.txt") == [1]                           # it did the free point meanwhile
+    assert _computed(tmp_path / "c.txt") == [1]  # it did the free point meanwhile
 
 
 @pytest.mark.parametrize("env, match", [({"RANK": "x"}, "RANK"), ({"RANK": "2", "WORLD_SIZE": "2"}, "RANK")])

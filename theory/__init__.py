@@ -15,9 +15,17 @@ Public API (stable; later claims and outside users rely on these names):
     loss_gap_curve, integrated_gap             E_D[Loss-Gap_t] over data sets, and its integral in t
 """
 
-from .bounds import RegimeConstants, bound_form, concentration_ratio, leading_order_gap, regime_check, regime_check_dist, regime_times
-from .dsm import dsm_loss, dsm_loss_difference, dsm_loss_integrated, noise_draws
+from .bounds import (
+    RegimeConstants,
+    bound_form,
+    concentration_ratio,
+    leading_order_gap,
+    regime_check,
+    regime_check_dist,
+    regime_times,
+)
 from .divergence import fisher_divergence, loss_gap
+from .dsm import dsm_loss, dsm_loss_difference, dsm_loss_integrated, noise_draws
 from .empirical import EmpiricalDistribution
 from .estimate import Estimate, derive_seed, mean_estimate
 from .forward import alpha, sigma, sigma2
@@ -27,11 +35,29 @@ from .quadrature import GaussianComponents
 from .uniform_mixture import UniformBoxMixture
 
 __all__ = [
-    "alpha", "sigma", "sigma2",
-    "GaussianMixture", "EmpiricalDistribution", "GaussianComponents", "UniformBoxMixture",
-    "dsm_loss", "dsm_loss_difference", "dsm_loss_integrated", "noise_draws",
-    "fisher_divergence", "loss_gap",
-    "Estimate", "mean_estimate", "derive_seed",
-    "bound_form", "concentration_ratio", "leading_order_gap", "regime_check", "regime_check_dist", "regime_times", "RegimeConstants",
-    "loss_gap_curve", "integrated_gap",
+    "alpha",
+    "sigma",
+    "sigma2",
+    "GaussianMixture",
+    "EmpiricalDistribution",
+    "GaussianComponents",
+    "UniformBoxMixture",
+    "dsm_loss",
+    "dsm_loss_difference",
+    "dsm_loss_integrated",
+    "noise_draws",
+    "fisher_divergence",
+    "loss_gap",
+    "Estimate",
+    "mean_estimate",
+    "derive_seed",
+    "bound_form",
+    "concentration_ratio",
+    "leading_order_gap",
+    "regime_check",
+    "regime_check_dist",
+    "regime_times",
+    "RegimeConstants",
+    "loss_gap_curve",
+    "integrated_gap",
 ]

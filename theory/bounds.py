@@ -44,11 +44,19 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .validation import as_array, as_positive_int, as_time
 from .forward import alpha, sigma2
+from .validation import as_array, as_positive_int, as_time
 
-__all__ = ["RegimeConstants", "RegimeReport", "bound_form", "concentration_ratio", "leading_order_gap", "regime_check",
-           "regime_check_dist", "regime_times"]
+__all__ = [
+    "RegimeConstants",
+    "RegimeReport",
+    "bound_form",
+    "concentration_ratio",
+    "leading_order_gap",
+    "regime_check",
+    "regime_check_dist",
+    "regime_times",
+]
 
 
 def _sigma_matrices(Sigma, d: int | None = None) -> np.ndarray:
@@ -78,7 +86,7 @@ def leading_order_gap(t: float, Sigma, weights=None) -> float:
     d = S.shape[1]
     w = np.full(S.shape[0], 1.0 / S.shape[0]) if weights is None else as_array(weights, "weights", ndim=1)
     a2, s2 = alpha(t) ** 2, sigma2(t)
-    lam = np.linalg.eigvalsh(S)                                           # (K, d)
+    lam = np.linalg.eigvalsh(S)  # (K, d)
     return d / s2 - float(w @ np.sum(1.0 / (a2 * lam + s2), axis=1))
 
 
@@ -119,7 +127,7 @@ class RegimeReport:
     """Whether a configuration lies inside the regime, and each condition's value and threshold."""
 
     inside: bool
-    conditions: list = field(default_factory=list)   # [{"name", "value", "threshold", "ok"}]
+    conditions: list = field(default_factory=list)  # [{"name", "value", "threshold", "ok"}]
 
     @property
     def failing(self) -> list[str]:
@@ -175,8 +183,12 @@ def regime_check(means, Sigma, n: int, t: float, constants: RegimeConstants = Re
     snorm = float(np.linalg.norm(S, ord=2, axis=(1, 2)).max())
     add("||Sigma||_2 <= c3", snorm, c.c3, snorm <= c.c3)
     spread = float(np.abs(S - S[0]).max())
-    add("shared Sigma (max |Sigma_k - Sigma_1|)", spread, c.shared_rtol * max(np.abs(S).max(), 1.0),
-        spread <= c.shared_rtol * max(np.abs(S).max(), 1.0))
+    add(
+        "shared Sigma (max |Sigma_k - Sigma_1|)",
+        spread,
+        c.shared_rtol * max(np.abs(S).max(), 1.0),
+        spread <= c.shared_rtol * max(np.abs(S).max(), 1.0),
+    )
     lmin = float(np.linalg.eigvalsh(S).min())
     add("lambda_min(Sigma) >= c7 [implied by Assumption 4.2]", lmin, c.c7, lmin >= c.c7)
     add("log n <= c4 d", np.log(n), c.c4 * d, np.log(n) <= c.c4 * d)
@@ -189,5 +201,7 @@ def regime_check(means, Sigma, n: int, t: float, constants: RegimeConstants = Re
 def regime_check_dist(dist, n: int, t: float, constants: RegimeConstants = RegimeConstants()) -> RegimeReport:
     """regime_check for a distribution with .means (K, d) and .covs (K, d, d)."""
     if not (hasattr(dist, "means") and hasattr(dist, "covs")):
-        raise ValueError(f"dist: must have .means and .covs (GaussianMixture, UniformBoxMixture), got {type(dist).__name__}")
+        raise ValueError(
+            f"dist: must have .means and .covs (GaussianMixture, UniformBoxMixture), got {type(dist).__name__}"
+        )
     return regime_check(dist.means, dist.covs, n, t, constants)

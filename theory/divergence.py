@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .validation import as_points, as_positive_int, as_probability, as_time
 from . import dsm as _dsm
 from .dsm import as_seed, dsm_loss_difference, evaluate_score, resolve_method
 from .empirical import EmpiricalDistribution
 from .estimate import Estimate, mean_estimate
 from .quadrature import expectation
+from .validation import as_points, as_positive_int, as_probability, as_time
 
 __all__ = ["fisher_divergence", "loss_gap"]
 
@@ -28,11 +28,23 @@ def _score_of(q, name: str):
         return q.score
     if callable(q):
         return q
-    raise ValueError(f"{name}: must be a distribution with a .score(x, t) method or a score callable, got {type(q).__name__}")
+    raise ValueError(
+        f"{name}: must be a distribution with a .score(x, t) method or a score callable, got {type(q).__name__}"
+    )
 
 
-def fisher_divergence(p, q, t: float, *, method: str = "auto", n_draws: int = 20000, seed: int = 0,
-                      level: float = 0.95, rtol: float = 1e-11, keep_samples: bool = False) -> Estimate:
+def fisher_divergence(
+    p,
+    q,
+    t: float,
+    *,
+    method: str = "auto",
+    n_draws: int = 20000,
+    seed: int = 0,
+    level: float = 0.95,
+    rtol: float = 1e-11,
+    keep_samples: bool = False,
+) -> Estimate:
     """E_{X ~ p_t} || grad log p_t(X) - s_q(X, t) ||^2.
 
     p: GaussianMixture or EmpiricalDistribution (sampled from, and its score used);
@@ -57,7 +69,7 @@ def fisher_divergence(p, q, t: float, *, method: str = "auto", n_draws: int = 20
         return expectation(comps, lambda x, z, k: term(x), rtol=rtol)
     seed = as_seed(seed)
     x = p.sample(n_draws, np.random.default_rng(int(seed)), t)
-    vals = np.concatenate([term(x[c0:c0 + _dsm.MC_CHUNK]) for c0 in range(0, n_draws, _dsm.MC_CHUNK)])
+    vals = np.concatenate([term(x[c0 : c0 + _dsm.MC_CHUNK]) for c0 in range(0, n_draws, _dsm.MC_CHUNK)])
     return mean_estimate(vals, level=level, seed=seed, keep_samples=keep_samples)
 
 

@@ -20,18 +20,25 @@ n <= 256, else Monte Carlo).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy.special import roots_legendre
 
-from .validation import as_generator, as_points, as_positive_int, as_probability, as_time
-from .estimate import Estimate, two_sided_z, derive_seed, mean_estimate
+from .estimate import Estimate, derive_seed, mean_estimate, two_sided_z
 from .forward import alpha, sigma2
 from .quadrature import GaussianComponents, expectation
+from .validation import as_generator, as_points, as_positive_int, as_probability, as_time
 
-__all__ = ["as_seed", "noise_draws", "dsm_loss", "dsm_loss_difference", "dsm_loss_integrated", "resolve_method",
-           "evaluate_score"]
+__all__ = [
+    "as_seed",
+    "noise_draws",
+    "dsm_loss",
+    "dsm_loss_difference",
+    "dsm_loss_integrated",
+    "resolve_method",
+    "evaluate_score",
+]
 
 AUTO_QUADRATURE_MAX_COMPONENTS = 256
 MC_CHUNK = 16384  # draws evaluated per call of the score (memory only; results do not depend on it)
@@ -89,8 +96,19 @@ def _common(data, t, n_draws, level):
     return data, t, n_draws, level
 
 
-def _dsm_terms(data: np.ndarray, t: float, term: Callable, *, method: str, n_draws: int, seed: int,
-               level: float, rtol: float, keep_samples: bool, atol: float = 0.0) -> Estimate:
+def _dsm_terms(
+    data: np.ndarray,
+    t: float,
+    term: Callable,
+    *,
+    method: str,
+    n_draws: int,
+    seed: int,
+    level: float,
+    rtol: float,
+    keep_samples: bool,
+    atol: float = 0.0,
+) -> Estimate:
     """E over (i, z) of term(x, A) with x = alpha_t x_i + sigma_t z, A = -z / sigma_t."""
     a, s = alpha(t), float(np.sqrt(sigma2(t)))
     method = resolve_method(method, data.shape[1], data.shape[0])
@@ -106,8 +124,18 @@ def _dsm_terms(data: np.ndarray, t: float, term: Callable, *, method: str, n_dra
     return mean_estimate(vals, level=level, seed=seed, keep_samples=keep_samples)
 
 
-def dsm_loss(data, score: Score, t: float, *, method: str = "auto", n_draws: int = 20000, seed: int = 0,
-             level: float = 0.95, rtol: float = 1e-11, keep_samples: bool = False) -> Estimate:
+def dsm_loss(
+    data,
+    score: Score,
+    t: float,
+    *,
+    method: str = "auto",
+    n_draws: int = 20000,
+    seed: int = 0,
+    level: float = 0.95,
+    rtol: float = 1e-11,
+    keep_samples: bool = False,
+) -> Estimate:
     """Lhat_t(s) = (1/n) sum_i E_z ||-z/sigma_t - s(alpha_t x_i + sigma_t z, t)||^2.
 
     data: (n, d); score: callable (m, d), t -> (m, d); t > 0.
@@ -123,13 +151,33 @@ def dsm_loss(data, score: Score, t: float, *, method: str = "auto", n_draws: int
     # (the n = 1 empirical score is such a case); the rules cannot resolve below that.
     s2 = sigma2(t)
     atol = data.shape[1] * (100 * np.finfo(float).eps * (np.abs(data).max() + 1.0 + 10 * np.sqrt(s2)) / s2) ** 2
-    return _dsm_terms(data, t, term, method=method, n_draws=n_draws, seed=seed, level=level, rtol=rtol,
-                      keep_samples=keep_samples, atol=atol)
+    return _dsm_terms(
+        data,
+        t,
+        term,
+        method=method,
+        n_draws=n_draws,
+        seed=seed,
+        level=level,
+        rtol=rtol,
+        keep_samples=keep_samples,
+        atol=atol,
+    )
 
 
-def dsm_loss_difference(data, score_a: Score, score_b: Score, t: float, *, method: str = "auto",
-                        n_draws: int = 20000, seed: int = 0, level: float = 0.95, rtol: float = 1e-11,
-                        keep_samples: bool = False) -> Estimate:
+def dsm_loss_difference(
+    data,
+    score_a: Score,
+    score_b: Score,
+    t: float,
+    *,
+    method: str = "auto",
+    n_draws: int = 20000,
+    seed: int = 0,
+    level: float = 0.95,
+    rtol: float = 1e-11,
+    keep_samples: bool = False,
+) -> Estimate:
     """Lhat_t(s_a) - Lhat_t(s_b), paired: E (s_b - s_a).(2A - s_a - s_b), A = -z/sigma_t.
 
     Common random numbers (Monte Carlo) or common nodes (quadrature) for both scores.
@@ -141,12 +189,24 @@ def dsm_loss_difference(data, score_a: Score, score_b: Score, t: float, *, metho
         sb = evaluate_score(score_b, x, t, "score_b")
         return np.einsum("md,md->m", sb - sa, 2.0 * target - sa - sb)
 
-    return _dsm_terms(data, t, term, method=method, n_draws=n_draws, seed=seed, level=level, rtol=rtol,
-                      keep_samples=keep_samples)
+    return _dsm_terms(
+        data, t, term, method=method, n_draws=n_draws, seed=seed, level=level, rtol=rtol, keep_samples=keep_samples
+    )
 
 
-def dsm_loss_integrated(data, score: Score, t0: float, T: float, *, n_times: int = 16, method: str = "auto",
-                        n_draws: int = 20000, seed: int = 0, level: float = 0.95, rtol: float = 1e-11) -> Estimate:
+def dsm_loss_integrated(
+    data,
+    score: Score,
+    t0: float,
+    T: float,
+    *,
+    n_times: int = 16,
+    method: str = "auto",
+    n_draws: int = 20000,
+    seed: int = 0,
+    level: float = 0.95,
+    rtol: float = 1e-11,
+) -> Estimate:
     """Lhat(s) = integral_{t0}^{T} Lhat_t(s) dt by Gauss-Legendre in u = log t.
 
     integral = int_{log t0}^{log T} t Lhat_t(s) du; t Lhat_t is smooth in u (Lhat_t ~ d/t as
@@ -171,8 +231,19 @@ def dsm_loss_integrated(data, score: Score, t0: float, T: float, *, n_times: int
 
     def integrate(m):
         ts, ws = rule(m)
-        ests = [dsm_loss(data, score, float(tj), method=method, n_draws=n_draws, seed=derive_seed(seed, j, m),
-                         level=level, rtol=rtol) for j, tj in enumerate(ts)]
+        ests = [
+            dsm_loss(
+                data,
+                score,
+                float(tj),
+                method=method,
+                n_draws=n_draws,
+                seed=derive_seed(seed, j, m),
+                level=level,
+                rtol=rtol,
+            )
+            for j, tj in enumerate(ts)
+        ]
         c = ws * ts
         value = float(c @ [e.value for e in ests])
         se = float(np.sqrt(np.sum((c * [e.stderr for e in ests]) ** 2)))
@@ -185,6 +256,15 @@ def dsm_loss_integrated(data, score: Score, t0: float, T: float, *, n_times: int
     value, se, node_err, draws, meth, conv = fine
     err = abs(fine[0] - coarse[0]) + node_err
     half = two_sided_z(level) * se + err
-    return Estimate(value=value, stderr=se, ci_low=value - half, ci_high=value + half, level=level,
-                    n_draws=draws + coarse[3], seed=int(seed) if meth == "mc" else None,
-                    method=f"{meth}+gauss-legendre(log t)", error=err, converged=conv and coarse[5])
+    return Estimate(
+        value=value,
+        stderr=se,
+        ci_low=value - half,
+        ci_high=value + half,
+        level=level,
+        n_draws=draws + coarse[3],
+        seed=int(seed) if meth == "mc" else None,
+        method=f"{meth}+gauss-legendre(log t)",
+        error=err,
+        converged=conv and coarse[5],
+    )

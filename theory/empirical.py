@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .validation import as_generator, as_points, as_positive_int, as_time, as_weights
 from .forward import alpha, sigma2
 from .quadrature import GaussianComponents
+from .validation import as_generator, as_points, as_positive_int, as_time, as_weights
 
 __all__ = ["EmpiricalDistribution"]
 
@@ -43,11 +43,12 @@ class EmpiricalDistribution:
     """Phat = (1/n) sum_i delta_{x_i} and its noised marginals Phat_t.
 
     points: (n, d) finite. weights: optional probabilities pi (n,) (default 1/n; zero-weight
-    points are dropped), for a law with multiplicities (see :meth:`deduplicated`). dtype: float64 (default, reference precision) or float32 (half the
-    memory, about 3x faster matrix products; logits then carry float32 rounding, relative
-    ~1e-7 * ||x|| ||x_i|| / sigma_t^2). memory_budget: bytes of scratch memory per call.
-    Every method except sample(t=0) and nearest needs t > 0. score and denoiser return the
-    distribution's dtype; logpdf, weights, posterior_cov and hessian are always float64.
+    points are dropped), for a law with multiplicities (see :meth:`deduplicated`). dtype:
+    float64 (default, reference precision) or float32 (half the memory, about 3x faster matrix
+    products; logits then carry float32 rounding, relative ~1e-7 * ||x|| ||x_i|| / sigma_t^2).
+    memory_budget: bytes of scratch memory per call. Every method except sample(t=0) and nearest
+    needs t > 0. score and denoiser return the distribution's dtype; logpdf, weights,
+    posterior_cov and hessian are always float64.
     """
 
     def __init__(self, points, *, weights=None, dtype=np.float64, memory_budget: int = 256 * 2**20):
@@ -60,27 +61,27 @@ class EmpiricalDistribution:
         self.memory_budget = as_positive_int(memory_budget, "memory_budget", minimum=2**16)
         pts = as_points(points, "points", dtype=dtype)
         if weights is None:
-            self.weights_ = None                                                  # uniform 1/n
+            self.weights_ = None  # uniform 1/n
         else:
             w = as_weights(weights, "weights")
             if w.size != pts.shape[0]:
                 raise ValueError(f"weights: must have one entry per point (n = {pts.shape[0]}), got {w.size}")
-            keep = w > 0                                                          # zero-weight points drop out
+            keep = w > 0  # zero-weight points drop out
             pts, w = np.ascontiguousarray(pts[keep]), w[keep]
             self.weights_ = w
             self.weights_.setflags(write=False)
         self.points = pts
         self.points.setflags(write=False)
         self.dtype = dtype
-        self.center = pts.mean(axis=0, dtype=np.float64)                          # (d,)
-        self._pc = np.ascontiguousarray(pts - self.center.astype(dtype))          # (n, d) centred
-        self._half_sq = 0.5 * np.einsum("nd,nd->n", self._pc, self._pc)          # (n,) 0.5 ||p_i'||^2
+        self.center = pts.mean(axis=0, dtype=np.float64)  # (d,)
+        self._pc = np.ascontiguousarray(pts - self.center.astype(dtype))  # (n, d) centred
+        self._half_sq = 0.5 * np.einsum("nd,nd->n", self._pc, self._pc)  # (n,) 0.5 ||p_i'||^2
         # log pi_i enters the logits only for non-uniform weights (uniform: a constant -log n).
         self._log_w = None if self.weights_ is None else np.log(self.weights_).astype(dtype)
         self._log_const = -np.log(self.n) if self.weights_ is None else 0.0
 
     @classmethod
-    def deduplicated(cls, points, **kw) -> "EmpiricalDistribution":
+    def deduplicated(cls, points, **kw) -> EmpiricalDistribution:
         """The same law from the distinct rows of ``points`` with multiplicity weights (claim A4).
 
         (1/n) sum_i delta_{x_i} = sum_j (c_j / n) delta_{u_j} over the distinct points u_j with
@@ -109,8 +110,9 @@ class EmpiricalDistribution:
     def components(self, t: float) -> GaussianComponents:
         """Phat_t as n components pi_i N(alpha_t x_i, sigma_t^2 I) (for quadrature)."""
         t = as_time(t)
-        return GaussianComponents(self.probabilities.copy(), alpha(t) * self.points.astype(np.float64),
-                                  scale=float(np.sqrt(sigma2(t))))
+        return GaussianComponents(
+            self.probabilities.copy(), alpha(t) * self.points.astype(np.float64), scale=float(np.sqrt(sigma2(t)))
+        )
 
     def sample(self, m: int, rng, t: float = 0.0) -> np.ndarray:
         """m draws from Phat_t: i ~ pi (uniform: rng.integers), then z ~ N(0, I); x = alpha_t x_i + sigma_t z.
@@ -138,7 +140,7 @@ class EmpiricalDistribution:
         small budget still chunks the points); rows fill the block.
         """
         budget = self.memory_budget
-        block = int(min(max(2**17, 2**15 * self.d), budget // (2 * itemsize)))    # logit entries
+        block = int(min(max(2**17, 2**15 * self.d), budget // (2 * itemsize)))  # logit entries
         nc = max(1, min(self.n, 8192, block // 64))
         mc = max(1, min(m, block // nc, budget // (nc * itemsize + 32 * self.d)))
         return mc, nc
@@ -159,13 +161,13 @@ class EmpiricalDistribution:
         coef = self.dtype.type(a / s2)
         half_a = self.dtype.type(a)
         for j0 in range(0, self.n, nc):
-            p = self._pc[j0:j0 + nc]                                   # (c, d)
-            logits = buf[:, :p.shape[0]]                               # (m, c)
+            p = self._pc[j0 : j0 + nc]  # (c, d)
+            logits = buf[:, : p.shape[0]]  # (m, c)
             np.matmul(xc, p.T, out=logits)
-            logits -= half_a * self._half_sq[j0:j0 + nc]
+            logits -= half_a * self._half_sq[j0 : j0 + nc]
             logits *= coef
             if self._log_w is not None:
-                logits += self._log_w[j0:j0 + nc]
+                logits += self._log_w[j0 : j0 + nc]
             new_max = np.maximum(run_max, logits.max(axis=1))
             logits -= new_max[:, None].astype(self.dtype)
             # Floor far-away terms (see _EXP_FLOOR): avoids the subnormal slow paths.
@@ -194,8 +196,8 @@ class EmpiricalDistribution:
         xc_all = self._centred(x, a)
         mc, _ = self._blocks(x.shape[0], self.dtype.itemsize)
         for i0 in range(0, x.shape[0], mc):
-            _, denom, acc = self._scan(xc_all[i0:i0 + mc], t, need_sum=True)
-            out[i0:i0 + mc] = acc / denom[:, None]
+            _, denom, acc = self._scan(xc_all[i0 : i0 + mc], t, need_sum=True)
+            out[i0 : i0 + mc] = acc / denom[:, None]
         return xc_all, out
 
     # ---- public math ----------------------------------------------------------------------
@@ -219,8 +221,8 @@ class EmpiricalDistribution:
         out = np.empty(x.shape[0])
         mc, _ = self._blocks(x.shape[0], self.dtype.itemsize)
         for i0 in range(0, x.shape[0], mc):
-            run_max, denom, _ = self._scan(xc[i0:i0 + mc], t, need_sum=False)
-            out[i0:i0 + mc] = run_max + np.log(denom)
+            run_max, denom, _ = self._scan(xc[i0 : i0 + mc], t, need_sum=False)
+            out[i0 : i0 + mc] = run_max + np.log(denom)
         sq = np.einsum("md,md->m", xc.astype(np.float64), xc.astype(np.float64))
         return out - sq / (2 * s2) + self._log_const - 0.5 * self.d * (_LOG_2PI + np.log(s2))
 
@@ -244,11 +246,11 @@ class EmpiricalDistribution:
         out = np.empty((x.shape[0], self.d, self.d))
         rows = max(1, self.memory_budget // (8 * (self.n * (self.d + 2) + self.d * self.d)))
         for i0 in range(0, x.shape[0], rows):
-            w = self.weights(x[i0:i0 + rows], t)                           # (b, n)
-            mean = w @ pc                                                  # (b, d)
-            dev = pc[None, :, :] - mean[:, None, :]                        # (b, n, d)
+            w = self.weights(x[i0 : i0 + rows], t)  # (b, n)
+            mean = w @ pc  # (b, d)
+            dev = pc[None, :, :] - mean[:, None, :]  # (b, n, d)
             cov = np.einsum("bn,bni,bnj->bij", w, dev, dev)
-            out[i0:i0 + rows] = 0.5 * (cov + np.swapaxes(cov, 1, 2))
+            out[i0 : i0 + rows] = 0.5 * (cov + np.swapaxes(cov, 1, 2))
         return out
 
     def hessian(self, x, t: float) -> np.ndarray:
@@ -272,34 +274,34 @@ class EmpiricalDistribution:
         x = as_points(x, "x", d=self.d)
         xc = np.ascontiguousarray(x - self.center)
         pc = self._pc.astype(np.float64)
-        sq_p = 2.0 * self._half_sq.astype(np.float64)                       # ||p'||^2 (n,)
-        sq_x = np.einsum("md,md->m", xc, xc)                                # ||x'||^2 (m,)
+        sq_p = 2.0 * self._half_sq.astype(np.float64)  # ||p'||^2 (n,)
+        sq_x = np.einsum("md,md->m", xc, xc)  # ||x'||^2 (m,)
         m = x.shape[0]
         mc, nc = self._blocks(m, 8)
         idx_out = np.empty((m, k), dtype=np.int64)
         dist_out = np.empty((m, k))
         for i0 in range(0, m, mc):
-            q, sq_q = xc[i0:i0 + mc], sq_x[i0:i0 + mc]
+            q, sq_q = xc[i0 : i0 + mc], sq_x[i0 : i0 + mc]
             best = np.full((q.shape[0], 0), np.inf)
-            for j0 in range(0, self.n, nc):                                 # pass 1: k-th smallest value
-                dist = sq_q[:, None] - 2.0 * (q @ pc[j0:j0 + nc].T) + sq_p[j0:j0 + nc]
+            for j0 in range(0, self.n, nc):  # pass 1: k-th smallest value
+                dist = sq_q[:, None] - 2.0 * (q @ pc[j0 : j0 + nc].T) + sq_p[j0 : j0 + nc]
                 best = np.concatenate([best, dist], axis=1)
                 if best.shape[1] > k:
                     best = np.partition(best, k - 1, axis=1)[:, :k]
             # Rounding margin of the expanded form: a few ulps of the terms it adds.
             thr = best.max(axis=1) + 1e-10 * (sq_q + sq_p.max()) + 1e-300
             rows, cols = [], []
-            for j0 in range(0, self.n, nc):                                 # pass 2: candidates
-                dist = sq_q[:, None] - 2.0 * (q @ pc[j0:j0 + nc].T) + sq_p[j0:j0 + nc]
+            for j0 in range(0, self.n, nc):  # pass 2: candidates
+                dist = sq_q[:, None] - 2.0 * (q @ pc[j0 : j0 + nc].T) + sq_p[j0 : j0 + nc]
                 r, c = np.nonzero(dist <= thr[:, None])
                 rows.append(r)
                 cols.append(c + j0)
             rows, cols = np.concatenate(rows), np.concatenate(cols)
             exact = np.linalg.norm(x[i0 + rows] - self.points[cols].astype(np.float64), axis=1)
-            order = np.lexsort((cols, exact, rows))                          # by row, then distance, then index
+            order = np.lexsort((cols, exact, rows))  # by row, then distance, then index
             rows, cols, exact = rows[order], cols[order], exact[order]
-            first = np.searchsorted(rows, np.arange(q.shape[0]))            # start of each row's run
+            first = np.searchsorted(rows, np.arange(q.shape[0]))  # start of each row's run
             take = first[:, None] + np.arange(k)[None, :]
-            idx_out[i0:i0 + mc] = cols[take]
-            dist_out[i0:i0 + mc] = exact[take]
+            idx_out[i0 : i0 + mc] = cols[take]
+            dist_out[i0 : i0 + mc] = exact[take]
         return idx_out, dist_out

@@ -67,8 +67,9 @@ def two_sided_z(level: float) -> float:
     return float(stats.norm.ppf(0.5 + 0.5 * level))
 
 
-def mean_estimate(values, *, level: float = 0.95, seed: int | None, method: str = "mc",
-                  error: float = 0.0, keep_samples: bool = False) -> Estimate:
+def mean_estimate(
+    values, *, level: float = 0.95, seed: int | None, method: str = "mc", error: float = 0.0, keep_samples: bool = False
+) -> Estimate:
     """Monte-Carlo mean of i.i.d. terms ``values`` (N,), with a normal-theory interval.
 
     ci = mean +- (z * std/sqrt(N) + error). Needs N >= 2 for a standard error.
@@ -82,17 +83,35 @@ def mean_estimate(values, *, level: float = 0.95, seed: int | None, method: str 
     mean = float(v.mean())
     se = float(v.std(ddof=1) / np.sqrt(n))
     half = two_sided_z(level) * se + float(error)
-    return Estimate(value=mean, stderr=se, ci_low=mean - half, ci_high=mean + half, level=float(level),
-                    n_draws=n, seed=seed, method=method, error=float(error),
-                    samples=v if keep_samples else None)
+    return Estimate(
+        value=mean,
+        stderr=se,
+        ci_low=mean - half,
+        ci_high=mean + half,
+        level=float(level),
+        n_draws=n,
+        seed=seed,
+        method=method,
+        error=float(error),
+        samples=v if keep_samples else None,
+    )
 
 
 def quadrature_estimate(value: float, error: float, n_evals: int, converged: bool) -> Estimate:
     """Deterministic estimate: interval value +- error."""
     value, error = float(value), float(error)
-    return Estimate(value=value, stderr=0.0, ci_low=value - error, ci_high=value + error,
-                    level=None, n_draws=int(n_evals), seed=None, method="quadrature", error=float(error),
-                    converged=bool(converged))
+    return Estimate(
+        value=value,
+        stderr=0.0,
+        ci_low=value - error,
+        ci_high=value + error,
+        level=None,
+        n_draws=int(n_evals),
+        seed=None,
+        method="quadrature",
+        error=float(error),
+        converged=bool(converged),
+    )
 
 
 def derive_seed(seed: int, *key) -> int:

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import roots_legendre
 
-from .validation import as_array, as_positive_int, as_probability, as_time
 from .divergence import fisher_divergence, loss_gap
 from .dsm import as_seed
 from .empirical import EmpiricalDistribution
-from .estimate import Estimate, two_sided_z, derive_seed
+from .estimate import Estimate, derive_seed, two_sided_z
+from .validation import as_array, as_positive_int, as_probability, as_time
 
 __all__ = ["GapCurve", "loss_gap_curve", "IntegratedGap", "integrated_gap", "log_legendre_rule"]
 
@@ -54,9 +54,16 @@ class GapCurve:
         B = v.size
         mean, se = float(v.mean()), float(v.std(ddof=1) / np.sqrt(B))
         half = two_sided_z(self.level) * se
-        return Estimate(value=mean, stderr=se, ci_low=mean - half, ci_high=mean + half, level=self.level,
-                        n_draws=B * self.n_draws, seed=self.seed,
-                        method=f"mc: {B} data sets x {self.n_draws} draws ({self.estimator})")
+        return Estimate(
+            value=mean,
+            stderr=se,
+            ci_low=mean - half,
+            ci_high=mean + half,
+            level=self.level,
+            n_draws=B * self.n_draws,
+            seed=self.seed,
+            method=f"mc: {B} data sets x {self.n_draws} draws ({self.estimator})",
+        )
 
     def estimates(self) -> list[Estimate]:
         return [self.estimate(j) for j in range(self.ts.size)]
@@ -69,8 +76,17 @@ def _times(ts) -> np.ndarray:
     return ts
 
 
-def loss_gap_curve(dist, n: int, ts, *, n_datasets: int = 8, n_draws: int = 2000, seed: int = 0,
-                   level: float = 0.95, estimator: str = "fisher") -> GapCurve:
+def loss_gap_curve(
+    dist,
+    n: int,
+    ts,
+    *,
+    n_datasets: int = 8,
+    n_draws: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+    estimator: str = "fisher",
+) -> GapCurve:
     """Per-data-set Loss-Gap estimates for B = n_datasets data sets of n points from ``dist``.
 
     dist: anything with .sample(n, rng) and .score(x, t) (GaussianMixture, UniformBoxMixture).
@@ -118,22 +134,38 @@ class IntegratedGap:
         B = v.size
         mean, se = float(v.mean()), float(v.std(ddof=1) / np.sqrt(B))
         half = two_sided_z(self.level) * se + float(self.time_error[k])
-        return Estimate(value=mean, stderr=se, ci_low=mean - half, ci_high=mean + half, level=self.level,
-                        n_draws=self.curve.g.size * self.curve.n_draws, seed=self.curve.seed,
-                        method=f"gauss-legendre(log t) x {self.curve.estimate(0).method}",
-                        error=float(self.time_error[k]))
+        return Estimate(
+            value=mean,
+            stderr=se,
+            ci_low=mean - half,
+            ci_high=mean + half,
+            level=self.level,
+            n_draws=self.curve.g.size * self.curve.n_draws,
+            seed=self.curve.seed,
+            method=f"gauss-legendre(log t) x {self.curve.estimate(0).method}",
+            error=float(self.time_error[k]),
+        )
 
     def slope(self) -> Estimate:
         """d E_D[I] / d log(1/t0): least-squares slope per data set, then mean and se over data sets."""
         x = -np.log(self.t0s)
         xc = x - x.mean()
-        slopes = (self.I - self.I.mean(axis=1, keepdims=True)) @ xc / (xc @ xc)     # (B,)
+        slopes = (self.I - self.I.mean(axis=1, keepdims=True)) @ xc / (xc @ xc)  # (B,)
         B = slopes.size
         mean, se = float(slopes.mean()), float(slopes.std(ddof=1) / np.sqrt(B))
         err = float(np.abs(xc) @ self.time_error / (xc @ xc))
         half = two_sided_z(self.level) * se + err
-        return Estimate(value=mean, stderr=se, ci_low=mean - half, ci_high=mean + half, level=self.level,
-                        n_draws=B, seed=self.curve.seed, method="per-data-set least squares", error=err)
+        return Estimate(
+            value=mean,
+            stderr=se,
+            ci_low=mean - half,
+            ci_high=mean + half,
+            level=self.level,
+            n_draws=B,
+            seed=self.curve.seed,
+            method="per-data-set least squares",
+            error=err,
+        )
 
 
 def log_legendre_rule(lo: float, hi: float, m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -144,8 +176,18 @@ def log_legendre_rule(lo: float, hi: float, m: int) -> tuple[np.ndarray, np.ndar
     return np.exp(uu), 0.5 * (b - a) * w * np.exp(uu)
 
 
-def integrated_gap(dist, n: int, t0s, T: float, *, n_times: int = 12, n_datasets: int = 8, n_draws: int = 2000,
-                   seed: int = 0, level: float = 0.95) -> IntegratedGap:
+def integrated_gap(
+    dist,
+    n: int,
+    t0s,
+    T: float,
+    *,
+    n_times: int = 12,
+    n_datasets: int = 8,
+    n_draws: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> IntegratedGap:
     """E_D[int_{t0}^{T} Loss-Gap_t dt] for every t0 in t0s (all < T), sharing data sets and nodes."""
     t0s = np.sort(_times(t0s))
     T = as_time(T, "T")
@@ -153,19 +195,20 @@ def integrated_gap(dist, n: int, t0s, T: float, *, n_times: int = 12, n_datasets
         raise ValueError(f"t0s: must all be < T = {T}, got max {t0s.max()}")
     n_times = as_positive_int(n_times, "n_times", minimum=2)
     edges = np.append(t0s, T)
-    rules = {}                                           # (segment, m) -> (nodes, weights)
+    rules = {}  # (segment, m) -> (nodes, weights)
     all_t = []
     for k in range(t0s.size):
         for m in (n_times, max(1, n_times // 2)):
             nodes, wts = log_legendre_rule(edges[k], edges[k + 1], m)
             rules[(k, m)] = (len(all_t), nodes, wts)
             all_t.extend(nodes.tolist())
-    curve = loss_gap_curve(dist, n, np.array(all_t), n_datasets=n_datasets, n_draws=n_draws, seed=seed,
-                           level=level)
+    curve = loss_gap_curve(dist, n, np.array(all_t), n_datasets=n_datasets, n_draws=n_draws, seed=seed, level=level)
     seg = {}
     for (k, m), (start, nodes, wts) in rules.items():
-        seg[(k, m)] = curve.g[:, start:start + nodes.size] @ wts                  # (B,)
+        seg[(k, m)] = curve.g[:, start : start + nodes.size] @ wts  # (B,)
     fine = np.stack([sum(seg[(j, n_times)] for j in range(k, t0s.size)) for k in range(t0s.size)], axis=1)
-    coarse = np.stack([sum(seg[(j, max(1, n_times // 2))] for j in range(k, t0s.size)) for k in range(t0s.size)], axis=1)
+    coarse = np.stack(
+        [sum(seg[(j, max(1, n_times // 2))] for j in range(k, t0s.size)) for k in range(t0s.size)], axis=1
+    )
     time_error = np.abs(fine.mean(axis=0) - coarse.mean(axis=0))
     return IntegratedGap(t0s, T, fine, time_error, level, curve)

@@ -34,9 +34,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .validation import as_generator, as_positive_int, as_time
 from .empirical import EmpiricalDistribution
 from .forward import alpha, sigma2
+from .validation import as_generator, as_positive_int, as_time
 
 __all__ = ["LipschitzEstimate", "lipschitz_bounds", "empirical_lipschitz", "search_lipschitz", "spectral_norms"]
 
@@ -65,7 +65,7 @@ def _pair_distances(p: np.ndarray) -> np.ndarray:
     """Squared distances of all distinct pairs i < j: (n (n - 1) / 2,); chunked in rows."""
     out = []
     for i0 in range(0, p.shape[0], 512):
-        blk = p[i0:i0 + 512]
+        blk = p[i0 : i0 + 512]
         d2 = np.maximum(np.einsum("ad,ad->a", blk, blk)[:, None] - 2 * blk @ p.T + np.einsum("bd,bd->b", p, p)[None], 0)
         rows = np.arange(i0, i0 + blk.shape[0])[:, None]
         out.append(d2[rows < np.arange(p.shape[0])[None, :]])
@@ -88,7 +88,7 @@ def _closest_pairs(p: np.ndarray, k: int) -> np.ndarray:
     n = p.shape[0]
     best = []
     for i0 in range(0, n, 512):
-        blk = p[i0:i0 + 512]
+        blk = p[i0 : i0 + 512]
         d2 = np.einsum("ad,ad->a", blk, blk)[:, None] - 2 * blk @ p.T + np.einsum("bd,bd->b", p, p)[None]
         rows = np.arange(i0, i0 + blk.shape[0])[:, None]
         d2[rows >= np.arange(n)[None, :]] = np.inf
@@ -99,8 +99,9 @@ def _closest_pairs(p: np.ndarray, k: int) -> np.ndarray:
     return np.array([(i, j) for _, i, j in best[:k]], dtype=np.int64).reshape(-1, 2)
 
 
-def empirical_lipschitz(points, t: float, *, rng=0, n_pairs: int = 16, n_draws: int = 64, n_ascent: int = 8,
-                        steps: int = 40) -> LipschitzEstimate:
+def empirical_lipschitz(
+    points, t: float, *, rng=0, n_pairs: int = 16, n_draws: int = 64, n_ascent: int = 8, steps: int = 40
+) -> LipschitzEstimate:
     """Largest ||grad^2 log phat_t(x)||_2 found by candidate search plus gradient ascent (see module doc)."""
     t = as_time(t)
     rng = as_generator(rng)
@@ -129,9 +130,9 @@ def empirical_lipschitz(points, t: float, *, rng=0, n_pairs: int = 16, n_draws: 
         xc, step = x[start].copy(), 0.25 * np.sqrt(s2)
         f_val = None
         for _ in range(steps):
-            w = emp.weights(xc[None], t)[0]                             # (n,)
+            w = emp.weights(xc[None], t)[0]  # (n,)
             m = w @ pc
-            dev = pc - m                                                # (n, d)
+            dev = pc - m  # (n, d)
             cov = (dev * w[:, None]).T @ dev
             lam, vec = np.linalg.eigh(cov)
             v = vec[:, -1]
@@ -163,8 +164,9 @@ def empirical_lipschitz(points, t: float, *, rng=0, n_pairs: int = 16, n_draws: 
     return LipschitzEstimate(best_val, best_x, n_evals, "closest-pair midpoints + points + draws, then ascent")
 
 
-def search_lipschitz(dist, t: float, *, rng=0, n_draws: int = 512, n_segments: int = 16,
-                     points_per_segment: int = 17) -> LipschitzEstimate:
+def search_lipschitz(
+    dist, t: float, *, rng=0, n_draws: int = 512, n_segments: int = 16, points_per_segment: int = 17
+) -> LipschitzEstimate:
     """Largest ||grad^2 log p_t||_2 over draws of P_t and points on segments between alpha_t mu_k (any law
     with .hessian, .sample and .means, e.g. GaussianMixture): a lower estimate of the sup."""
     t = as_time(t)

@@ -23,9 +23,9 @@ import numpy as np
 from scipy.linalg import solve_triangular
 from scipy.special import logsumexp
 
-from .validation import as_array, as_generator, as_points, as_positive_int, as_spd_matrices, as_time, as_weights
 from .forward import alpha, sigma2
 from .quadrature import GaussianComponents
+from .validation import as_array, as_generator, as_points, as_positive_int, as_spd_matrices, as_time, as_weights
 
 __all__ = ["GaussianMixture"]
 
@@ -55,20 +55,22 @@ class GaussianMixture:
 
     # ---- constructors -------------------------------------------------------------------
     @classmethod
-    def isotropic(cls, weights, means, variances=1.0) -> "GaussianMixture":
+    def isotropic(cls, weights, means, variances=1.0) -> GaussianMixture:
         """Components N(mu_k, v_k I); variances: scalar or (K,), each > 0."""
         mu = as_array(means, "means", ndim=2)
         v = as_array(variances, "variances")
         if v.ndim == 0:
             v = np.full(mu.shape[0], float(v))
         if v.shape != (mu.shape[0],):
-            raise ValueError(f"variances: must be a scalar or have shape ({mu.shape[0]},) to match means, got {v.shape}")
+            raise ValueError(
+                f"variances: must be a scalar or have shape ({mu.shape[0]},) to match means, got {v.shape}"
+            )
         if np.any(v <= 0):
             raise ValueError(f"variances: must be > 0, got min {v.min():.6g}")
         return cls(weights, mu, v[:, None, None] * np.eye(mu.shape[1]))
 
     @classmethod
-    def diagonal(cls, weights, means, variances) -> "GaussianMixture":
+    def diagonal(cls, weights, means, variances) -> GaussianMixture:
         """Components N(mu_k, diag(v_k)); variances: (K, d) or (d,) shared, each > 0."""
         mu = as_array(means, "means", ndim=2)
         v = as_array(variances, "variances")
@@ -135,11 +137,14 @@ class GaussianMixture:
         logp = np.empty((m, self.K))
         g = np.empty((m, self.K, self.d))
         for k in range(self.K):
-            diff = (x - m_t[k]).T                                          # (d, m)
-            y = solve_triangular(chol[k], diff, lower=True)                # L^{-1}(x - m)
+            diff = (x - m_t[k]).T  # (d, m)
+            y = solve_triangular(chol[k], diff, lower=True)  # L^{-1}(x - m)
             logdet = 2.0 * np.log(np.diag(chol[k])).sum()
-            logp[:, k] = np.log(self.weights[k]) - 0.5 * (y * y).sum(0) - 0.5 * (logdet + self.d * _LOG_2PI) \
-                if self.weights[k] > 0 else -np.inf
+            logp[:, k] = (
+                np.log(self.weights[k]) - 0.5 * (y * y).sum(0) - 0.5 * (logdet + self.d * _LOG_2PI)
+                if self.weights[k] > 0
+                else -np.inf
+            )
             g[:, k, :] = -solve_triangular(chol[k], y, lower=True, trans="T").T  # -C^{-1}(x - m)
         return logp, g
 
@@ -171,21 +176,22 @@ class GaussianMixture:
         """grad^2 log p_t(x) = -sum_k r_k C_k^{-1} + sum_k r_k (g_k - g)(g_k - g)^T: (m, d, d)."""
         x, t = self._prepare(x, t)
         logp, g = self._component_terms(x, t)
-        r = np.exp(logp - logsumexp(logp, axis=1, keepdims=True))        # (m, K)
+        r = np.exp(logp - logsumexp(logp, axis=1, keepdims=True))  # (m, K)
         _, _, chol = self._noised(t)
         eye = np.eye(self.d)
-        c_inv = np.stack([solve_triangular(L, solve_triangular(L, eye, lower=True), lower=True, trans="T")
-                          for L in chol])                                # (K, d, d)
-        dev = g - np.einsum("mk,mkd->md", r, g)[:, None, :]              # (m, K, d)
+        c_inv = np.stack(
+            [solve_triangular(L, solve_triangular(L, eye, lower=True), lower=True, trans="T") for L in chol]
+        )  # (K, d, d)
+        dev = g - np.einsum("mk,mkd->md", r, g)[:, None, :]  # (m, K, d)
         h = -np.einsum("mk,kij->mij", r, c_inv) + np.einsum("mk,mki,mkj->mij", r, dev, dev)
         return 0.5 * (h + np.swapaxes(h, 1, 2))
 
     def _posterior_terms(self, x, t):
         x, t = self._prepare(x, t, allow_zero=False)
         logp, g = self._component_terms(x, t)
-        r = np.exp(logp - logsumexp(logp, axis=1, keepdims=True))        # (m, K)
+        r = np.exp(logp - logsumexp(logp, axis=1, keepdims=True))  # (m, K)
         a = alpha(t)
-        m_k = self.means[None] - a * np.einsum("kij,mkj->mki", self.covs, g)   # (m, K, d)
+        m_k = self.means[None] - a * np.einsum("kij,mkj->mki", self.covs, g)  # (m, K, d)
         return t, r, m_k
 
     def denoiser(self, x, t: float) -> np.ndarray:
@@ -199,8 +205,12 @@ class GaussianMixture:
         _, c, chol = self._noised(t)
         s2 = sigma2(t)
         # V_k = sigma_t^2 Sigma_k C_k^{-1}: C_k commutes with Sigma_k, so C_k^{-1} Sigma_k is its transpose.
-        c_inv_sigma = np.stack([solve_triangular(L, solve_triangular(L, S, lower=True), lower=True, trans="T")
-                                for L, S in zip(chol, self.covs)])        # (K, d, d)
+        c_inv_sigma = np.stack(
+            [
+                solve_triangular(L, solve_triangular(L, S, lower=True), lower=True, trans="T")
+                for L, S in zip(chol, self.covs)
+            ]
+        )  # (K, d, d)
         v = s2 * 0.5 * (c_inv_sigma + np.swapaxes(c_inv_sigma, 1, 2))
         mean = np.einsum("mk,mkd->md", r, m_k)
         dev = m_k - mean[:, None, :]

@@ -19,9 +19,9 @@ origin are what needs the high orders.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
 
 import numpy as np
 from scipy.special import roots_hermitenorm
@@ -92,11 +92,12 @@ def _rule_value(comps: GaussianComponents, f, q: int, max_rows: int) -> tuple[fl
     batch = max(1, max_rows // z.shape[0])
     total, total_abs = 0.0, 0.0
     for start in range(0, k_all.size, batch):
-        k = k_all[start:start + batch]
-        x = comps.transform(k, z)                                      # (B, Q, d)
-        zz = np.broadcast_to(z, x.shape)                               # (B, Q, d)
-        vals = np.asarray(f(x.reshape(-1, comps.d), zz.reshape(-1, comps.d), np.repeat(k, z.shape[0])),
-                          dtype=np.float64).reshape(k.size, z.shape[0])  # (B, Q)
+        k = k_all[start : start + batch]
+        x = comps.transform(k, z)  # (B, Q, d)
+        zz = np.broadcast_to(z, x.shape)  # (B, Q, d)
+        vals = np.asarray(
+            f(x.reshape(-1, comps.d), zz.reshape(-1, comps.d), np.repeat(k, z.shape[0])), dtype=np.float64
+        ).reshape(k.size, z.shape[0])  # (B, Q)
         if not np.all(np.isfinite(vals)):
             raise FloatingPointError("quadrature integrand is not finite; the score callable returned NaN or inf")
         total += float(comps.weights[k] @ (vals @ w))
@@ -104,8 +105,16 @@ def _rule_value(comps: GaussianComponents, f, q: int, max_rows: int) -> tuple[fl
     return total, total_abs, k_all.size * z.shape[0]
 
 
-def expectation(comps: GaussianComponents, f: Callable, *, rtol: float = 1e-11, atol: float = 0.0,
-                q0: int | None = None, q_max: int | None = None, max_rows: int = 1 << 17) -> Estimate:
+def expectation(
+    comps: GaussianComponents,
+    f: Callable,
+    *,
+    rtol: float = 1e-11,
+    atol: float = 0.0,
+    q0: int | None = None,
+    q_max: int | None = None,
+    max_rows: int = 1 << 17,
+) -> Estimate:
     """E_{x ~ comps} f(x, z, k) by adaptive tensor Gauss-Hermite quadrature (d in {1, 2}).
 
     f(x (N, d), z (N, d), k (N,)) -> (N,) receives the points, the standard-normal nodes they
@@ -123,7 +132,9 @@ def expectation(comps: GaussianComponents, f: Callable, *, rtol: float = 1e-11, 
     q = q0 or lo
     q_max = q_max or hi
     if q_max < 2 * q:
-        raise ValueError(f"q_max: must be >= 2 * q0 = {2 * q} (two orders are needed for an error estimate), got {q_max}")
+        raise ValueError(
+            f"q_max: must be >= 2 * q0 = {2 * q} (two orders are needed for an error estimate), got {q_max}"
+        )
     prev, _, n_evals = _rule_value(comps, f, q, max_rows)
     while True:
         q *= 2
@@ -133,7 +144,7 @@ def expectation(comps: GaussianComponents, f: Callable, *, rtol: float = 1e-11, 
         rounding = 64 * np.finfo(float).eps * cur_abs
         if err <= max(rtol * abs(cur), rounding):
             return quadrature_estimate(cur, max(err, rounding), n_evals, True)
-        if err <= atol:                     # converged to the caller's floor, and no better
+        if err <= atol:  # converged to the caller's floor, and no better
             return quadrature_estimate(cur, float(atol), n_evals, True)
         if 2 * q > q_max:
             return quadrature_estimate(cur, err, n_evals, False)

@@ -56,12 +56,12 @@ def _kernel_facts(n: int):
     """
     xs = sp.symbols(f"x1:{n + 1}", real=True)
     P = sp.symbols(f"phi1:{n + 1}", positive=True)
-    T = [-(x_ - alpha_ * xi) / sigma_ ** 2 for xi in xs]
+    T = [-(x_ - alpha_ * xi) / sigma_**2 for xi in xs]
     ok = True
     for xi, Ti in zip(xs, T):
-        phi = sp.exp(-(x_ - alpha_ * xi) ** 2 / (2 * sigma_ ** 2)) / sp.sqrt(2 * sp.pi * sigma_ ** 2)
+        phi = sp.exp(-((x_ - alpha_ * xi) ** 2) / (2 * sigma_**2)) / sp.sqrt(2 * sp.pi * sigma_**2)
         ok &= sp.simplify(sp.diff(phi, x_) / phi - Ti) == 0
-        ok &= sp.simplify(sp.diff(phi, x_, 2) / phi - (Ti ** 2 - 1 / sigma_ ** 2)) == 0
+        ok &= sp.simplify(sp.diff(phi, x_, 2) / phi - (Ti**2 - 1 / sigma_**2)) == 0
     return xs, P, T, bool(ok)
 
 
@@ -72,8 +72,8 @@ def s1_decomposition(n: int = 3) -> Derivation:
     xs, P, T, facts = _kernel_facts(n)
     s = sp.Function("s")(x_)
     phat = sp.Add(*P) / n
-    dphat = sp.Add(*[p * t for p, t in zip(P, T)]) / n               # phat' by the kernel fact
-    e = dphat / phat                                                  # empirical score
+    dphat = sp.Add(*[p * t for p, t in zip(P, T)]) / n  # phat' by the kernel fact
+    e = dphat / phat  # empirical score
     cross = sp.Add(*[p * (t - e) for p, t in zip(P, T)]) / n
     cross_zero = _is_zero(cross)
     lhs = sp.Add(*[p * (t - s) ** 2 for p, t in zip(P, T)]) / n
@@ -107,10 +107,13 @@ def gaussian_score_hessian(d: int = 1) -> Derivation:
         c = sp.Symbol("c", real=True)
         Sig = sp.Matrix([[v1, c], [c, v2]])
         params = [v1, v2, c]
-    C = alpha_ ** 2 * Sig + sigma_ ** 2 * sp.eye(d)
+    C = alpha_**2 * Sig + sigma_**2 * sp.eye(d)
     diff = xv - alpha_ * mu
-    logp = -sp.Rational(1, 2) * (diff.T * C.inv() * diff)[0, 0] - sp.Rational(1, 2) * sp.log(C.det()) \
+    logp = (
+        -sp.Rational(1, 2) * (diff.T * C.inv() * diff)[0, 0]
+        - sp.Rational(1, 2) * sp.log(C.det())
         - sp.Rational(d, 2) * sp.log(2 * sp.pi)
+    )
     score = sp.Matrix([sp.simplify(sp.diff(logp, xi)) for xi in xv])
     hess = sp.Matrix(d, d, lambda i, j: sp.simplify(sp.diff(logp, xv[i], xv[j])))
     residual = sp.simplify(hess + C.inv())
@@ -126,9 +129,12 @@ def gaussian_score_hessian(d: int = 1) -> Derivation:
         statement="grad^2 log N(x; alpha mu, alpha^2 Sigma + sigma^2 I) = -(alpha^2 Sigma + sigma^2 I)^{-1}",
         residual=residual,
         holds=residual == sp.zeros(d, d),
-        extra={"score": score, "hessian": hess,
-               "score_fn": lambda x, m, S, a, s: np.asarray(f_score(*unpack(x, m, S), a, s), dtype=float).reshape(d),
-               "hessian_fn": lambda x, m, S, a, s: np.asarray(f_hess(*unpack(x, m, S), a, s), dtype=float).reshape(d, d)},
+        extra={
+            "score": score,
+            "hessian": hess,
+            "score_fn": lambda x, m, S, a, s: np.asarray(f_score(*unpack(x, m, S), a, s), dtype=float).reshape(d),
+            "hessian_fn": lambda x, m, S, a, s: np.asarray(f_hess(*unpack(x, m, S), a, s), dtype=float).reshape(d, d),
+        },
     )
 
 
@@ -146,9 +152,12 @@ def empirical_hessian_identity(n: int = 3) -> Derivation:
     mean = sp.Add(*[wi * xi for wi, xi in zip(w, xs)])
     var = sp.Add(*[wi * (xi - mean) ** 2 for wi, xi in zip(w, xs)])
     d1 = sp.Add(*[p * t for p, t in zip(P, T)]) / total
-    d2 = sp.Add(*[p * (t ** 2 - 1 / sigma_ ** 2) for p, t in zip(P, T)]) / total
-    hess = d2 - d1 ** 2
-    residual = sp.cancel(sp.together(sp.expand(hess - (-1 / sigma_ ** 2 + alpha_ ** 2 / sigma_ ** 4 * var))))
-    return Derivation(statement="(log phat_t)'' = -1/sigma^2 + alpha^2/sigma^4 Var_w[x_i]",
-                      residual=residual, holds=bool(facts and residual == 0),
-                      extra={"n": n, "kernel_facts_hold": facts, "hessian": hess, "symbols": (xs, P)})
+    d2 = sp.Add(*[p * (t**2 - 1 / sigma_**2) for p, t in zip(P, T)]) / total
+    hess = d2 - d1**2
+    residual = sp.cancel(sp.together(sp.expand(hess - (-1 / sigma_**2 + alpha_**2 / sigma_**4 * var))))
+    return Derivation(
+        statement="(log phat_t)'' = -1/sigma^2 + alpha^2/sigma^4 Var_w[x_i]",
+        residual=residual,
+        holds=bool(facts and residual == 0),
+        extra={"n": n, "kernel_facts_hold": facts, "hessian": hess, "symbols": (xs, P)},
+    )

@@ -51,8 +51,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import erfcx, logsumexp, ndtr
 
-from .validation import as_array, as_generator, as_points, as_positive_int, as_time, as_weights
 from .forward import alpha, sigma, sigma2
+from .validation import as_array, as_generator, as_points, as_positive_int, as_time, as_weights
 
 __all__ = ["UniformBoxMixture", "normal_interval"]
 
@@ -60,7 +60,7 @@ _SQRT3 = np.sqrt(3.0)
 _SQRT2 = np.sqrt(2.0)
 _SQRT_2_OVER_PI = np.sqrt(2.0 / np.pi)
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(8)         # nodes/weights on [-1, 1], sum(w) = 2
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(8)  # nodes/weights on [-1, 1], sum(w) = 2
 
 
 def _kappa(A: np.ndarray) -> np.ndarray:
@@ -94,7 +94,7 @@ def normal_interval(c, delta, *, second: bool = False):
     The kernel of ``UniformBoxMixture`` (not exported from ``theory``); no input checks.
     """
     c, delta = np.broadcast_arrays(np.asarray(c, dtype=np.float64), np.asarray(delta, dtype=np.float64))
-    m = -np.abs(c)                                                   # reflected centre, <= 0
+    m = -np.abs(c)  # reflected centre, <= 0
     ell, g_abs = np.empty(c.shape), np.empty(c.shape)
     h = np.empty(c.shape) if second else None
     narrow = delta * np.maximum(1.0, -m) <= 1.0
@@ -105,53 +105,54 @@ def normal_interval(c, delta, *, second: bool = False):
     if narrow.any():
         mm, dd = m[narrow], delta[narrow]
         S, R1, R2 = np.zeros(mm.shape), np.zeros(mm.shape), np.zeros(mm.shape)
-        for x_i, w_i in zip(_GL_X, _GL_W):                           # a loop: no (n, 8) temporaries
-            r = (0.5 * x_i) * dd                                     # node in |r| <= delta/2
-            e = w_i * np.exp(r * (-mm - 0.5 * r))                    # w_i exp(-m r - r^2/2)
+        for x_i, w_i in zip(_GL_X, _GL_W):  # a loop: no (n, 8) temporaries
+            r = (0.5 * x_i) * dd  # node in |r| <= delta/2
+            e = w_i * np.exp(r * (-mm - 0.5 * r))  # w_i exp(-m r - r^2/2)
             S += e
             if second:
                 R1 += e * r
                 R2 += e * r * r
-        S *= 0.5                                                     # mean of exp(-m r - r^2/2) over |r| <= delta/2
+        S *= 0.5  # mean of exp(-m r - r^2/2) over |r| <= delta/2
         ell[narrow] = -0.5 * mm * mm - _LOG_SQRT_2PI + np.log(S)
-        x = -0.5 * mm * dd                                           # |m| delta / 2 <= 1/2
+        x = -0.5 * mm * dd  # |m| delta / 2 <= 1/2
         shc = np.ones_like(x)
-        nz = x > 1e-8                                                # sinh(x)/x - 1 = x^2/6 < 2e-17 below
+        nz = x > 1e-8  # sinh(x)/x - 1 = x^2/6 < 2e-17 below
         shc[nz] = np.sinh(x[nz]) / x[nz]
         g_abs[narrow] = -mm * np.exp(-0.125 * dd * dd) * shc / S
         if second:
-            rbar = R1 / (2.0 * S)                                    # E r, E r^2 under the tilted weights;
-            h[narrow] = -1.0 + (R2 / (2.0 * S) - rbar * rbar)        # rbar^2 <~ E r^2 / 12 here: no cancellation
+            rbar = R1 / (2.0 * S)  # E r, E r^2 under the tilted weights;
+            h[narrow] = -1.0 + (R2 / (2.0 * S) - rbar * rbar)  # rbar^2 <~ E r^2 / 12 here: no cancellation
 
     if tail.any():
         mm, dd = m[tail], delta[tail]
         uu, vv = mm + 0.5 * dd, mm - 0.5 * dd
         ex_u, ex_v = erfcx(-uu / _SQRT2), erfcx(-vv / _SQRT2)
-        q = -mm * dd                                                 # delta |m| = (v'^2 - u'^2) / 2
-        log_rho = np.log(ex_v) - np.log(ex_u) - q                    # log Phi(v') - log Phi(u') <= -0.8
+        q = -mm * dd  # delta |m| = (v'^2 - u'^2) / 2
+        log_rho = np.log(ex_v) - np.log(ex_u) - q  # log Phi(v') - log Phi(u') <= -0.8
         one_m_rho = -np.expm1(log_rho)
         ell[tail] = np.log(0.5 * ex_u) - 0.5 * uu * uu + np.log(one_m_rho) - np.log(dd)
-        lam = _SQRT_2_OVER_PI / ex_u                                 # phi(u') / Phi(u')
+        lam = _SQRT_2_OVER_PI / ex_u  # phi(u') / Phi(u')
         g_abs[tail] = lam * (-np.expm1(-q)) / one_m_rho
         if second:
             # h = h1(u') + d^2/dm^2 log(1 - rho) with the one-sided h1(w) = d^2 log Phi(w) / dw^2
             # = -lambda(w) kappa(w), kappa(w) = w + lambda(w) > 0 (both terms same sign; see _kappa).
-            A, B = -uu, -vv                                          # 0 <= A < B = A + delta
+            A, B = -uu, -vv  # 0 <= A < B = A + delta
             kA, kB = _kappa(A), _kappa(B)
             rho = np.exp(log_rho)
-            h[tail] = (-(A + kA) * kA + rho * (B + kB) * kB) / one_m_rho \
-                - rho * (dd + kB - kA) ** 2 / one_m_rho ** 2           # lambda(v') - lambda(u') = delta + kB - kA
+            h[tail] = (-(A + kA) * kA + rho * (B + kB) * kB) / one_m_rho - rho * (
+                dd + kB - kA
+            ) ** 2 / one_m_rho**2  # lambda(v') - lambda(u') = delta + kB - kA
 
     if inner.any():
         mm, dd = m[inner], delta[inner]
         uu, vv = mm + 0.5 * dd, mm - 0.5 * dd
-        Z = 1.0 - (ndtr(-uu) + ndtr(vv))                             # >= Phi(0) - Phi(-1/2) = 0.19
+        Z = 1.0 - (ndtr(-uu) + ndtr(vv))  # >= Phi(0) - Phi(-1/2) = 0.19
         ell[inner] = np.log(Z) - np.log(dd)
         phi_u = np.exp(-0.5 * uu * uu - _LOG_SQRT_2PI)
         q = -mm * dd
         g_abs[inner] = phi_u * (-np.expm1(-q)) / Z
         if second:
-            T = (-uu * phi_u + vv * phi_u * np.exp(-q)) / Z          # both terms <= 0: no cancellation
+            T = (-uu * phi_u + vv * phi_u * np.exp(-q)) / Z  # both terms <= 0: no cancellation
             h[inner] = T - g_abs[inner] ** 2
 
     g = -np.sign(c) * g_abs
@@ -183,12 +184,13 @@ class UniformBoxMixture:
         if v.ndim == 1 and v.shape != (d,):
             raise ValueError(f"variances: a 1-D array must have shape ({d},) to match means, got {v.shape}")
         if v.ndim > 2 or (v.ndim == 2 and v.shape != (K, d)):
-            raise ValueError(f"variances: must be a scalar or have shape ({d},) or ({K}, {d}) to match means, "
-                             f"got {v.shape}")
+            raise ValueError(
+                f"variances: must be a scalar or have shape ({d},) or ({K}, {d}) to match means, got {v.shape}"
+            )
         if np.any(v <= 0):
             raise ValueError(f"variances: must be > 0, got min {v.min():.6g}")
         v = np.array(np.broadcast_to(v, (K, d)))
-        covs = v[:, :, None] * np.eye(d)[None]                       # (K, d, d)
+        covs = v[:, :, None] * np.eye(d)[None]  # (K, d, d)
         for a in (w, mu, v, covs):
             a.setflags(write=False)
         self.weights, self.means, self.variances, self.covs = w, mu, v, covs
@@ -212,9 +214,10 @@ class UniformBoxMixture:
         t = as_time(t, allow_zero=True)
         a, s2 = alpha(t), sigma2(t)
         mean0 = self.weights @ self.means
-        dev = self.means - mean0                                     # (K, d)
-        cov = np.diag(a * a * (self.weights @ self.variances) + s2) \
-            + a * a * np.einsum("k,ki,kj->ij", self.weights, dev, dev)
+        dev = self.means - mean0  # (K, d)
+        cov = np.diag(a * a * (self.weights @ self.variances) + s2) + a * a * np.einsum(
+            "k,ki,kj->ij", self.weights, dev, dev
+        )
         return a * mean0, cov
 
     # ---- sampling -----------------------------------------------------------------------
@@ -231,7 +234,7 @@ class UniformBoxMixture:
         k = rng.choice(self.K, size=n, p=self.weights)
         xi = rng.uniform(-_SQRT3, _SQRT3, size=(n, self.d))
         z = rng.standard_normal((n, self.d))
-        x0 = self.means[k] + np.sqrt(self.variances[k]) * xi         # (n, d)
+        x0 = self.means[k] + np.sqrt(self.variances[k]) * xi  # (n, d)
         x = alpha(t) * x0 + sigma(t) * z
         return (x, k) if return_labels else x
 
@@ -243,8 +246,8 @@ class UniformBoxMixture:
     def _component_terms(self, x: np.ndarray, t: float, second: bool = False):
         """log pi_k + log p_k(x) (m, K), component scores g_k (m, K, d) [and d^2 log p_kj (m, K, d)]."""
         a, s = alpha(t), sigma(t)
-        c = (x[:, None, :] - a * self.means[None]) / s                # (m, K, d) box-centred
-        delta = (2.0 * _SQRT3 * a) * np.sqrt(self.variances) / s      # (K, d) box widths
+        c = (x[:, None, :] - a * self.means[None]) / s  # (m, K, d) box-centred
+        delta = (2.0 * _SQRT3 * a) * np.sqrt(self.variances) / s  # (K, d) box widths
         out = normal_interval(c, delta[None], second=second)
         logp = self._log_w + out[0].sum(axis=2) - self.d * np.log(s)  # (m, K)
         g = out[1] / s
@@ -267,14 +270,14 @@ class UniformBoxMixture:
         """grad log p_t(x) = sum_k r_k g_k: (m, d); t > 0."""
         x, t = self._prepare(x, t)
         logp, g = self._component_terms(x, t)
-        r = np.exp(logp - logsumexp(logp, axis=1, keepdims=True))   # (m, K)
+        r = np.exp(logp - logsumexp(logp, axis=1, keepdims=True))  # (m, K)
         return np.einsum("mk,mkd->md", r, g)
 
     def hessian(self, x, t: float) -> np.ndarray:
         """grad^2 log p_t(x) = sum_k r_k diag(h_k) + sum_k r_k (g_k - g)(g_k - g)^T: (m, d, d); t > 0."""
         x, t = self._prepare(x, t)
         logp, g, h = self._component_terms(x, t, second=True)
-        r = np.exp(logp - logsumexp(logp, axis=1, keepdims=True))   # (m, K)
-        dev = g - np.einsum("mk,mkd->md", r, g)[:, None, :]          # (m, K, d)
+        r = np.exp(logp - logsumexp(logp, axis=1, keepdims=True))  # (m, K)
+        dev = g - np.einsum("mk,mkd->md", r, g)[:, None, :]  # (m, K, d)
         hess = np.einsum("mk,mkd,de->mde", r, h, np.eye(self.d)) + np.einsum("mk,mki,mkj->mij", r, dev, dev)
         return 0.5 * (hess + np.swapaxes(hess, 1, 2))

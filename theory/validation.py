@@ -113,8 +113,9 @@ def as_weights(value, name: str = "weights", *, rtol: float = 1e-10) -> np.ndarr
     return w / total
 
 
-def as_spd_matrices(value, name: str, *, k: int, d: int, rtol: float = 1e-10,
-                    max_cond_inv: float = 1e-12) -> np.ndarray:
+def as_spd_matrices(
+    value, name: str, *, k: int, d: int, rtol: float = 1e-10, max_cond_inv: float = 1e-12
+) -> np.ndarray:
     """Return (k, d, d) covariances that are symmetric (within rtol) and positive definite.
 
     Symmetry is checked as max|C - C^T| <= rtol * max|C|; the returned matrices are exactly
@@ -135,8 +136,10 @@ def as_spd_matrices(value, name: str, *, k: int, d: int, rtol: float = 1e-10,
         if lam[0] <= 0:
             raise ValueError(f"{name}: must be positive definite, component {j} has smallest eigenvalue {lam[0]:.3g}")
         if lam[0] < max_cond_inv * lam[-1]:
-            raise ValueError(f"{name}: must be numerically positive definite (condition number <= {1 / max_cond_inv:.0e}), "
-                             f"component {j} has condition number {lam[-1] / lam[0]:.3g}")
+            raise ValueError(
+                f"{name}: must be numerically positive definite (condition number <= {1 / max_cond_inv:.0e}), "
+                f"component {j} has condition number {lam[-1] / lam[0]:.3g}"
+            )
     return c
 
 

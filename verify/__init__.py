@@ -6,12 +6,19 @@ this package but not the numerical code behind the registry (numpy, scipy, torch
 
 import importlib
 
-_LAZY = {"PROFILES": "registry", "REGISTRY": "registry", "CheckResult": "registry", "Claim": "registry", "Context":
-         "registry", "Findings": "registry", "claim_ids": "registry", "get_claims": "registry", "register":
-         "registry"}
+_LAZY = {
+    "PROFILES": "registry",
+    "REGISTRY": "registry",
+    "CheckResult": "registry",
+    "Claim": "registry",
+    "Context": "registry",
+    "Findings": "registry",
+    "claim_ids": "registry",
+    "get_claims": "registry",
+    "register": "registry",
+}
 
-__all__ = ["PROFILES", "REGISTRY", "CheckResult", "Claim", "Context", "Findings", "claim_ids", "get_claims",
-           "register"]
+__all__ = ["PROFILES", "REGISTRY", "CheckResult", "Claim", "Context", "Findings", "claim_ids", "get_claims", "register"]
 
 
 def __getattr__(name: str):

@@ -51,8 +51,9 @@ def static_claims() -> list[tuple[str, str, str]]:
             if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "register"):
                 continue
             kw = {k.arg: k.value for k in call.keywords}
-            out.append((ast.literal_eval(call.args[0]), ast.literal_eval(kw["title"]),
-                        ast.literal_eval(kw["paper_ref"])))
+            out.append(
+                (ast.literal_eval(call.args[0]), ast.literal_eval(kw["title"]), ast.literal_eval(kw["paper_ref"]))
+            )
     group = {"S": 0, "A": 1, "M": 2}
     return sorted(out, key=lambda c: (group.get(c[0][:1], 3), int(c[0][1:]) if c[0][1:].isdigit() else 0, c[0]))
 
@@ -68,8 +69,12 @@ class _Formatter(argparse.HelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if ("default" in text or action.default in (None, False, argparse.SUPPRESS) or action.required
-                or action.option_strings == []):
+        if (
+            "default" in text
+            or action.default in (None, False, argparse.SUPPRESS)
+            or action.required
+            or action.option_strings == []
+        ):
             return text
         return f"{text} (default: {action.default})"
 
@@ -81,6 +86,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _int_at_least(lo: int, what: str):
     """An argparse type: an integer >= lo, else one line naming the constraint."""
+
     def convert(text: str) -> int:
         try:
             v = int(text)
@@ -89,6 +95,7 @@ def _int_at_least(lo: int, what: str):
         if v < lo:
             raise argparse.ArgumentTypeError(f"must be a {what}, got {v}")
         return v
+
     return convert
 
 
@@ -123,34 +130,60 @@ def _claims(text: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="memsep", description="Executable verification of Ye, Zhu, Tao, Chen (2025): "
-                "provable separations between memorization and generalization in diffusion models.")
+    p = _Parser(
+        prog="memsep",
+        description="Executable verification of Ye, Zhu, Tao, Chen (2025): "
+        "provable separations between memorization and generalization in diffusion models.",
+    )
     p.add_argument("--version", action="version", version=f"memsep {_version()}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    run = sub.add_parser("run", help="run claims, write results/, figures/ and REPORT.md",
-                         formatter_class=_Formatter)
-    run.add_argument("--claims", type=_claims, default=None,
-                     help="comma-separated claim ids, run in paper order (default: all registered)")
-    run.add_argument("--profile", choices=PROFILES, default="quick",
-                     help="size preset: ci (test-suite size), quick (minutes on 2 cores), standard (the decisive size of "
-                          "the pruning claims, up to 2 hours on 2 cores; other claims run their quick preset), full "
-                          "(reference scale)")
-    run.add_argument("--seed", type=_seed, default=None, help="run seed (default 0); each claim derives its own seed "
-                     "from it")
-    run.add_argument("--seeds", type=_seeds, default=None,
-                     help="replication: the first seed's results go to results/ (as --seed), each further seed's to "
-                          "replicates/<profile>/seed-<s>/, and REPORT.md compares the verdicts")
+    run = sub.add_parser("run", help="run claims, write results/, figures/ and REPORT.md", formatter_class=_Formatter)
+    run.add_argument(
+        "--claims",
+        type=_claims,
+        default=None,
+        help="comma-separated claim ids, run in paper order (default: all registered)",
+    )
+    run.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="quick",
+        help="size preset: ci (test-suite size), quick (minutes on 2 cores), standard (the decisive size of "
+        "the pruning claims, up to 2 hours on 2 cores; other claims run their quick preset), full "
+        "(reference scale)",
+    )
+    run.add_argument(
+        "--seed", type=_seed, default=None, help="run seed (default 0); each claim derives its own seed from it"
+    )
+    run.add_argument(
+        "--seeds",
+        type=_seeds,
+        default=None,
+        help="replication: the first seed's results go to results/ (as --seed), each further seed's to "
+        "replicates/<profile>/seed-<s>/, and REPORT.md compares the verdicts",
+    )
     run.add_argument("--out", type=Path, default=Path("."), help="folder for REPORT.md, results/ and figures/")
     run.add_argument("--dry-run", action="store_true", help="print the resolved configuration as JSON and exit")
     run.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                     help="torch device for the claims that train networks (auto: cuda when present)")
-    run.add_argument("--data", type=Path, default=None,
-                     help="local folder of a data set that must be downloaded by the user (the cifar-10-batches-py "
-                          "folder for M1-M4's full profile); nothing is fetched")
-    rpl = sub.add_parser("replicate", help="run claims under several run seeds (out/replicates/<profile>/seed-<s>) "
-                         "and add a verdict-agreement table to REPORT.md",
-                         formatter_class=_Formatter)
+    run.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="torch device for the claims that train networks (auto: cuda when present)",
+    )
+    run.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="local folder of a data set that must be downloaded by the user (the cifar-10-batches-py "
+        "folder for M1-M4's full profile); nothing is fetched",
+    )
+    rpl = sub.add_parser(
+        "replicate",
+        help="run claims under several run seeds (out/replicates/<profile>/seed-<s>) "
+        "and add a verdict-agreement table to REPORT.md",
+        formatter_class=_Formatter,
+    )
     rpl.add_argument("--seeds", type=_seeds, required=True, help="comma-separated run seeds, e.g. 1,2")
     rpl.add_argument("--claims", type=_claims, default=None, help="comma-separated claim ids (default: all registered)")
     rpl.add_argument("--profile", choices=PROFILES, default="quick", help="size preset of the replicates")
@@ -159,22 +192,33 @@ def build_parser() -> argparse.ArgumentParser:
     rpl.add_argument("--no-progress", action="store_true", help="hide progress bars")
     rpl.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="torch device")
     rpl.add_argument("--data", type=Path, default=None, help="local cifar-10-batches-py folder (M1-M4 full profile)")
-    rep = sub.add_parser("report", help="rebuild REPORT.md from existing results/*.json",
-                         formatter_class=_Formatter)
+    rep = sub.add_parser("report", help="rebuild REPORT.md from existing results/*.json", formatter_class=_Formatter)
     rep.add_argument("--out", type=Path, default=Path("."), help="folder holding results/ (REPORT.md goes there)")
     sub.add_parser("list", help="print the registered claims")
-    cl = sub.add_parser("claims", help="write CLAIMS.md: each claim's statement, what is inferred and its "
-                        "pre-registered decision rules", formatter_class=_Formatter)
+    cl = sub.add_parser(
+        "claims",
+        help="write CLAIMS.md: each claim's statement, what is inferred and its pre-registered decision rules",
+        formatter_class=_Formatter,
+    )
     cl.add_argument("--out", type=Path, default=Path("CLAIMS.md"), help="file to write ('-': print it)")
-    fz = sub.add_parser("fuzz", help="hunt for counterexamples to a claim's property with Hypothesis",
-                        formatter_class=_Formatter)
+    fz = sub.add_parser(
+        "fuzz", help="hunt for counterexamples to a claim's property with Hypothesis", formatter_class=_Formatter
+    )
     fz.add_argument("claim", type=str.upper, help="claim id with a fuzz spec (S1, S2, A1, ...)")
     fz.add_argument("--examples", type=_positive_int, default=200, help="distinct examples to try")
     fz.add_argument("--seed", type=_seed, default=0, help="campaign seed; each chunk of examples derives its own")
-    fz.add_argument("--time-budget", type=_seconds, default=600.0,
-                    help="seconds for the search; shrinking the result may take up to a quarter more")
-    fz.add_argument("--out", type=Path, default=Path("."),
-                    help="folder for results/fuzz/<claim>.json and the example database .hypothesis/fuzz/<claim>")
+    fz.add_argument(
+        "--time-budget",
+        type=_seconds,
+        default=600.0,
+        help="seconds for the search; shrinking the result may take up to a quarter more",
+    )
+    fz.add_argument(
+        "--out",
+        type=Path,
+        default=Path("."),
+        help="folder for results/fuzz/<claim>.json and the example database .hypothesis/fuzz/<claim>",
+    )
     fz.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     from .dit_cli import add_dit_parser
 
@@ -195,10 +239,20 @@ def write_summary(out: Path, records: list[dict], status: int) -> Path:
     """<out>/summary.json: per claim (and run seed) its verdict and every rule's outcome, the tally, the exit status."""
     from memsep.empirical.fileio import atomic_write_text
 
-    runs = [{"claim": r["claim"]["id"], "profile": r.get("profile"), "seed": r.get("seed"),
-             "verdict": r["result"]["verdict"],
-             "rules": {a["key"]: a.get("outcome", "pass" if a.get("passed") else "fail")
-                       for a in r["result"].get("assertions", []) if a.get("key")}} for r in records]
+    runs = [
+        {
+            "claim": r["claim"]["id"],
+            "profile": r.get("profile"),
+            "seed": r.get("seed"),
+            "verdict": r["result"]["verdict"],
+            "rules": {
+                a["key"]: a.get("outcome", "pass" if a.get("passed") else "fail")
+                for a in r["result"].get("assertions", [])
+                if a.get("key")
+            },
+        }
+        for r in records
+    ]
     tally = {v: sum(x["verdict"] == v for x in runs) for v in ("CONFIRMED", "NOT CONFIRMED", "INCONCLUSIVE", "ERROR")}
     path = Path(out) / "summary.json"
     atomic_write_text(path, json.dumps({"exit_status": status, "tally": tally, "runs": runs}, indent=1) + "\n")
@@ -217,19 +271,23 @@ def _margin(m) -> str:
 
 
 def _fuzz(args) -> int:
-    from .fuzz import get_fuzz_spec, run_fuzz
-
     from memsep.empirical.fileio import check_writable_dir
+
+    from .fuzz import get_fuzz_spec, run_fuzz
 
     spec = get_fuzz_spec(args.claim)  # validate before any work
     check_writable_dir(args.out / "results" / "fuzz", "out")
-    print(f"[{args.claim}] fuzz: {spec.property} (up to {args.examples} examples, {args.time_budget:g} s, "
-          f"seed {args.seed})")
+    print(
+        f"[{args.claim}] fuzz: {spec.property} (up to {args.examples} examples, {args.time_budget:g} s, "
+        f"seed {args.seed})"
+    )
     rec = run_fuzz(args.claim, args.examples, args.seed, args.time_budget, args.out, progress=not args.no_progress)
-    print(f"[{args.claim}] {rec['examples_run']} examples in {rec['search_s']:.1f} s (stopped: {rec['stop_reason']}), "
-          f"{rec['elapsed_s']:.1f} s with shrinking ({rec['shrink_examples']} more examples); "
-          f"min margin {_margin(rec['min_margin'])}; "
-          f"{'COUNTEREXAMPLE FOUND' if rec['counterexample'] else 'no counterexample'}")
+    print(
+        f"[{args.claim}] {rec['examples_run']} examples in {rec['search_s']:.1f} s (stopped: {rec['stop_reason']}), "
+        f"{rec['elapsed_s']:.1f} s with shrinking ({rec['shrink_examples']} more examples); "
+        f"min margin {_margin(rec['min_margin'])}; "
+        f"{'COUNTEREXAMPLE FOUND' if rec['counterexample'] else 'no counterexample'}"
+    )
     print(f"worst example:  {_example_line(rec['worst_example'])}")
     shrunk = rec["shrunk_example"]
     print(f"shrunk example: {_example_line(shrunk)}" + (f" [{shrunk['note']}]" if shrunk.get("note") else ""))
@@ -288,13 +346,24 @@ def main(argv: list[str] | None = None) -> int:
         device = choose_device(args.device)
         if args.data is not None and not args.data.is_dir():
             raise ValueError(f"data: {args.data} is not a directory")
-        kw = dict(progress=not args.no_progress, device=device, data=None if args.data is None else str(args.data))
+        from .runner import workers
+
+        rank = workers()[0]  # under torchrun: rank 0 reports, writes and sets the exit status (runner module doc)
+        kw = dict(
+            progress=not args.no_progress and rank == 0,
+            device=device,
+            data=None if args.data is None else str(args.data),
+        )
+        if rank != 0:
+            kw["echo"] = lambda *a, **k: None
         records = []
         if primary is not None:
             records += run_claims(args.claims, args.profile, primary, args.out, **kw)
         if more:
             records += run_replicates(args.claims, args.profile, more, args.out, **kw)
         status = 0 if all(r["result"]["verdict"] == "CONFIRMED" for r in records) else 1
+        if rank != 0:
+            return 0  # a non-zero exit would make torchrun stop rank 0 before it has written
         print(f"wrote {write_summary(args.out, records, status)} (exit status {status})")
         return status
     except ValueError as exc:
@@ -306,8 +375,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"memsep: error: {os_error_text(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("memsep: interrupted; " + ("no campaign record was written" if args.command == "fuzz" else
-                                         "finished claims are saved in results/"), file=sys.stderr)
+        print(
+            "memsep: interrupted; "
+            + ("no campaign record was written" if args.command == "fuzz" else "finished claims are saved in results/"),
+            file=sys.stderr,
+        )
         return 130
 
 

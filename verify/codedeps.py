@@ -43,12 +43,26 @@ import re
 import subprocess
 from pathlib import Path
 
-__all__ = ["CODE_DIRS", "REGISTRATION_PACKAGES", "OUTPUT_ONLY_EDGES", "module_files", "import_edges", "closure",
-           "result_roots", "closure_paths", "blob_id", "tree_blobs", "commit_blobs", "commit_fingerprint",
-           "changed_files", "manifest_path", "write_manifest"]
+__all__ = [
+    "CODE_DIRS",
+    "REGISTRATION_PACKAGES",
+    "OUTPUT_ONLY_EDGES",
+    "module_files",
+    "import_edges",
+    "closure",
+    "result_roots",
+    "closure_paths",
+    "blob_id",
+    "tree_blobs",
+    "commit_blobs",
+    "commit_fingerprint",
+    "changed_files",
+    "manifest_path",
+    "write_manifest",
+]
 
 CODE_DIRS = ("theory", "empirical", "verify")
-NAMESPACE = "memsep"                                   # folder theory/ is the package memsep.theory (pyproject.toml)
+NAMESPACE = "memsep"  # folder theory/ is the package memsep.theory (pyproject.toml)
 REGISTRATION_PACKAGES = frozenset({"memsep.verify.claims"})
 OUTPUT_ONLY_EDGES = frozenset({("memsep.verify.runner", "memsep.verify.report")})
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,7 +82,7 @@ def module_files(root: Path = ROOT) -> dict[str, Path]:
     return {_module_name(p, root): p for d in CODE_DIRS for p in sorted((root / d).rglob("*.py"))}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _parse(path: Path, mtime_ns: int) -> ast.Module:
     return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
 
@@ -84,10 +98,16 @@ def _is_package(name: str, files: dict[str, Path]) -> bool:
 def _lazy_map(name: str, files: dict[str, Path]) -> dict[str, str]:
     """A package's literal ``_LAZY = {attribute: submodule}``, as {attribute: dotted module}."""
     for node in _tree(files[name]).body:
-        if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict)
-                and any(isinstance(t, ast.Name) and t.id == "_LAZY" for t in node.targets)):
-            return {k.value: f"{name}.{v.value}" for k, v in zip(node.value.keys, node.value.values)
-                    if isinstance(k, ast.Constant) and isinstance(v, ast.Constant)}
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Dict)
+            and any(isinstance(t, ast.Name) and t.id == "_LAZY" for t in node.targets)
+        ):
+            return {
+                k.value: f"{name}.{v.value}"
+                for k, v in zip(node.value.keys, node.value.values)
+                if isinstance(k, ast.Constant) and isinstance(v, ast.Constant)
+            }
     return {}
 
 
@@ -101,7 +121,7 @@ def import_edges(name: str, files: dict[str, Path]) -> list[tuple[str, str]]:
             out += [(a.name, "full") for a in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                base_parts = package[:len(package) - (node.level - 1)]
+                base_parts = package[: len(package) - (node.level - 1)]
                 base = ".".join(base_parts + ([node.module] if node.module else []))
             else:
                 base = node.module or ""
@@ -114,7 +134,9 @@ def import_edges(name: str, files: dict[str, Path]) -> list[tuple[str, str]]:
                     out += [(lazy[a.name], "full"), (base, "parent")]
                 else:
                     out.append((base, "full"))
-    return [(m, how) for m, how in out if m.split(".")[:1] == [NAMESPACE] and m.split(".")[1:2] in ([d] for d in CODE_DIRS)]
+    return [
+        (m, how) for m, how in out if m.split(".")[:1] == [NAMESPACE] and m.split(".")[1:2] in ([d] for d in CODE_DIRS)
+    ]
 
 
 def closure(roots, files: dict[str, Path]) -> set[str]:
@@ -132,7 +154,7 @@ def closure(roots, files: dict[str, Path]) -> set[str]:
             if (name, target) in OUTPUT_ONLY_EDGES or target in REGISTRATION_PACKAGES and target != name:
                 continue
             if how == "parent" and target.startswith(name + "."):
-                continue                               # a parent package's re-exports of its own submodules
+                continue  # a parent package's re-exports of its own submodules
             stack.append((target, h))
         if how == "full" and _is_package(name, files):
             stack += [(m, "full") for m in _lazy_map(name, files).values()]
@@ -144,8 +166,10 @@ def result_roots(claim_id: str, kind: str = "run") -> list[str]:
     or "fuzz" (a fuzz campaign)."""
     if kind not in ("run", "fuzz"):
         raise ValueError(f"kind: must be 'run' or 'fuzz', got {kind!r}")
-    return [f"{NAMESPACE}.verify.claims.{claim_id.lower()}",
-            f"{NAMESPACE}.verify.runner" if kind == "run" else f"{NAMESPACE}.verify.fuzz"]
+    return [
+        f"{NAMESPACE}.verify.claims.{claim_id.lower()}",
+        f"{NAMESPACE}.verify.runner" if kind == "run" else f"{NAMESPACE}.verify.fuzz",
+    ]
 
 
 def closure_paths(claim_id: str, kind: str = "run", root: Path = ROOT) -> set[str]:
@@ -172,8 +196,9 @@ def tree_blobs(root: Path = ROOT) -> dict[str, str]:
 def commit_blobs(commit: str, root: Path = ROOT) -> dict[str, str] | None:
     """The same at ``commit``, from ``git ls-tree``; None where git or the commit is not available."""
     try:
-        out = subprocess.run(["git", "ls-tree", "-r", commit, "--", *CODE_DIRS], cwd=root, capture_output=True,
-                             text=True, timeout=30)
+        out = subprocess.run(
+            ["git", "ls-tree", "-r", commit, "--", *CODE_DIRS], cwd=root, capture_output=True, text=True, timeout=30
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     if out.returncode != 0:
@@ -225,21 +250,23 @@ def write_manifest(commit: str, root: Path = ROOT) -> Path:
     blobs = commit_blobs(commit, root)
     if blobs is None:
         raise ValueError(f"commit: git has no commit {commit!r} here")
-    full = subprocess.run(["git", "rev-parse", "--verify", f"{commit}^{{commit}}"], cwd=root, capture_output=True,
-                          text=True)
+    full = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{commit}^{{commit}}"], cwd=root, capture_output=True, text=True
+    )
     if full.returncode != 0:
         raise ValueError(f"commit: git has no commit {commit!r} here")
-    commit = full.stdout.strip()                        # manifests are named by the full id results record
+    commit = full.stdout.strip()  # manifests are named by the full id results record
     path = manifest_path(commit, root)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"commit": commit, "files": dict(sorted(blobs.items()))}, indent=1) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps({"commit": commit, "files": dict(sorted(blobs.items()))}, indent=1) + "\n", encoding="utf-8"
+    )
     return path
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m memsep.verify.codedeps [COMMIT ...]``: write the manifests of the given commits (default: every commit
-    that a committed results file, replicate or fuzz campaign records), then print which claims' results are
+    """``python -m memsep.verify.codedeps [COMMIT ...]``: write the manifests of the given commits (default: every
+    commit that a committed results file, replicate or fuzz campaign records), then print which claims' results are
     current (no file in their closure changed since their commit)."""
     import json
     import sys

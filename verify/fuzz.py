@@ -42,38 +42,50 @@ latest campaign per claim.
 
 from __future__ import annotations
 
-import json
 import contextlib
+import json
 import math
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from random import Random
-from typing import Any, Callable
+from typing import Any
 
-from hypothesis import HealthCheck, Phase, Verbosity, find, given, seed as hypothesis_seed, settings, target
+from hypothesis import HealthCheck, Phase, Verbosity, find, given, settings, target
+from hypothesis import seed as hypothesis_seed
 from hypothesis.database import DirectoryBasedExampleDatabase, InMemoryExampleDatabase
 from hypothesis.errors import NoSuchExample, Unsatisfiable
 from hypothesis.strategies import SearchStrategy
 
-from memsep.theory import derive_seed
-
 from memsep.empirical.fileio import check_writable_dir
+from memsep.theory import derive_seed
 
 from .env import environment, run_stamp
 from .io import atomic_write_json, to_jsonable
 from .registry import REGISTRY, claim_order
 
-__all__ = ["CHUNK", "SHRINK_SLACK", "SHRINK_TIME", "FIND_EXAMPLES", "FuzzSpec", "FUZZ_SPECS", "register_fuzz",
-           "fuzzable_ids", "get_fuzz_spec", "run_fuzz", "identity_margin"]
+__all__ = [
+    "CHUNK",
+    "SHRINK_SLACK",
+    "SHRINK_TIME",
+    "FIND_EXAMPLES",
+    "FuzzSpec",
+    "FUZZ_SPECS",
+    "register_fuzz",
+    "fuzzable_ids",
+    "get_fuzz_spec",
+    "run_fuzz",
+    "identity_margin",
+]
 
 SCHEMA = 1
-CHUNK = 25             # examples per Hypothesis run
-SHRINK_SLACK = 0.05    # shrink target for the worst example: margin <= worst + SHRINK_SLACK * (max - min margin)
-SHRINK_TIME = 0.25     # a shrink may run this fraction of the time budget past the budget
-FIND_EXAMPLES = 1000   # cap on the replayed worst examples, and on hypothesis.find's examples (also <= examples)
+CHUNK = 25  # examples per Hypothesis run
+SHRINK_SLACK = 0.05  # shrink target for the worst example: margin <= worst + SHRINK_SLACK * (max - min margin)
+SHRINK_TIME = 0.25  # a shrink may run this fraction of the time budget past the budget
+FIND_EXAMPLES = 1000  # cap on the replayed worst examples, and on hypothesis.find's examples (also <= examples)
 
 
 @dataclass(frozen=True)
@@ -147,8 +159,8 @@ class _Margins:
         self.margin: dict[str, float] = {}
         self.example: dict[str, dict] = {}
         self.error: dict[str, str] = {}
-        self.late = 0                       # new examples refused after the deadline
-        self.late_at_failure = None         # self.late when the first counterexample appeared
+        self.late = 0  # new examples refused after the deadline
+        self.late_at_failure = None  # self.late when the first counterexample appeared
 
     def key(self, ex) -> tuple[str, dict]:
         desc = to_jsonable(self.spec.describe(ex))
@@ -194,17 +206,26 @@ class _Margins:
 
 def _settings(max_examples: int, **kw) -> settings:
     """Explicit settings on Hypothesis's default profile (not the profile a test suite loaded)."""
-    return settings(settings.get_profile("default"), max_examples=max_examples, deadline=None, derandomize=False,
-                    suppress_health_check=list(HealthCheck), report_multiple_bugs=False, verbosity=Verbosity.quiet,
-                    print_blob=False, **kw)
+    return settings(
+        settings.get_profile("default"),
+        max_examples=max_examples,
+        deadline=None,
+        derandomize=False,
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+        verbosity=Verbosity.quiet,
+        print_blob=False,
+        **kw,
+    )
 
 
 _SEARCH = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink)
 _REPLAY = (Phase.reuse, Phase.shrink)
 
 
-def _hypothesis_run(spec: FuzzSpec, margins: _Margins, run_seed: int, max_examples: int, db, phases,
-                    fail_below: float = 0.0) -> _Counterexample | None:
+def _hypothesis_run(
+    spec: FuzzSpec, margins: _Margins, run_seed: int, max_examples: int, db, phases, fail_below: float = 0.0
+) -> _Counterexample | None:
     """One seeded Hypothesis run of the property, failing on margin < fail_below; the shrunk failure or None.
 
     Every run (campaign chunks and the replay shrink) uses this same ``fuzz_property`` source,
@@ -214,7 +235,7 @@ def _hypothesis_run(spec: FuzzSpec, margins: _Margins, run_seed: int, max_exampl
     def fuzz_property(ex):
         key, m = margins(ex)
         if m is None:
-            return                        # out of time or examples: let the run end without evaluating more
+            return  # out of time or examples: let the run end without evaluating more
         if math.isfinite(m):
             target(-m, label="-margin")
         if m < fail_below:
@@ -229,7 +250,7 @@ def _hypothesis_run(spec: FuzzSpec, margins: _Margins, run_seed: int, max_exampl
         run()
     except _Counterexample as exc:
         return exc
-    except Unsatisfiable:                 # a replay with nothing stored
+    except Unsatisfiable:  # a replay with nothing stored
         pass
     return None
 
@@ -239,15 +260,19 @@ def _find(spec: FuzzSpec, margins: _Margins, threshold: float, examples: int, rn
 
     def close_to_worst(ex) -> bool:
         _, m = margins(ex)
-        if m is None:                     # out of time: unseen examples do not count
+        if m is None:  # out of time: unseen examples do not count
             return False
         if math.isfinite(m):
             target(-m, label="-margin")
         return m <= threshold
 
     try:
-        ex = find(spec.strategy, close_to_worst, random=Random(rng_seed),
-                  settings=_settings(examples, database=None, phases=(Phase.generate, Phase.target, Phase.shrink)))
+        ex = find(
+            spec.strategy,
+            close_to_worst,
+            random=Random(rng_seed),
+            settings=_settings(examples, database=None, phases=(Phase.generate, Phase.target, Phase.shrink)),
+        )
     except NoSuchExample:
         return None
     return margins.key(ex)[0]
@@ -270,8 +295,9 @@ def _shrunk_worst(spec: FuzzSpec, margins: _Margins, db, examples: int, rng_seed
         finite = [m for m in margins.margin.values() if math.isfinite(m)]
         threshold = margins.margin[base] + SHRINK_SLACK * ((max(finite) - min(finite)) if finite else 0.0)
         goal = f"margin <= worst + {SHRINK_SLACK:g} x margin spread = {threshold:.6g}"
-        hit = _hypothesis_run(spec, margins, rng_seed, FIND_EXAMPLES, db, _REPLAY,
-                              fail_below=math.nextafter(threshold, math.inf))
+        hit = _hypothesis_run(
+            spec, margins, rng_seed, FIND_EXAMPLES, db, _REPLAY, fail_below=math.nextafter(threshold, math.inf)
+        )
         if hit is not None:
             key, method = hit.key, f"Hypothesis shrinking of the stored worst examples to {goal}"
         else:
@@ -280,15 +306,23 @@ def _shrunk_worst(spec: FuzzSpec, margins: _Margins, db, examples: int, rng_seed
             break
     cut = margins.late > late
     rec = margins.record(key) or {"example": None, "margin": None, "error": None}
-    note = ("" if key is not None else f"no example with {goal} found (replay and find with {examples} examples)")
+    note = "" if key is not None else f"no example with {goal} found (replay and find with {examples} examples)"
     note += "; the search was cut short by the time budget" if cut else ""
     note += "; the search kept meeting worse examples" if margins.worst() != base else ""
     rec.update(method=method, found=key is not None, note=note.lstrip("; "))
     return rec
 
 
-def run_fuzz(claim_id: str, examples: int = 200, seed: int = 0, time_budget: float = 600.0, out: Path = Path("."),
-             progress: bool = True, *, isolated: bool = False) -> dict:
+def run_fuzz(
+    claim_id: str,
+    examples: int = 200,
+    seed: int = 0,
+    time_budget: float = 600.0,
+    out: Path = Path("."),
+    progress: bool = True,
+    *,
+    isolated: bool = False,
+) -> dict:
     """Run a campaign against ``claim_id``'s property; write and return out/results/fuzz/<claim>.json's record.
 
     isolated: for a campaign inside a claim's check (``memsep run``): an empty in-memory example database
@@ -306,13 +340,24 @@ def run_fuzz(claim_id: str, examples: int = 200, seed: int = 0, time_budget: flo
     db_dir = out / ".hypothesis" / "fuzz" / claim_id
     if isolated:
         with tempfile.TemporaryDirectory(prefix="memsep-hypothesis-") as home, _hypothesis_home(Path(home)):
-            return _campaign(spec, claim_id, examples, seed, time_budget, out, progress, _SortedMemoryDatabase(),
-                             db_dir, isolated)
-    check_writable_dir(out / "results" / "fuzz", "out")      # before any work: a bad --out is found at once
+            return _campaign(
+                spec, claim_id, examples, seed, time_budget, out, progress, _SortedMemoryDatabase(), db_dir, isolated
+            )
+    check_writable_dir(out / "results" / "fuzz", "out")  # before any work: a bad --out is found at once
     check_writable_dir(db_dir, "out")
     with _hypothesis_home(out / ".hypothesis"):
-        return _campaign(spec, claim_id, examples, seed, time_budget, out, progress,
-                         DirectoryBasedExampleDatabase(str(db_dir)), db_dir, isolated)
+        return _campaign(
+            spec,
+            claim_id,
+            examples,
+            seed,
+            time_budget,
+            out,
+            progress,
+            DirectoryBasedExampleDatabase(str(db_dir)),
+            db_dir,
+            isolated,
+        )
 
 
 @contextlib.contextmanager
@@ -329,8 +374,18 @@ def _hypothesis_home(path: Path):
         configuration.set_hypothesis_home_dir(str(previous))
 
 
-def _campaign(spec: FuzzSpec, claim_id: str, examples: int, seed: int, time_budget: float, out: Path,
-              progress: bool, db, db_dir: Path, isolated: bool) -> dict:
+def _campaign(
+    spec: FuzzSpec,
+    claim_id: str,
+    examples: int,
+    seed: int,
+    time_budget: float,
+    out: Path,
+    progress: bool,
+    db,
+    db_dir: Path,
+    isolated: bool,
+) -> dict:
     """The body of ``run_fuzz`` (arguments checked, database chosen, Hypothesis' storage folder set)."""
 
     from tqdm.auto import tqdm
@@ -371,16 +426,27 @@ def _campaign(spec: FuzzSpec, claim_id: str, examples: int, seed: int, time_budg
         worst_key = margins.worst()
         if found is not None:
             shrunk = margins.record(found.key)
-            shrunk.update(method="Hypothesis shrinking of the counterexample", found=True,
-                          note="" if margins.late == margins.late_at_failure else
-                          "shrinking was cut short by the time budget (the example may shrink further)")
+            shrunk.update(
+                method="Hypothesis shrinking of the counterexample",
+                found=True,
+                note=""
+                if margins.late == margins.late_at_failure
+                else "shrinking was cut short by the time budget (the example may shrink further)",
+            )
         elif worst_key is None:
-            shrunk = {"example": None, "margin": None, "error": None, "method": "none", "found": False,
-                      "note": "no example was evaluated"}
+            shrunk = {
+                "example": None,
+                "margin": None,
+                "error": None,
+                "method": "none",
+                "found": False,
+                "note": "no example was evaluated",
+            }
         else:
-            shrunk = _shrunk_worst(spec, margins, db, min(examples, FIND_EXAMPLES),
-                                   derive_seed(seed, "shrink", claim_id))
-        worst_key = margins.worst()          # the shrink search may have met a worse example
+            shrunk = _shrunk_worst(
+                spec, margins, db, min(examples, FIND_EXAMPLES), derive_seed(seed, "shrink", claim_id)
+            )
+        worst_key = margins.worst()  # the shrink search may have met a worse example
         finite = [m for m in margins.margin.values() if math.isfinite(m)]
     finally:
         bar.close()

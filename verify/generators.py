@@ -22,8 +22,16 @@ def random_spd(rng: np.random.Generator, d: int, *, v_min: float = 0.2, cond_max
     return 0.5 * (c + c.T)
 
 
-def random_mixture(rng: np.random.Generator, K: int, d: int, *, mean_scale: float = 2.0, v_min: float = 0.2,
-                   cond_max: float = 10.0, isotropic: bool = False) -> GaussianMixture:
+def random_mixture(
+    rng: np.random.Generator,
+    K: int,
+    d: int,
+    *,
+    mean_scale: float = 2.0,
+    v_min: float = 0.2,
+    cond_max: float = 10.0,
+    isotropic: bool = False,
+) -> GaussianMixture:
     """A K-component mixture in R^d.
 
     weights = 0.5/K + 0.5 Dirichlet(1) (no component below half the uniform weight),
@@ -40,7 +48,9 @@ def random_mixture(rng: np.random.Generator, K: int, d: int, *, mean_scale: floa
     return GaussianMixture(w, mu, covs)
 
 
-def random_problem(seed: int, K: int, d: int, n: int, **kw) -> tuple[GaussianMixture, np.ndarray, EmpiricalDistribution]:
+def random_problem(
+    seed: int, K: int, d: int, n: int, **kw
+) -> tuple[GaussianMixture, np.ndarray, EmpiricalDistribution]:
     """(mixture, data (n, d) drawn from it, their EmpiricalDistribution), all from one seed."""
     rng = np.random.default_rng(seed)
     mix = random_mixture(rng, K, d, **kw)

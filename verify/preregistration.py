@@ -42,8 +42,7 @@ def render_claims() -> str:
     lines += [f"| [{c.id}](#{c.id.lower()}) | {c.title} | {c.paper_ref} | {len(c.rules)} |" for c in claims]
     lines.append("")
     for c in claims:
-        lines += [f"## {c.id}", "", f"**{c.title}** ({c.paper_ref})", "",
-                  "> " + " ".join(c.statement.split()), ""]
+        lines += [f"## {c.id}", "", f"**{c.title}** ({c.paper_ref})", "", "> " + " ".join(c.statement.split()), ""]
         if c.inferred:
             lines += [f"*Inferred here:* {' '.join(c.inferred.split())}", ""]
         if c.rules:

@@ -24,16 +24,33 @@ detectable effect (``Decision.test``).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-
-__all__ = ["PROFILES", "VERDICTS", "OUTCOMES", "Claim", "Context", "Table", "Assertion", "Decision", "decision",
-           "Tolerance", "CheckResult", "Findings", "register", "REGISTRY", "get_claims", "claim_ids", "claim_order",
-           "verdict_of"]
+__all__ = [
+    "PROFILES",
+    "VERDICTS",
+    "OUTCOMES",
+    "Claim",
+    "Context",
+    "Table",
+    "Assertion",
+    "Decision",
+    "decision",
+    "Tolerance",
+    "CheckResult",
+    "Findings",
+    "register",
+    "REGISTRY",
+    "get_claims",
+    "claim_ids",
+    "claim_order",
+    "verdict_of",
+]
 
 PROFILES = ("ci", "quick", "standard", "full")
 # Every claim defines ci, quick and full; "standard" (between quick and full: the committed, decisive size of the
@@ -112,7 +129,7 @@ class CheckResult:
     figures: list[str] = field(default_factory=list)
     seeds: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    measurements: dict | None = None           # what measure() returned (JSON values), when the claim splits its check
+    measurements: dict | None = None  # what measure() returned (JSON values), when the claim splits its check
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
@@ -132,11 +149,11 @@ class Context:
     config: Any
     out_dir: Path
     progress: bool = False
-    device: str = "cpu"              # torch device for training ("cpu" or "cuda"), resolved by the runner
-    run_seed: int | None = None      # the run's seed (--seed); claims sharing an experiment derive from it
-    data_path: str | None = None     # --data: local folder of a user-supplied data set (CIFAR-10)
-    figure_dir: Path | None = None   # where figure files are written (None: out_dir/figures); the runner
-                                     # stages them and moves them into figures/ once results/<id>.json is saved
+    device: str = "cpu"  # torch device for training ("cpu" or "cuda"), resolved by the runner
+    run_seed: int | None = None  # the run's seed (--seed); claims sharing an experiment derive from it
+    data_path: str | None = None  # --data: local folder of a user-supplied data set (CIFAR-10)
+    figure_dir: Path | None = None  # where figure files are written (None: out_dir/figures); the runner
+    # stages them and moves them into figures/ once results/<id>.json is saved
 
     def shared_seed(self, owner: str) -> int:
         """Seed of an experiment shared by several claims (A3 and A4): the same for each of them in one run."""
@@ -203,13 +220,13 @@ class Findings:
         """Record seeds (name -> seed or a dict of them) in the results file."""
         self.seeds.update(seeds)
 
-    def figure_file(self, ctx: "Context", name: str) -> Path:
+    def figure_file(self, ctx: Context, name: str) -> Path:
         """Register figure ``<claim>_<name>.png`` (REPORT.md links it) and return the path to write it to."""
         path, rel = ctx.figure_path(name)
         self.figures.append(rel)
         return path
 
-    def figure(self, ctx: "Context", name: str, ncols: int, size: tuple[float, float]):
+    def figure(self, ctx: Context, name: str, ncols: int, size: tuple[float, float]):
         """``with f.figure(ctx, "width", 3, (15, 4.3)) as ax:`` draw one row of ``ncols`` axes; the figure is
         registered, saved atomically and closed on exit (``verify.io.figure``)."""
         from .io import figure
@@ -220,9 +237,17 @@ class Findings:
         if not self.assertions:
             raise RuntimeError("a check must make at least one assertion")
         verdict = verdict_of(a.outcome for a in self.assertions)
-        return CheckResult(verdict=verdict, headline=headline, method=method, tables=self.tables,
-                           assertions=self.assertions, tolerances=self.tolerances, figures=self.figures,
-                           seeds=self.seeds, notes=self.notes)
+        return CheckResult(
+            verdict=verdict,
+            headline=headline,
+            method=method,
+            tables=self.tables,
+            assertions=self.assertions,
+            tolerances=self.tolerances,
+            figures=self.figures,
+            seeds=self.seeds,
+            notes=self.notes,
+        )
 
 
 @dataclass(frozen=True)
@@ -233,7 +258,7 @@ class Claim:
     statement: str
     check: Callable[[Context], CheckResult]
     configs: dict[str, Any]
-    inferred: str = ""                                   # what this project decides where the paper is silent
+    inferred: str = ""  # what this project decides where the paper is silent
     rules: dict[str, str] = field(default_factory=dict)  # rule key -> the rule in words (pre-registered)
     measure: Callable | None = None
     decide: Callable | None = None
@@ -247,8 +272,13 @@ class Claim:
         return self.configs[profile]
 
     def meta(self) -> dict:
-        return {"id": self.id, "title": self.title, "paper_ref": self.paper_ref, "statement": self.statement,
-                **({"inferred": self.inferred} if self.inferred else {})}
+        return {
+            "id": self.id,
+            "title": self.title,
+            "paper_ref": self.paper_ref,
+            "statement": self.statement,
+            **({"inferred": self.inferred} if self.inferred else {}),
+        }
 
     def decisions(self, m, cfg) -> list[Assertion]:
         """decide(m, cfg) with every rule's words filled in; exactly one decision per rule key, in RULES order."""
@@ -262,7 +292,7 @@ class Claim:
         return sorted(out, key=lambda a: order.index(a.key))
 
 
-def _run_split(claim: "Claim", ctx: Context) -> CheckResult:
+def _run_split(claim: Claim, ctx: Context) -> CheckResult:
     """The check of a measure / decide / report claim."""
     from memsep.empirical.fileio import to_jsonable
 
@@ -279,9 +309,19 @@ def _run_split(claim: "Claim", ctx: Context) -> CheckResult:
 REGISTRY: dict[str, Claim] = {}
 
 
-def register(claim_id: str, *, title: str, paper_ref: str, statement: str, configs: dict[str, Any],
-             inferred: str = "", rules: dict[str, str] | None = None, measure: Callable | None = None,
-             decide: Callable | None = None, report: Callable | None = None):
+def register(
+    claim_id: str,
+    *,
+    title: str,
+    paper_ref: str,
+    statement: str,
+    configs: dict[str, Any],
+    inferred: str = "",
+    rules: dict[str, str] | None = None,
+    measure: Callable | None = None,
+    decide: Callable | None = None,
+    report: Callable | None = None,
+):
     """Register a claim. With ``measure``, ``decide``, ``report`` and ``rules`` it is registered at once (and
     returned); without them this is a decorator registering ``check(ctx) -> CheckResult`` (older claims)."""
     missing = [p for p in REQUIRED_PROFILES if p not in configs]
@@ -297,8 +337,19 @@ def register(claim_id: str, *, title: str, paper_ref: str, statement: str, confi
         if claim_id in REGISTRY:
             raise ValueError(f"claim_id: {claim_id!r} is registered twice")
         holder: dict = {}
-        claim = Claim(claim_id, title, paper_ref, statement, lambda ctx: _run_split(holder["claim"], ctx),
-                      dict(configs), inferred, dict(rules), measure, decide, report)
+        claim = Claim(
+            claim_id,
+            title,
+            paper_ref,
+            statement,
+            lambda ctx: _run_split(holder["claim"], ctx),
+            dict(configs),
+            inferred,
+            dict(rules),
+            measure,
+            decide,
+            report,
+        )
         holder["claim"] = claim
         REGISTRY[claim_id] = claim
         return claim
@@ -306,8 +357,9 @@ def register(claim_id: str, *, title: str, paper_ref: str, statement: str, confi
     def deco(fn):
         if claim_id in REGISTRY:
             raise ValueError(f"claim_id: {claim_id!r} is registered twice")
-        REGISTRY[claim_id] = Claim(claim_id, title, paper_ref, statement, fn, dict(configs), inferred,
-                                   dict(rules or {}))
+        REGISTRY[claim_id] = Claim(
+            claim_id, title, paper_ref, statement, fn, dict(configs), inferred, dict(rules or {})
+        )
         return fn
 
     return deco

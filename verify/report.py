@@ -18,8 +18,12 @@ from .registry import OUTCOMES, PROFILES, VERDICTS, claim_order
 
 __all__ = ["load_results", "load_campaigns", "load_replicates", "render_report", "write_report"]
 
-_MARK = {"CONFIRMED": "CONFIRMED", "NOT CONFIRMED": "**NOT CONFIRMED**", "INCONCLUSIVE": "*INCONCLUSIVE*",
-         "ERROR": "**ERROR**"}
+_MARK = {
+    "CONFIRMED": "CONFIRMED",
+    "NOT CONFIRMED": "**NOT CONFIRMED**",
+    "INCONCLUSIVE": "*INCONCLUSIVE*",
+    "ERROR": "**ERROR**",
+}
 _BOX = {"pass": "[x]", "fail": "[ ]", "inconclusive": "[?]"}
 _FIGURE = re.compile(r"^figures/[A-Za-z0-9_.-]+\.png$")
 
@@ -42,6 +46,7 @@ def _list_of(pred):
 
 def _obj(**fields):
     """A predicate: a dict whose listed fields pass their predicates (optional ones end in '_')."""
+
     def check(v):
         if not isinstance(v, dict):
             return False
@@ -54,33 +59,61 @@ def _obj(**fields):
             if not pred(v[key]):
                 return False
         return True
+
     return check
 
 
 # What the report reads of a results file, field by field (a file from elsewhere is checked, not trusted).
 _RESULT_FIELDS = {
     "claim": _obj(id=_str, title=_str, paper_ref=_str, statement=_str),
-    "profile": _str, "seed": _int, "claim_seed": _int, "config": lambda v: True,
-    "runtime_s": lambda v: _num(v) and v >= 0, "environment": lambda v: isinstance(v, dict),
+    "profile": _str,
+    "seed": _int,
+    "claim_seed": _int,
+    "config": lambda v: True,
+    "runtime_s": lambda v: _num(v) and v >= 0,
+    "environment": lambda v: isinstance(v, dict),
 }
 _RESULT_BODY = {
-    "verdict": lambda v: v in VERDICTS, "headline": _str, "method_": _str,
-    "tables_": _list_of(_obj(title=_str, columns=_list_of(lambda c: True), rows=_list_of(lambda r: isinstance(r, list)),
-                             note_=_str)),
-    "assertions_": _list_of(_obj(name=_str, passed=lambda b: isinstance(b, bool), detail=_str, key_=_str,
-                                 outcome_=lambda o: o in OUTCOMES, test_=lambda t: t is None or isinstance(t, dict))),
+    "verdict": lambda v: v in VERDICTS,
+    "headline": _str,
+    "method_": _str,
+    "tables_": _list_of(
+        _obj(title=_str, columns=_list_of(lambda c: True), rows=_list_of(lambda r: isinstance(r, list)), note_=_str)
+    ),
+    "assertions_": _list_of(
+        _obj(
+            name=_str,
+            passed=lambda b: isinstance(b, bool),
+            detail=_str,
+            key_=_str,
+            outcome_=lambda o: o in OUTCOMES,
+            test_=lambda t: t is None or isinstance(t, dict),
+        )
+    ),
     "measurements_": lambda v: v is None or isinstance(v, dict),
     "tolerances_": _list_of(_obj(name=_str, value=_str, source=_str)),
     "figures_": _list_of(lambda f: isinstance(f, str) and bool(_FIGURE.match(f))),
-    "notes_": _list_of(_str), "seeds_": lambda v: isinstance(v, dict),
+    "notes_": _list_of(_str),
+    "seeds_": lambda v: isinstance(v, dict),
 }
-_EXAMPLE = lambda v: v is None or isinstance(v, dict)                     # noqa: E731
+_EXAMPLE = lambda v: v is None or isinstance(v, dict)  # noqa: E731
 _FUZZ_FIELDS = {
-    "claim": _obj(id=_str), "property": _str, "seed": _int, "examples_requested": _int, "examples_run": _int,
-    "elapsed_s": _num, "time_budget_s": _num, "stopped_on_time": lambda v: isinstance(v, bool), "stop_reason": _str,
-    "min_margin": lambda v: _num(v) or _str(v), "counterexample": lambda v: isinstance(v, bool),
-    "worst_example": _EXAMPLE, "shrunk_example": _EXAMPLE, "hypothesis_version": _str,
-    "environment": lambda v: isinstance(v, dict), "shrink_examples": lambda v: v is None or _int(v),
+    "claim": _obj(id=_str),
+    "property": _str,
+    "seed": _int,
+    "examples_requested": _int,
+    "examples_run": _int,
+    "elapsed_s": _num,
+    "time_budget_s": _num,
+    "stopped_on_time": lambda v: isinstance(v, bool),
+    "stop_reason": _str,
+    "min_margin": lambda v: _num(v) or _str(v),
+    "counterexample": lambda v: isinstance(v, bool),
+    "worst_example": _EXAMPLE,
+    "shrunk_example": _EXAMPLE,
+    "hypothesis_version": _str,
+    "environment": lambda v: isinstance(v, dict),
+    "shrink_examples": lambda v: v is None or _int(v),
 }
 
 
@@ -107,12 +140,12 @@ def _read(path: Path, what: str, fields: dict, body: dict | None = None) -> dict
     if body is not None and "result" not in data:
         bad.append("missing result")
     elif body is not None:
-        bad += (["bad result"] if not isinstance(data["result"], dict)
-                else _bad_fields(data["result"], body, "result."))
+        bad += ["bad result"] if not isinstance(data["result"], dict) else _bad_fields(data["result"], body, "result.")
     if bad:
         if body is not None and "bad result.verdict" in bad:
-            bad[bad.index("bad result.verdict")] = (f"result.verdict {data['result']['verdict']!r} is not one of "
-                                                   f"{', '.join(VERDICTS)}")
+            bad[bad.index("bad result.verdict")] = (
+                f"result.verdict {data['result']['verdict']!r} is not one of {', '.join(VERDICTS)}"
+            )
         raise BadFileError(path, f"is not {what} ({', '.join(bad)})")
     return data
 
@@ -122,8 +155,9 @@ def load_results(out_dir: Path) -> list[dict]:
     folder = Path(out_dir) / "results"
     if not folder.is_dir():
         raise ValueError(f"out: {out_dir} has no results/ folder (run `memsep run --out {out_dir}` first)")
-    results = [_read(path, "a memsep results file", _RESULT_FIELDS, _RESULT_BODY)
-               for path in sorted(folder.glob("*.json"))]
+    results = [
+        _read(path, "a memsep results file", _RESULT_FIELDS, _RESULT_BODY) for path in sorted(folder.glob("*.json"))
+    ]
     return sorted(results, key=lambda r: claim_order(r["claim"]["id"]))
 
 
@@ -156,7 +190,7 @@ def _table(columns: list[str], rows: list[list]) -> list[str]:
     return out
 
 
-FOLD_ROWS = 15          # tables longer than this are folded (<details>) in REPORT.md
+FOLD_ROWS = 15  # tables longer than this are folded (<details>) in REPORT.md
 
 
 def _folded_table(title: str, columns: list[str], rows: list[list]) -> list[str]:
@@ -164,8 +198,11 @@ def _folded_table(title: str, columns: list[str], rows: list[list]) -> list[str]
     body = _table(columns, rows)
     if len(rows) <= FOLD_ROWS:
         return [f"**{title}**", ""] + body
-    return ["<details>", f"<summary><b>{html.escape(title)}</b> ({len(rows)} rows; click to open)</summary>", ""] + \
-        body + ["", "</details>"]
+    return (
+        ["<details>", f"<summary><b>{html.escape(title)}</b> ({len(rows)} rows; click to open)</summary>", ""]
+        + body
+        + ["", "</details>"]
+    )
 
 
 def _takeaway(r: dict) -> str:
@@ -211,20 +248,34 @@ def _fuzz_anchor(claim_id: str) -> str:
 
 
 def _fuzz_pointer(fz: dict) -> str:
-    return (f"*Fuzz:* latest campaign ([details]({_fuzz_anchor(fz['claim']['id'])})): {fz['examples_run']} "
-            f"examples, seed {fz['seed']}, min margin {_margin(fz['min_margin'])}, "
-            f"{'**counterexample found**' if fz['counterexample'] else 'no counterexample'}.")
+    return (
+        f"*Fuzz:* latest campaign ([details]({_fuzz_anchor(fz['claim']['id'])})): {fz['examples_run']} "
+        f"examples, seed {fz['seed']}, min margin {_margin(fz['min_margin'])}, "
+        f"{'**counterexample found**' if fz['counterexample'] else 'no counterexample'}."
+    )
 
 
 def _fuzz_section(campaigns: list[dict]) -> list[str]:
-    lines = ["## Fuzz campaigns", "",
-             "The latest `memsep fuzz CLAIM` campaign per claim (from `results/fuzz/*.json`). Hypothesis searches "
-             "for examples with a small margin: margin >= 0 means the property held for the example, < 0 is a "
-             "counterexample (margins are normalised to the tolerance, e.g. 1 - error / tolerance; '1 - x' means "
-             "the error was x times the tolerance).", ""]
-    rows = [[f"[{fz['claim']['id']}]({_fuzz_anchor(fz['claim']['id'])})", fz["examples_run"],
-             f"{fz['elapsed_s']:.1f} s", fz["seed"], _margin(fz["min_margin"]),
-             "**yes**" if fz["counterexample"] else "no"] for fz in campaigns]
+    lines = [
+        "## Fuzz campaigns",
+        "",
+        "The latest `memsep fuzz CLAIM` campaign per claim (from `results/fuzz/*.json`). Hypothesis searches "
+        "for examples with a small margin: margin >= 0 means the property held for the example, < 0 is a "
+        "counterexample (margins are normalised to the tolerance, e.g. 1 - error / tolerance; '1 - x' means "
+        "the error was x times the tolerance).",
+        "",
+    ]
+    rows = [
+        [
+            f"[{fz['claim']['id']}]({_fuzz_anchor(fz['claim']['id'])})",
+            fz["examples_run"],
+            f"{fz['elapsed_s']:.1f} s",
+            fz["seed"],
+            _margin(fz["min_margin"]),
+            "**yes**" if fz["counterexample"] else "no",
+        ]
+        for fz in campaigns
+    ]
     lines += _table(["claim", "examples", "time", "seed", "min margin", "counterexample"], rows) + [""]
     for fz in campaigns:
         shrunk = fz["shrunk_example"] or {}
@@ -232,13 +283,16 @@ def _fuzz_section(campaigns: list[dict]) -> list[str]:
         note = f" *{shrunk['note']}*" if shrunk.get("note") else ""
         lines += [f"### {fz['claim']['id']} fuzz campaign", "", f"*Property:* {fz['property']}", ""]
         more = f" (+ {fz['shrink_examples']} while shrinking)" if fz.get("shrink_examples") else ""
-        lines += [f"- Examples: {fz['examples_run']} of {fz['examples_requested']} requested{more}, "
-                  f"{fz['elapsed_s']:.1f} s in all (time budget {fz['time_budget_s']:g} s; stopped: "
-                  f"{fz['stop_reason']}); seed {fz['seed']}; Hypothesis {fz['hypothesis_version']}.",
-                  f"- Min margin: {_margin(fz['min_margin'])}. Counterexample: "
-                  f"{'**yes**' if fz['counterexample'] else 'no'}.",
-                  f"- Worst example: {_example(fz['worst_example'])}.",
-                  f"- Shrunk example{how}: {_example(shrunk)}.{note}", ""]
+        lines += [
+            f"- Examples: {fz['examples_run']} of {fz['examples_requested']} requested{more}, "
+            f"{fz['elapsed_s']:.1f} s in all (time budget {fz['time_budget_s']:g} s; stopped: "
+            f"{fz['stop_reason']}); seed {fz['seed']}; Hypothesis {fz['hypothesis_version']}.",
+            f"- Min margin: {_margin(fz['min_margin'])}. Counterexample: "
+            f"{'**yes**' if fz['counterexample'] else 'no'}.",
+            f"- Worst example: {_example(fz['worst_example'])}.",
+            f"- Shrunk example{how}: {_example(shrunk)}.{note}",
+            "",
+        ]
     return lines
 
 
@@ -248,6 +302,7 @@ def _outcome(a: dict) -> str:
 
 def _test_text(t: dict) -> str:
     """The statistics of a statistical rule, one clause, from whichever standard keys the record has."""
+
     def num(k):
         v = t.get(k)
         return v if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
@@ -263,14 +318,23 @@ def _test_text(t: dict) -> str:
     iv = t.get("interval")
     if isinstance(iv, list) and len(iv) == 2 and all(isinstance(v, (int, float)) for v in iv):
         parts.append(f"interval [{_fmt(iv[0])}, {_fmt(iv[1])}]")
-    for k, label in (("df", "df"), ("z", "z"), ("p", "one-sided p"), ("alpha", "level"), ("tolerance", "tolerance"),
-                     ("pass_above", "pass above"), ("fail_below", "fail below"), ("threshold", "threshold"),
-                     ("floor", "rounding floor")):
+    for k, label in (
+        ("df", "df"),
+        ("z", "z"),
+        ("p", "one-sided p"),
+        ("alpha", "level"),
+        ("tolerance", "tolerance"),
+        ("pass_above", "pass above"),
+        ("fail_below", "fail below"),
+        ("threshold", "threshold"),
+        ("floor", "rounding floor"),
+    ):
         if num(k) is not None and not (k == "floor" and t[k] == 0):
             parts.append(f"{label} {_fmt(t[k]) if k != 'z' else format(t[k], '.2f')}")
     if num("effect") is not None:
-        parts.append(f"effect looked for {_fmt(t['effect'])}" + (f" ({t['effect_source']})" if t.get("effect_source")
-                                                                  else ""))
+        parts.append(
+            f"effect looked for {_fmt(t['effect'])}" + (f" ({t['effect_source']})" if t.get("effect_source") else "")
+        )
     if num("power") is not None:
         parts.append(f"power there {t['power']:.2f}")
     if num("mde") is not None:
@@ -293,18 +357,26 @@ def _provenance_line(r: dict) -> str:
         return ""
     env = r.get("environment", {})
     commit = env.get("git_commit") or "?"
-    text = (f"*Provenance:* finished {p.get('finished_utc', '?')} by `{p.get('command', '?')}`, memsep "
-            f"{env.get('memsep', '?')} at commit {commit[:12]}{' (uncommitted changes)' if env.get('git_dirty') else ''}, "
-            f"code {env.get('code', '?')}.")
+    text = (
+        f"*Provenance:* finished {p.get('finished_utc', '?')} by `{p.get('command', '?')}`, memsep "
+        f"{env.get('memsep', '?')} at commit {commit[:12]}{' (uncommitted changes)' if env.get('git_dirty') else ''}, "
+        f"code {env.get('code', '?')}."
+    )
     sw = p.get("sweeps") or {}
     if sw.get("computed") or sw.get("read_back"):
         text += f" Sweep points: {sw.get('computed', 0)} computed in this run, {sw.get('read_back', 0)} read back"
         srcs = sw.get("read_back_from") or []
         if srcs:
-            text += " (" + "; ".join(
-                f"{s.get('points')} from code {s.get('code')} at commit {(s.get('git_commit') or '?')[:12]}, finished "
-                f"{s.get('first_utc')}" + (f" to {s.get('last_utc')}" if s.get("last_utc") != s.get("first_utc") else "")
-                for s in srcs) + ")"
+            text += (
+                " ("
+                + "; ".join(
+                    f"{s.get('points')} from code {s.get('code')} at commit {(s.get('git_commit') or '?')[:12]}, "
+                    f"finished {s.get('first_utc')}"
+                    + (f" to {s.get('last_utc')}" if s.get("last_utc") != s.get("first_utc") else "")
+                    for s in srcs
+                )
+                + ")"
+            )
         text += "."
     else:
         text += " Everything was computed in this run."
@@ -316,11 +388,15 @@ def _replication_section(primary: list[dict], replicates: list[tuple[str, int, l
     main = {r["claim"]["id"]: r for r in primary}
     runs = [(p, s, {r["claim"]["id"]: r for r in recs}) for p, s, recs in replicates]
     ids = sorted(set(main) | {cid for _, _, by in runs for cid in by}, key=claim_order)
-    lines = ["## Replication", "",
-             "The same claims under other run seeds or sizes (`memsep run --seeds` / `memsep replicate`, results in "
-             "`replicates/<profile>/seed-<s>/`). A claim's verdict should not depend on the seed; where it does, a rule "
-             "sits near its threshold at that size. Column heads: profile / run seed; the main run's profile and seed "
-             "are given per claim.", ""]
+    lines = [
+        "## Replication",
+        "",
+        "The same claims under other run seeds or sizes (`memsep run --seeds` / `memsep replicate`, results in "
+        "`replicates/<profile>/seed-<s>/`). A claim's verdict should not depend on the seed; where it does, a rule "
+        "sits near its threshold at that size. Column heads: profile / run seed; the main run's profile and seed "
+        "are given per claim.",
+        "",
+    ]
     cols = ["claim", "main run"] + [f"{p} / {s}" for p, s, _ in runs] + ["agreement (per profile, main run included)"]
     rows = []
     for cid in ids:
@@ -332,8 +408,10 @@ def _replication_section(primary: list[dict], replicates: list[tuple[str, int, l
         for (p, _, _), v in zip(runs, vs):
             if v != "-":
                 by_profile.setdefault(p, []).append(v)
-        agree = "; ".join(f"{p}: {'all ' + str(len(v)) + ' agree' if len(set(v)) == 1 else f'{max(v.count(x) for x in set(v))} of {len(v)} agree'}"
-                          for p, v in by_profile.items())
+        agree = "; ".join(
+            f"{p}: {'all ' + str(len(v)) + ' agree' if len(set(v)) == 1 else f'{max(v.count(x) for x in set(v))} of {len(v)} agree'}"  # noqa: E501
+            for p, v in by_profile.items()
+        )
         main_cell = f"{_MARK[m['result']['verdict']]} ({m['profile']} / {m['seed']})" if m else "-"
         rows.append([cid, main_cell, *[_MARK.get(v, v) for v in vs], agree or "-"])
     return lines + _table(cols, rows) + [""]
@@ -342,18 +420,27 @@ def _replication_section(primary: list[dict], replicates: list[tuple[str, int, l
 def _rule_changes_section() -> list[str]:
     from .rule_changes import RULE_CHANGES
 
-    lines = ["## Rule changes", "",
-             "Decision rules and verdict-deciding settings changed after a result was seen (verify/rule_changes.py; "
-             "the rules as they stand are pre-registered in CLAIMS.md). Each entry gives the old and the new rule, "
-             "what was seen, and the verdict under each.", ""]
+    lines = [
+        "## Rule changes",
+        "",
+        "Decision rules and verdict-deciding settings changed after a result was seen (verify/rule_changes.py; "
+        "the rules as they stand are pre-registered in CLAIMS.md). Each entry gives the old and the new rule, "
+        "what was seen, and the verdict under each.",
+        "",
+    ]
     if not RULE_CHANGES:
         return lines + ["None.", ""]
     for ch in RULE_CHANGES:
         keys = f" ({', '.join(f'`{k}`' for k in ch.keys)})" if ch.keys else ""
-        lines += [f"### {ch.date}, {ch.claim}{keys}" +
-                  (f", commit {ch.commit}" if ch.commit else ""), "",
-                  f"- Old rule: {ch.old}", f"- New rule: {ch.new}", f"- Seen before the change: {ch.seen}",
-                  f"- Verdict under the old rule: {ch.verdict_old}", f"- Verdict under the new rule: {ch.verdict_new}"]
+        lines += [
+            f"### {ch.date}, {ch.claim}{keys}" + (f", commit {ch.commit}" if ch.commit else ""),
+            "",
+            f"- Old rule: {ch.old}",
+            f"- New rule: {ch.new}",
+            f"- Seen before the change: {ch.seen}",
+            f"- Verdict under the old rule: {ch.verdict_old}",
+            f"- Verdict under the new rule: {ch.verdict_new}",
+        ]
         if ch.why:
             lines.append(f"- Why: {ch.why}")
         lines.append("")
@@ -364,8 +451,11 @@ def _section(r: dict, fuzz: dict | None = None) -> list[str]:
     c = r["claim"]
     res = r["result"]
     lines = [f"## {c['id']} {c['title']}", ""]
-    lines += [f"*Paper:* {c['paper_ref']}. *Profile:* `{r['profile']}`; run seed {r['seed']}, claim seed "
-              f"{r['claim_seed']}; runtime {r['runtime_s']:.1f} s.", ""]
+    lines += [
+        f"*Paper:* {c['paper_ref']}. *Profile:* `{r['profile']}`; run seed {r['seed']}, claim seed "
+        f"{r['claim_seed']}; runtime {r['runtime_s']:.1f} s.",
+        "",
+    ]
     lines += ["> " + c["statement"].replace("\n", "\n> "), ""]
     if c.get("inferred"):
         lines += [f"*Inferred where the paper is silent:* {c['inferred']}", ""]
@@ -390,8 +480,9 @@ def _section(r: dict, fuzz: dict | None = None) -> list[str]:
         lines += [f"![{c['id']} figure]({fig})", ""]
     if res.get("tolerances"):
         lines += ["**Tolerances and where they come from.**", ""]
-        lines += _table(["quantity", "tolerance", "source"],
-                        [[t["name"], t["value"], t["source"]] for t in res["tolerances"]]) + [""]
+        lines += _table(
+            ["quantity", "tolerance", "source"], [[t["name"], t["value"], t["source"]] for t in res["tolerances"]]
+        ) + [""]
     if res.get("notes"):
         lines += ["**Notes.**", ""] + [f"- {n}" for n in res["notes"]] + [""]
     if res.get("seeds"):
@@ -409,7 +500,7 @@ def load_replicates(out_dir: Path) -> list[tuple[str, int, list[dict]]]:
     if not root.is_dir():
         return out
     for folder in sorted(root.glob("*/seed-*")):
-        tail = folder.name[len("seed-"):]
+        tail = folder.name[len("seed-") :]
         if folder.parent.name in PROFILES and tail.isdigit() and (folder / "results").is_dir():
             recs = load_results(folder)
             if recs:
@@ -417,16 +508,23 @@ def load_replicates(out_dir: Path) -> list[tuple[str, int, list[dict]]]:
     return sorted(out, key=lambda x: (PROFILES.index(x[0]), x[1]))
 
 
-def render_report(results: list[dict], campaigns: list[dict] | None = None,
-                  replicates: list[tuple[str, int, list[dict]]] | None = None) -> str:
+def render_report(
+    results: list[dict],
+    campaigns: list[dict] | None = None,
+    replicates: list[tuple[str, int, list[dict]]] | None = None,
+) -> str:
     """The whole REPORT.md text for results dicts (as written by the runner), fuzz campaign records and
     replicate runs [(profile, seed, results)]."""
     campaigns = campaigns or []
-    lines = ["# memsep verification report", "",
-             "Generated by `memsep report` from `results/*.json`; do not edit by hand. Paper: "
-             "\"Provable Separations between Memorization and Generalization in Diffusion Models\" "
-             "(Ye, Zhu, Tao, Chen, 2025; arXiv 2511.03202). Each claim's section restates what the paper says; the ids (S: statistical separation, A: approximation "
-             "separation, M: mitigation by pruning) are this project's.", ""]
+    lines = [
+        "# memsep verification report",
+        "",
+        "Generated by `memsep report` from `results/*.json`; do not edit by hand. Paper: "
+        '"Provable Separations between Memorization and Generalization in Diffusion Models" '
+        "(Ye, Zhu, Tao, Chen, 2025; arXiv 2511.03202). Each claim's section restates what the paper says; the ids (S: "
+        "statistical separation, A: approximation separation, M: mitigation by pruning) are this project's.",
+        "",
+    ]
     if not results:
         lines += ["No results yet: run `memsep run`.", ""]
         if not campaigns:
@@ -435,20 +533,35 @@ def render_report(results: list[dict], campaigns: list[dict] | None = None,
         profiles = sorted({r["profile"] for r in results})
         seeds = sorted({r["seed"] for r in results})
         standard = [r["claim"]["id"] for r in results if r["profile"] == "standard"]
-        lines += [f"Profile(s): {', '.join(profiles)}. Run seed(s): {', '.join(map(str, seeds))}. The reference run is the "
-              "`full` profile (`memsep run --profile full`, larger grids and more draws); `standard` sits between quick and "
-              "full for the claims that define it (the decisive size, at most 2 hours on 2 CPU cores"
-              + (f"; here {', '.join(standard)}" if standard else "") + "; the others run their quick size); `quick` "
-              "is the default minutes-scale run and `ci` the test-suite size.", ""]
+        lines += [
+            f"Profile(s): {', '.join(profiles)}. Run seed(s): {', '.join(map(str, seeds))}. The reference run is the "
+            "`full` profile (`memsep run --profile full`, larger grids and more draws); `standard` sits between quick "
+            "and full for the claims that define it (the decisive size, at most 2 hours on 2 CPU cores"
+            + (f"; here {', '.join(standard)}" if standard else "")
+            + "; the others run their quick size); `quick` "
+            "is the default minutes-scale run and `ci` the test-suite size.",
+            "",
+        ]
         lines += ["## Summary", ""]
-        rows = [[f"[{r['claim']['id']}](#{_anchor(r['claim'])})", r["claim"]["title"], _MARK[r["result"]["verdict"]],
-                 r["result"]["headline"], f"{r['runtime_s']:.1f} s", r["profile"]] for r in results]
+        rows = [
+            [
+                f"[{r['claim']['id']}](#{_anchor(r['claim'])})",
+                r["claim"]["title"],
+                _MARK[r["result"]["verdict"]],
+                r["result"]["headline"],
+                f"{r['runtime_s']:.1f} s",
+                r["profile"],
+            ]
+            for r in results
+        ]
         lines += _table(["claim", "title", "verdict", "headline", "runtime", "profile"], rows) + [""]
         counts = {v: sum(r["result"]["verdict"] == v for r in results) for v in VERDICTS}
         lines += [f"**Tally:** {len(results)} claims: " + ", ".join(f"{counts[v]} {v}" for v in VERDICTS) + ".", ""]
         lines += ["**At a glance** (each claim's rules, by outcome):", ""]
-        lines += [f"- [{r['claim']['id']}](#{_anchor(r['claim'])}) {_MARK[r['result']['verdict']]}: {_takeaway(r)}."
-                  for r in results] + [""]
+        lines += [
+            f"- [{r['claim']['id']}](#{_anchor(r['claim'])}) {_MARK[r['result']['verdict']]}: {_takeaway(r)}."
+            for r in results
+        ] + [""]
     if results and replicates:
         lines += _replication_section(results, replicates)
     lines += _rule_changes_section()
@@ -462,14 +575,21 @@ def render_report(results: list[dict], campaigns: list[dict] | None = None,
     for env in envs.values():
         pk = env.get("packages", {})
         dev = env.get("device", {})
-        rows = [["python", env.get("python")], ["platform", env.get("platform")], ["cpu count", env.get("cpu_count")],
-                ["device", dev.get("gpu") or "cpu"], ["torch threads", dev.get("torch_threads")],
-                ["git commit", f"{env.get('git_commit')}{' (uncommitted changes)' if env.get('git_dirty') else ''}"]]
+        rows = [
+            ["python", env.get("python")],
+            ["platform", env.get("platform")],
+            ["cpu count", env.get("cpu_count")],
+            ["device", dev.get("gpu") or "cpu"],
+            ["torch threads", dev.get("torch_threads")],
+            ["git commit", f"{env.get('git_commit')}{' (uncommitted changes)' if env.get('git_dirty') else ''}"],
+        ]
         rows += [[k, v] for k, v in pk.items()]
         claims = [r["claim"]["id"] for r in results if r["environment"] == env]
         fuzzed = [fz["claim"]["id"] for fz in campaigns if fz["environment"] == env]
-        label = "; ".join(([f"Claims {', '.join(claims)}"] if claims else []) +
-                          ([f"{'fuzz' if claims else 'Fuzz'} campaigns {', '.join(fuzzed)}"] if fuzzed else []))
+        label = "; ".join(
+            ([f"Claims {', '.join(claims)}"] if claims else [])
+            + ([f"{'fuzz' if claims else 'Fuzz'} campaigns {', '.join(fuzzed)}"] if fuzzed else [])
+        )
         lines += [f"{label}:", ""] + _table(["item", "value"], rows) + [""]
     return "\n".join(lines)
 

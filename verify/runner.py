@@ -12,6 +12,12 @@ nothing about the claim: no record is written, the claim's previous results file
 stay as they were, and the run stops with one line naming the claim and the file. Figures are
 written to a staging folder and moved into ``figures/`` only after the results file is saved,
 so a failure never leaves new figures beside old results.
+
+Under torchrun (``torchrun --nproc_per_node=N -m memsep.verify run ...``) every worker runs the same claims; their
+sweeps are shared point by point (``empirical.workers``: one worker computes a point, all read it), each worker
+trains on its own device (LOCAL_RANK), and rank 0 alone writes results, figures, REPORT.md and summary.json once
+every point is present. The results do not depend on the number of workers (tests/test_torchrun.py); the record's
+``provenance.workers`` says how many there were.
 """
 
 from __future__ import annotations
@@ -31,8 +37,16 @@ from .io import atomic_write_json
 from .registry import CheckResult, Claim, Context, get_claims
 from .report import write_report
 
-__all__ = ["run_claim", "run_claims", "resolved_config", "check_out_dir", "ClaimAborted", "replicate_dir", "choose_device",
-           "run_replicates"]
+__all__ = [
+    "run_claim",
+    "run_claims",
+    "resolved_config",
+    "check_out_dir",
+    "ClaimAborted",
+    "replicate_dir",
+    "choose_device",
+    "run_replicates",
+]
 
 SCHEMA = 1
 
@@ -44,13 +58,23 @@ def _config_dict(cfg) -> dict:
 def resolved_config(ids: list[str] | None, profile: str, seed: int, out: Path) -> dict:
     """What ``memsep run`` would do: claims, profile, seeds and each claim's config."""
     claims = get_claims(ids)
-    return {"profile": profile, "seed": seed, "out": str(out),
-            "claims": {c.id: {"claim_seed": Context(c.id, profile, seed, None, out).seed_for(c.id),
-                              "config": _config_dict(c.config(profile))} for c in claims}}
+    return {
+        "profile": profile,
+        "seed": seed,
+        "out": str(out),
+        "claims": {
+            c.id: {
+                "claim_seed": Context(c.id, profile, seed, None, out).seed_for(c.id),
+                "config": _config_dict(c.config(profile)),
+            }
+            for c in claims
+        },
+    }
 
 
 def choose_device(device: str) -> str:
-    """The --device choice as a device name: 'auto' -> 'cuda' when torch sees a GPU, else 'cpu'; 'cuda' without a GPU is an error."""
+    """The --device choice as a device name: 'auto' -> 'cuda' when torch sees a GPU, else 'cpu'; 'cuda' without a GPU is
+    an error."""
     if device not in ("auto", "cpu", "cuda"):
         raise ValueError(f"device: must be auto, cpu or cuda, got {device!r}")
     import torch
@@ -59,6 +83,8 @@ def choose_device(device: str) -> str:
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device: cuda was asked for but torch sees no GPU")
+    if device == "cuda" and workers()[1] > 1:  # under torchrun each worker trains on its own GPU
+        return f"cuda:{workers()[2] % torch.cuda.device_count()}"
     return device
 
 
@@ -69,8 +95,17 @@ class ClaimAborted(ValueError):
     def __init__(self, claim_id: str, exc: BaseException):
         self.claim_id = claim_id
         why = os_error_text(exc) if isinstance(exc, OSError) else str(exc)
-        super().__init__(f"[{claim_id}] {why}; nothing was written for {claim_id} (its previous results and "
-                         "figures, if any, are kept)")
+        super().__init__(
+            f"[{claim_id}] {why}; nothing was written for {claim_id} (its previous results and "
+            "figures, if any, are kept)"
+        )
+
+
+def workers() -> tuple[int, int, int]:
+    """(rank, world size, local rank) of this process under torchrun, (0, 1, 0) alone (``empirical.workers``)."""
+    from memsep.empirical.workers import worker
+
+    return worker()
 
 
 def check_out_dir(out: Path) -> None:
@@ -78,7 +113,7 @@ def check_out_dir(out: Path) -> None:
     check_writable_dir(out, "out")
     for sub in ("results", "figures"):
         check_writable_dir(Path(out) / sub, "out")
-    for stale in Path(out, "figures").glob(".stage-*-*-*"):     # staging folders of runs that were killed
+    for stale in Path(out, "figures").glob(".stage-*-*-*"):  # staging folders of runs that were killed
         pid = stale.name.split("-")[2]
         if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)
@@ -100,8 +135,16 @@ def _sweep_summary(log: list[dict]) -> dict:
     sources = {}
     for e in back:
         k = (e.get("code"), e.get("git_commit"))
-        src = sources.setdefault(k, {"code": e.get("code"), "git_commit": e.get("git_commit"), "points": 0,
-                                     "first_utc": e.get("finished_utc"), "last_utc": e.get("finished_utc")})
+        src = sources.setdefault(
+            k,
+            {
+                "code": e.get("code"),
+                "git_commit": e.get("git_commit"),
+                "points": 0,
+                "first_utc": e.get("finished_utc"),
+                "last_utc": e.get("finished_utc"),
+            },
+        )
         src["points"] += 1
         if e.get("finished_utc"):
             src["first_utc"] = min(filter(None, [src["first_utc"], e["finished_utc"]]))
@@ -109,8 +152,16 @@ def _sweep_summary(log: list[dict]) -> dict:
     return {"computed": len(log) - len(back), "read_back": len(back), "read_back_from": list(sources.values())}
 
 
-def run_claim(claim: Claim, profile: str, seed: int, out: Path, *, progress: bool = False,
-              device: str = "cpu", data: str | None = None) -> dict:
+def run_claim(
+    claim: Claim,
+    profile: str,
+    seed: int,
+    out: Path,
+    *,
+    progress: bool = False,
+    device: str = "cpu",
+    data: str | None = None,
+) -> dict:
     """Run one check and write out/results/<id>.json and its figures (module doc: ERROR records, and the
     failures that write nothing and raise ClaimAborted)."""
     out = Path(out)
@@ -120,8 +171,18 @@ def run_claim(claim: Claim, profile: str, seed: int, out: Path, *, progress: boo
     figures.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".stage-{claim.id}-{os.getpid()}-", dir=figures))
     try:
-        ctx = Context(claim.id, profile, claim_seed, cfg, out, progress, choose_device(device), run_seed=seed,
-                      data_path=data, figure_dir=stage)
+        ctx = Context(
+            claim.id,
+            profile,
+            claim_seed,
+            cfg,
+            out,
+            progress,
+            choose_device(device),
+            run_seed=seed,
+            data_path=data,
+            figure_dir=stage,
+        )
         t0 = time.perf_counter()
         error = None
         from memsep.empirical.sweep import sweep_log
@@ -136,7 +197,7 @@ def run_claim(claim: Claim, profile: str, seed: int, out: Path, *, progress: boo
         except Exception as exc:  # noqa: BLE001 - any failure of a check is reported, not hidden
             error = traceback.format_exc()
             result = CheckResult(verdict="ERROR", headline=f"check raised {type(exc).__name__}: {exc}", method="")
-            for leftover in stage.iterdir():          # figures of a check that failed are not published
+            for leftover in stage.iterdir():  # figures of a check that failed are not published
                 leftover.unlink()
         record = {
             "schema": SCHEMA,
@@ -149,9 +210,15 @@ def run_claim(claim: Claim, profile: str, seed: int, out: Path, *, progress: boo
             "runtime_s": time.perf_counter() - t0,
             "device": ctx.device,
             "environment": environment(),
-            "provenance": {**run_stamp(), "sweeps": _sweep_summary(sweep_log(reset=True))},
+            "provenance": {
+                **run_stamp(),
+                "sweeps": _sweep_summary(sweep_log(reset=True)),
+                "workers": workers()[1],
+            },
             "error": error,
         }
+        if workers()[0] != 0:  # under torchrun rank 0 alone writes; the others computed their share of the sweeps
+            return record
         try:
             atomic_write_json(out / "results" / f"{claim.id}.json", record)
             for fig in sorted(stage.iterdir()):
@@ -163,8 +230,18 @@ def run_claim(claim: Claim, profile: str, seed: int, out: Path, *, progress: boo
     return record
 
 
-def run_claims(ids: list[str] | None, profile: str, seed: int, out: Path, *, progress: bool = True,
-               device: str = "cpu", echo=print, data: str | None = None, report: bool = True) -> list[dict]:
+def run_claims(
+    ids: list[str] | None,
+    profile: str,
+    seed: int,
+    out: Path,
+    *,
+    progress: bool = True,
+    device: str = "cpu",
+    echo=print,
+    data: str | None = None,
+    report: bool = True,
+) -> list[dict]:
     """Run the claims in paper order, then rebuild out/REPORT.md from all results present.
 
     The output folder is checked first (``check_out_dir``). A claim that aborts (ClaimAborted) stops the
@@ -174,12 +251,14 @@ def run_claims(ids: list[str] | None, profile: str, seed: int, out: Path, *, pro
     records = []
     start = time.perf_counter()
     for k, claim in enumerate(claims, 1):
-        echo(f"[{claim.id}] claim {k} of {len(claims)}, {_clock(time.perf_counter() - start)} elapsed: {claim.title} "
-             f"(profile {profile}) ...")
+        echo(
+            f"[{claim.id}] claim {k} of {len(claims)}, {_clock(time.perf_counter() - start)} elapsed: {claim.title} "
+            f"(profile {profile}) ..."
+        )
         try:
             rec = run_claim(claim, profile, seed, out, progress=progress, device=device, data=data)
         except ClaimAborted:
-            if records and report:
+            if records and report and workers()[0] == 0:
                 try:
                     write_report(out)
                 except (OSError, ValueError):
@@ -187,13 +266,15 @@ def run_claims(ids: list[str] | None, profile: str, seed: int, out: Path, *, pro
             raise
         echo(f"[{claim.id}] {rec['result']['verdict']} in {rec['runtime_s']:.1f} s: {rec['result']['headline']}")
         records.append(rec)
-    if report:
+    if report and workers()[0] == 0:
         path = write_report(out)
         echo(f"wrote {path}")
     from .registry import VERDICTS
 
-    echo(f"{len(records)} claim(s) in {_clock(time.perf_counter() - start)}: " + ", ".join(f"{sum(r['result']['verdict'] == v for r in records)} {v}"
-                                              for v in VERDICTS))
+    echo(
+        f"{len(records)} claim(s) in {_clock(time.perf_counter() - start)}: "
+        + ", ".join(f"{sum(r['result']['verdict'] == v for r in records)} {v}" for v in VERDICTS)
+    )
     return records
 
 
@@ -208,8 +289,17 @@ def replicate_dir(out: Path, profile: str, seed: int) -> Path:
     return Path(out) / "replicates" / profile / f"seed-{seed}"
 
 
-def run_replicates(ids: list[str] | None, profile: str, seeds: list[int], out: Path, *, progress: bool = True,
-                   device: str = "cpu", echo=print, data: str | None = None) -> list[dict]:
+def run_replicates(
+    ids: list[str] | None,
+    profile: str,
+    seeds: list[int],
+    out: Path,
+    *,
+    progress: bool = True,
+    device: str = "cpu",
+    echo=print,
+    data: str | None = None,
+) -> list[dict]:
     """Run the claims once per run seed into replicate folders (``replicate_dir``), then rebuild out/REPORT.md,
     whose Replication section compares the verdicts across seeds."""
     check_out_dir(out)
@@ -218,9 +308,18 @@ def run_replicates(ids: list[str] | None, profile: str, seeds: list[int], out: P
     records = []
     for s in seeds:
         echo(f"== replicate: profile {profile}, run seed {s} -> {replicate_dir(out, profile, s)}")
-        records += run_claims(ids, profile, s, replicate_dir(out, profile, s), progress=progress, device=device,
-                              echo=echo, data=data, report=False)
-    if (Path(out) / "results").is_dir():
+        records += run_claims(
+            ids,
+            profile,
+            s,
+            replicate_dir(out, profile, s),
+            progress=progress,
+            device=device,
+            echo=echo,
+            data=data,
+            report=False,
+        )
+    if (Path(out) / "results").is_dir() and workers()[0] == 0:
         path = write_report(out)
         echo(f"wrote {path}")
     return records

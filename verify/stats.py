@@ -35,8 +35,17 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-__all__ = ["bonferroni_z", "zero_mean_z", "loglog_slope", "diff_z", "directional_rule", "equivalence_rule",
-           "two_proportions", "paired_proportions", "POWER_TARGET"]
+__all__ = [
+    "bonferroni_z",
+    "zero_mean_z",
+    "loglog_slope",
+    "diff_z",
+    "directional_rule",
+    "equivalence_rule",
+    "two_proportions",
+    "paired_proportions",
+    "POWER_TARGET",
+]
 
 POWER_TARGET = 0.8
 
@@ -80,8 +89,9 @@ def diff_z(a_mean: float, a_se: float, b_mean: float, b_se: float) -> float:
     return (a_mean - b_mean) / se if se > 0 else float(np.sign(a_mean - b_mean) * np.inf)
 
 
-def directional_rule(estimate: float, se: float, effect: float, alpha: float, *, effect_source: str,
-                     what: str = "") -> tuple[str, dict]:
+def directional_rule(
+    estimate: float, se: float, effect: float, alpha: float, *, effect_source: str, what: str = ""
+) -> tuple[str, dict]:
     """(outcome, test record) of the directional rule (module doc) for H1: theta > 0 with the paper's effect
     ``effect`` > 0 (``effect_source`` says where the number comes from)."""
     if not (0 < alpha < 0.5) or not effect > 0 or not (se >= 0):
@@ -101,15 +111,26 @@ def directional_rule(estimate: float, se: float, effect: float, alpha: float, *,
         outcome = "fail"
     else:
         outcome = "inconclusive"
-    test = {"rule": "one-sided z", "what": what, "estimate": float(estimate), "se": float(se), "z": float(z),
-            "p": float(stats.norm.sf(z)), "alpha": float(alpha), "effect": float(effect),
-            "effect_source": effect_source, "power": power, "mde": (z_a + z_p) * float(se),
-            "interval": [float(estimate - z_a * se), float(upper)]}
+    test = {
+        "rule": "one-sided z",
+        "what": what,
+        "estimate": float(estimate),
+        "se": float(se),
+        "z": float(z),
+        "p": float(stats.norm.sf(z)),
+        "alpha": float(alpha),
+        "effect": float(effect),
+        "effect_source": effect_source,
+        "power": power,
+        "mde": (z_a + z_p) * float(se),
+        "interval": [float(estimate - z_a * se), float(upper)],
+    }
     return outcome, test
 
 
-def equivalence_rule(estimate: float, se: float, tol: float, z: float, *, floor: float = 0.0,
-                     what: str = "") -> tuple[str, dict]:
+def equivalence_rule(
+    estimate: float, se: float, tol: float, z: float, *, floor: float = 0.0, what: str = ""
+) -> tuple[str, dict]:
     """(outcome, test record) of the equivalence rule (module doc) for H: theta = 0 with tolerance ``tol``."""
     if not (tol > 0 and z > 0 and se >= 0 and floor >= 0):
         raise ValueError(f"tol, z, se, floor: need tol > 0, z > 0, se >= 0, floor >= 0; got {tol}, {z}, {se}, {floor}")
@@ -120,9 +141,16 @@ def equivalence_rule(estimate: float, se: float, tol: float, z: float, *, floor:
         outcome = "pass"
     else:
         outcome = "inconclusive"
-    test = {"rule": "equivalence", "what": what, "estimate": float(estimate), "se": float(se), "z": float(z),
-            "tolerance": float(tol), "floor": float(floor),
-            "interval": [float(estimate - z * se), float(estimate + z * se)]}
+    test = {
+        "rule": "equivalence",
+        "what": what,
+        "estimate": float(estimate),
+        "se": float(se),
+        "z": float(z),
+        "tolerance": float(tol),
+        "floor": float(floor),
+        "interval": [float(estimate - z * se), float(estimate + z * se)],
+    }
     return outcome, test
 
 

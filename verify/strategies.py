@@ -40,19 +40,29 @@ def times(lo: float = 1e-3, hi: float = 10.0) -> st.SearchStrategy[float]:
     if not (0 < lo < hi):
         raise ValueError(f"lo, hi: must satisfy 0 < lo < hi, got {lo}, {hi}")
     return st.floats(min_value=np.log(lo), max_value=np.log(hi), allow_nan=False).map(
-        lambda u: float(min(hi, max(lo, np.exp(u)))))
+        lambda u: float(min(hi, max(lo, np.exp(u))))
+    )
 
 
 @st.composite
-def mixtures(draw, d=st.integers(1, 3), K=st.integers(1, 4), *, mean_scale: float = 2.0, v_min: float = 0.2,
-             cond_max: float = 10.0, isotropic=st.booleans()):
+def mixtures(
+    draw,
+    d=st.integers(1, 3),
+    K=st.integers(1, 4),
+    *,
+    mean_scale: float = 2.0,
+    v_min: float = 0.2,
+    cond_max: float = 10.0,
+    isotropic=st.booleans(),
+):
     """A valid GaussianMixture; d, K and isotropic may be ints/bools or strategies."""
     dd = draw(_as_strategy(d))
     kk = draw(_as_strategy(K))
     iso = draw(_as_strategy(isotropic))
     seed = draw(seeds())
-    return random_mixture(np.random.default_rng(seed), kk, dd, mean_scale=mean_scale, v_min=v_min,
-                          cond_max=cond_max, isotropic=iso)
+    return random_mixture(
+        np.random.default_rng(seed), kk, dd, mean_scale=mean_scale, v_min=v_min, cond_max=cond_max, isotropic=iso
+    )
 
 
 @st.composite
@@ -69,22 +79,40 @@ def mixture_and_data(draw, d=st.integers(1, 3), K=st.integers(1, 4), n=st.intege
 
 
 @st.composite
-def problem_cases(draw, d=st.integers(1, 2), K=st.integers(1, 4), n=st.integers(1, 12), t=times(1e-3, 10.0),
-                  **extra) -> dict:
+def problem_cases(
+    draw,
+    d=st.integers(1, 2),
+    K=st.integers(1, 4),
+    n=st.integers(1, 12),
+    t=None,
+    **extra,  # t None: times(1e-3, 10)
+) -> dict:
     """{'d', 'K', 'n', 'seed', 't', **extra}: build with ``random_problem(seed, K, d, n)``.
 
     ``extra`` maps more keys to values or strategies (e.g. ``score=st.sampled_from(names)``),
     drawn last, in the order given.
     """
-    case = {"d": draw(_as_strategy(d)), "K": draw(_as_strategy(K)), "n": draw(_as_strategy(n)),
-            "seed": draw(seeds()), "t": draw(_as_strategy(t))}
+    case = {
+        "d": draw(_as_strategy(d)),
+        "K": draw(_as_strategy(K)),
+        "n": draw(_as_strategy(n)),
+        "seed": draw(seeds()),
+        "t": draw(_as_strategy(times(1e-3, 10.0) if t is None else t)),
+    }
     case.update({k: draw(_as_strategy(v)) for k, v in extra.items()})
     return case
 
 
 @st.composite
-def hessian_cases(draw, d=st.integers(1, 6), K=st.integers(1, 4), n=st.integers(1, 20), t=times(1e-3, 20.0),
-                  queries=st.integers(1, 8), law=st.sampled_from(("mixture", "empirical"))) -> dict:
+def hessian_cases(
+    draw,
+    d=st.integers(1, 6),
+    K=st.integers(1, 4),
+    n=st.integers(1, 20),
+    t=None,
+    queries=st.integers(1, 8),
+    law=st.sampled_from(("mixture", "empirical")),
+) -> dict:
     """{'law', 'd', 'K' (mixture) or 'n' (empirical), 'seed', 't', 'queries'}.
 
     law "mixture": ``random_mixture(rng, K, d)``; law "empirical": the n points of
@@ -96,13 +124,23 @@ def hessian_cases(draw, d=st.integers(1, 6), K=st.integers(1, 4), n=st.integers(
         case["K"] = draw(_as_strategy(K))
     else:
         case["n"] = draw(_as_strategy(n))
-    case.update(seed=draw(seeds()), t=draw(_as_strategy(t)), queries=draw(_as_strategy(queries)))
+    case.update(
+        seed=draw(seeds()),
+        t=draw(_as_strategy(times(1e-3, 20.0) if t is None else t)),
+        queries=draw(_as_strategy(queries)),
+    )
     return case
 
 
 @st.composite
-def regime_cases(draw, d=st.integers(4, 128), K=st.integers(2, 16), families=("gaussian", "uniform"),
-                 n_max: int = 10_000, constants=None) -> dict:
+def regime_cases(
+    draw,
+    d=st.integers(4, 128),
+    K=st.integers(2, 16),
+    families=("gaussian", "uniform"),
+    n_max: int = 10_000,
+    constants=None,
+) -> dict:
     """A configuration inside Theorem 4.3's regime (theory.bounds), as plain parameters and a seed.
 
     {'family', 'K', 'd', 'n', 'v_lo', 'v_hi', 't', 'seed'}: n log-uniform in [10, min(e^(c4 d), n_max)],

@@ -25,11 +25,11 @@ def main() -> None:
     torch.manual_seed(0)
     model = make_dit("dit-mini")
     data = load_digits()[0][:32]
-    res = train_diffusion(data, DiffusionConfig(steps=6, batch=16, log_every=2, warmup=0, seed=1, ema=0.0),
-                          model=model)
+    res = train_diffusion(data, DiffusionConfig(steps=6, batch=16, log_every=2, warmup=0, seed=1, ema=0.0), model=model)
     name = "single" if single else f"rank{dist.get_rank()}"
-    torch.save({"params": [p.detach().clone() for p in res.model.parameters()], "losses": res.losses},
-               out / f"{name}.pt")
+    torch.save(
+        {"params": [p.detach().clone() for p in res.model.parameters()], "losses": res.losses}, out / f"{name}.pt"
+    )
     if not single:
         dist.destroy_process_group()
 

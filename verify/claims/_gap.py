@@ -34,12 +34,24 @@ import numpy as np
 from scipy import stats
 
 from memsep.theory import GaussianMixture
-from memsep.theory.forward import alpha as alpha_t, sigma2
+from memsep.theory.forward import alpha as alpha_t
+from memsep.theory.forward import sigma2
 
 from ..stats import POWER_TARGET, directional_rule
 
-__all__ = ["Curve", "figure3_mixture", "b_form", "g_iso", "paired_log_ratio", "log_ratio_independent", "step_rule",
-           "margin_rule", "interval_equivalence", "combine", "decreasing_steps"]
+__all__ = [
+    "Curve",
+    "figure3_mixture",
+    "b_form",
+    "g_iso",
+    "paired_log_ratio",
+    "log_ratio_independent",
+    "step_rule",
+    "margin_rule",
+    "interval_equivalence",
+    "combine",
+    "decreasing_steps",
+]
 
 
 def figure3_mixture(seed: int, d: int, K: int = 8, mean_scale: float = 2.0) -> GaussianMixture:
@@ -55,10 +67,10 @@ class Curve:
 
     label: dict
     ts: list[float]
-    g: list[list[float]] = field(default_factory=list)        # [data set][time]
+    g: list[list[float]] = field(default_factory=list)  # [data set][time]
 
     @classmethod
-    def of(cls, label: dict, gc) -> "Curve":
+    def of(cls, label: dict, gc) -> Curve:
         """From a theory.gap.GapCurve."""
         return cls(dict(label), [float(t) for t in gc.ts], np.asarray(gc.g, dtype=float).tolist())
 
@@ -110,20 +122,38 @@ def step_rule(estimate: float, se: float, effect: float, alpha: float, *, effect
     """``verify.stats.directional_rule`` for one direction step (theta > 0 with smallest effect of interest
     ``effect``); a non-finite se (one data set) is inconclusive."""
     if not np.isfinite(se) or not np.isfinite(estimate):
-        return "inconclusive", {"rule": "one-sided z", "what": what, "estimate": float(estimate), "se": float(se),
-                                "effect": float(effect), "effect_source": effect_source, "alpha": float(alpha)}
+        return "inconclusive", {
+            "rule": "one-sided z",
+            "what": what,
+            "estimate": float(estimate),
+            "se": float(se),
+            "effect": float(effect),
+            "effect_source": effect_source,
+            "alpha": float(alpha),
+        }
     return directional_rule(estimate, se, effect, alpha, effect_source=effect_source, what=what)
 
 
-def margin_rule(estimate: float, se: float, alpha: float, *, pass_above: float, fail_below: float, power_at: float,
-                effect_source: str, what: str = "", fail_alpha: float | None = None) -> tuple[str, dict]:
+def margin_rule(
+    estimate: float,
+    se: float,
+    alpha: float,
+    *,
+    pass_above: float,
+    fail_below: float,
+    power_at: float,
+    effect_source: str,
+    what: str = "",
+    fail_alpha: float | None = None,
+) -> tuple[str, dict]:
     """(outcome, test record) of the margin rule (module doc): fail if estimate + z_f se < fail_below (z_f at
     ``fail_alpha``, default ``alpha``), else pass if estimate - z_a se > pass_above, else inconclusive; power =
     P(pass) at theta = ``power_at``."""
     fa = alpha if fail_alpha is None else fail_alpha
     if not (0 < alpha < 0.5 and 0 < fa < 0.5) or not se >= 0:
-        raise ValueError(f"alpha, fail_alpha, se: need 0 < alpha, fail_alpha < 0.5 and se >= 0; "
-                         f"got {alpha}, {fa}, {se}")
+        raise ValueError(
+            f"alpha, fail_alpha, se: need 0 < alpha, fail_alpha < 0.5 and se >= 0; got {alpha}, {fa}, {se}"
+        )
     z_a, z_f = float(stats.norm.isf(alpha)), float(stats.norm.isf(fa))
     z_p = float(stats.norm.ppf(POWER_TARGET))
     finite = bool(np.isfinite(se) and np.isfinite(estimate))
@@ -141,16 +171,29 @@ def margin_rule(estimate: float, se: float, alpha: float, *, pass_above: float, 
     else:
         z = float("inf") if estimate > pass_above else float("-inf") if estimate < pass_above else 0.0
         power = 1.0 if (power_at > pass_above and se == 0) else 0.0
-    test = {"rule": "one-sided z with margins", "what": what, "estimate": float(estimate), "se": float(se),
-            "z": float(z), "p": float(stats.norm.sf(z)), "alpha": float(alpha), "fail_alpha": float(fa),
-            "pass_above": float(pass_above), "fail_below": float(fail_below), "effect": float(power_at),
-            "effect_source": effect_source, "power": power, "mde": (z_a + z_p) * float(se),
-            "interval": [float(lower), float(upper)]}
+    test = {
+        "rule": "one-sided z with margins",
+        "what": what,
+        "estimate": float(estimate),
+        "se": float(se),
+        "z": float(z),
+        "p": float(stats.norm.sf(z)),
+        "alpha": float(alpha),
+        "fail_alpha": float(fa),
+        "pass_above": float(pass_above),
+        "fail_below": float(fail_below),
+        "effect": float(power_at),
+        "effect_source": effect_source,
+        "power": power,
+        "mde": (z_a + z_p) * float(se),
+        "interval": [float(lower), float(upper)],
+    }
     return outcome, test
 
 
-def interval_equivalence(estimate: float, se: float, tol: float, z: float, *, error: float = 0.0,
-                         what: str = "") -> tuple[str, dict]:
+def interval_equivalence(
+    estimate: float, se: float, tol: float, z: float, *, error: float = 0.0, what: str = ""
+) -> tuple[str, dict]:
     """(outcome, test record) of the equivalence of theta to 0 within +-tol (module doc); power = P(pass) at
     theta = 0 (normal approximation)."""
     if not (tol > 0 and z > 0 and error >= 0):
@@ -166,9 +209,18 @@ def interval_equivalence(estimate: float, se: float, tol: float, z: float, *, er
         outcome = "inconclusive"
     room = (tol - error) / se - z if finite and se > 0 else (float("inf") if tol > error else float("-inf"))
     power = float(max(2 * stats.norm.cdf(room) - 1, 0.0)) if np.isfinite(room) else (1.0 if room > 0 else 0.0)
-    test = {"rule": "equivalence interval", "what": what, "estimate": float(estimate), "se": float(se), "z": float(z),
-            "numerical_error": float(error), "tolerance": float(tol), "interval": [float(lo), float(hi)],
-            "power": power, "mde": float((z + stats.norm.ppf(POWER_TARGET)) * se) if finite else float("inf")}
+    test = {
+        "rule": "equivalence interval",
+        "what": what,
+        "estimate": float(estimate),
+        "se": float(se),
+        "z": float(z),
+        "numerical_error": float(error),
+        "tolerance": float(tol),
+        "interval": [float(lo), float(hi)],
+        "power": power,
+        "mde": float((z + stats.norm.ppf(POWER_TARGET)) * se) if finite else float("inf"),
+    }
     return outcome, test
 
 
@@ -215,7 +267,13 @@ def decreasing_steps(curve: Curve, alpha: float, *, fraction: float = 0.5, prefi
         est, se = paired_log_ratio(curve.values(j), curve.values(j + 1))
         delta = fraction * float(np.log(b_form(t1, d, tr) / b_form(t2, d, tr)))
         lab = f"{prefix}t = {t1:g} -> {t2:g}"
-        o, test = step_rule(est, se, delta, alpha, what=f"E_D log gap(t = {t1:g}) - log gap(t = {t2:g}), {prefix}",
-                            effect_source=f"{fraction:g} x log(B_t1 / B_t2), the paper's bound form")
+        o, test = step_rule(
+            est,
+            se,
+            delta,
+            alpha,
+            what=f"E_D log gap(t = {t1:g}) - log gap(t = {t2:g}), {prefix}",
+            effect_source=f"{fraction:g} x log(B_t1 / B_t2), the paper's bound form",
+        )
         out.append((lab, o, test))
     return out

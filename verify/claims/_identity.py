@@ -24,8 +24,8 @@ the floor (|z| > z_crit) with their largest |mean residual| / RHS, so the headro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -41,8 +41,18 @@ ROUND_RTOL = 1e-10
 # where the gap is not tiny).
 MC_TOL = 0.05
 
-__all__ = ["ROUND_RTOL", "MC_TOL", "QuadCase", "MCCase", "quad_case", "mc_case", "identity_figure", "quad_rule",
-           "mc_rule", "nonnegative_rule"]
+__all__ = [
+    "ROUND_RTOL",
+    "MC_TOL",
+    "QuadCase",
+    "MCCase",
+    "quad_case",
+    "mc_case",
+    "identity_figure",
+    "quad_rule",
+    "mc_rule",
+    "nonnegative_rule",
+]
 
 # lhs(method, seed, keep_samples) -> Estimate; rhs likewise.
 Side = Callable[..., Estimate]
@@ -97,8 +107,9 @@ class MCCase:
 
     def equivalent(self, z_crit: float, tol: float = MC_TOL) -> bool:
         """The z_crit interval of the residual lies within +-tol |RHS| (or within the rounding floor)."""
-        return abs(self.res_mean) + z_crit * self.res_se <= max(tol * abs(self.rhs), ROUND_RTOL * abs(self.rhs)) \
-            or abs(self.res_mean) + z_crit * self.res_se <= ROUND_RTOL * abs(self.rhs)
+        return abs(self.res_mean) + z_crit * self.res_se <= max(tol * abs(self.rhs), ROUND_RTOL * abs(self.rhs)) or abs(
+            self.res_mean
+        ) + z_crit * self.res_se <= ROUND_RTOL * abs(self.rhs)
 
     def outcome(self, z_crit: float, tol: float = MC_TOL) -> str:
         if not self.identity_ok(z_crit):
@@ -123,13 +134,16 @@ def mc_case(label: dict, lhs: Side, rhs: Side, n_draws: int, seed: int) -> MCCas
 
 # ---- the decision rules shared by S1 and S2 ---------------------------------------------------------------
 
+
 def quad_rule(quad: list[QuadCase], rtol: float) -> tuple[str, str]:
     """Every quadrature case: fail if any fails, pass if all pass, else inconclusive (QuadCase.outcome)."""
     outs = [c.outcome(rtol) for c in quad]
     worst = max(quad, key=lambda c: c.rel_residual)
-    detail = (f"{outs.count('pass')}/{len(quad)} cases equal within relative {rtol:g} with the quadrature resolving "
-              f"it, {outs.count('fail')} differ beyond tolerance + error estimates, {outs.count('inconclusive')} "
-              f"unresolved; worst relative residual {worst.rel_residual:.2e} at {worst.label}")
+    detail = (
+        f"{outs.count('pass')}/{len(quad)} cases equal within relative {rtol:g} with the quadrature resolving "
+        f"it, {outs.count('fail')} differ beyond tolerance + error estimates, {outs.count('inconclusive')} "
+        f"unresolved; worst relative residual {worst.rel_residual:.2e} at {worst.label}"
+    )
     return ("fail" if "fail" in outs else "pass" if all(o == "pass" for o in outs) else "inconclusive"), detail
 
 
@@ -142,10 +156,12 @@ def mc_rule(mc: list[MCCase], z_crit: float, tol: float = MC_TOL) -> tuple[str, 
     shown = {d: sum(o == "pass" for c, o in zip(mc, outs) if c.label["d"] == d) for d in dims}
     limited = [c for c in mc if abs(c.z) > z_crit and c.identity_ok(z_crit)]
     bad = [c for c, o in zip(mc, outs) if o == "fail"]
-    detail = (f"{len(mc) - len(bad)}/{len(mc)} cases not significantly non-zero (|mean residual| <= {z_crit:.2f} se + "
-              f"{ROUND_RTOL:g} RHS; {len(limited)} of them only by the rounding floor, where the weights sit on one "
-              f"point and e equals the DSM target to float64 rounding); equivalence within {tol:g} RHS shown in "
-              + ", ".join(f"{shown[d]} case(s) at d = {d}" for d in dims))
+    detail = (
+        f"{len(mc) - len(bad)}/{len(mc)} cases not significantly non-zero (|mean residual| <= {z_crit:.2f} se + "
+        f"{ROUND_RTOL:g} RHS; {len(limited)} of them only by the rounding floor, where the weights sit on one "
+        f"point and e equals the DSM target to float64 rounding); equivalence within {tol:g} RHS shown in "
+        + ", ".join(f"{shown[d]} case(s) at d = {d}" for d in dims)
+    )
     if bad:
         w = max(bad, key=lambda c: abs(c.z))
         detail += f"; largest violation z = {w.z:.2f} at {w.label}"
@@ -167,19 +183,39 @@ def nonnegative_rule(quad: list[QuadCase], mc: list[MCCase], z_crit: float) -> t
     return not neg_q and not neg_m, "; ".join(parts)
 
 
-def identity_figure(path, quad: list[QuadCase], mc: list[MCCase], *, rtol: float, z_crit: float, lhs_name: str,
-                    rhs_name: str, title: str):
+def identity_figure(
+    path,
+    quad: list[QuadCase],
+    mc: list[MCCase],
+    *,
+    rtol: float,
+    z_crit: float,
+    lhs_name: str,
+    rhs_name: str,
+    title: str,
+):
     """Three panels: LHS against RHS; quadrature relative residual by t (exact zeros drawn on a marked floor);
     Monte-Carlo residual against what the rule allows (z_crit se plus the float64 rounding floor), by t."""
-    zero = 1e-18                                    # where an exactly-zero residual is drawn on the log axis
+    zero = 1e-18  # where an exactly-zero residual is drawn on the log axis
     with figure(path, 3, (16, 4.8)) as ax:
         tiny = 1e-300
         if quad:
-            ax[0].scatter([max(c.rhs, tiny) for c in quad], [max(c.lhs, tiny) for c in quad], s=14,
-                          label="quadrature (d $\\leq$ 2)", color="C0")
+            ax[0].scatter(
+                [max(c.rhs, tiny) for c in quad],
+                [max(c.lhs, tiny) for c in quad],
+                s=14,
+                label="quadrature (d $\\leq$ 2)",
+                color="C0",
+            )
         if mc:
-            ax[0].errorbar([max(c.rhs, tiny) for c in mc], [max(c.lhs, tiny) for c in mc],
-                           yerr=[1.96 * c.lhs_se for c in mc], fmt="x", color="C1", label="Monte Carlo (95% CI)")
+            ax[0].errorbar(
+                [max(c.rhs, tiny) for c in mc],
+                [max(c.lhs, tiny) for c in mc],
+                yerr=[1.96 * c.lhs_se for c in mc],
+                fmt="x",
+                color="C1",
+                label="Monte Carlo (95% CI)",
+            )
         vals = [c.rhs for c in quad + mc if c.rhs > 0]
         if vals:
             lo, hi = min(vals), max(vals)
@@ -189,22 +225,45 @@ def identity_figure(path, quad: list[QuadCase], mc: list[MCCase], *, rtol: float
         if quad:
             nz = [c for c in quad if c.rel_residual > 0]
             z0 = [c for c in quad if c.rel_residual <= 0]
-            ax[1].scatter([c.label["t"] for c in nz], [c.rel_residual for c in nz], s=12, color="C0",
-                          label="|LHS - RHS| / RHS")
+            ax[1].scatter(
+                [c.label["t"] for c in nz], [c.rel_residual for c in nz], s=12, color="C0", label="|LHS - RHS| / RHS"
+            )
             if z0:
-                ax[1].scatter([c.label["t"] for c in z0], [zero] * len(z0), s=16, marker="v", color="C2",
-                              label=f"exactly 0 ({len(z0)} cases; drawn at {zero:g})")
+                ax[1].scatter(
+                    [c.label["t"] for c in z0],
+                    [zero] * len(z0),
+                    s=16,
+                    marker="v",
+                    color="C2",
+                    label=f"exactly 0 ({len(z0)} cases; drawn at {zero:g})",
+                )
             ax[1].axhline(rtol, color="r", ls="--", lw=0.8, label=f"tolerance {rtol:g}")
-            ax[1].set(xscale="log", yscale="log", xlabel="t", ylabel="relative residual",
-                      title="quadrature: relative residual (passes below the line)")
+            ax[1].set(
+                xscale="log",
+                yscale="log",
+                xlabel="t",
+                ylabel="relative residual",
+                title="quadrature: relative residual (passes below the line)",
+            )
             ax[1].legend(fontsize=9, loc="center right")
         if mc:
             allowed = [z_crit * c.res_se + ROUND_RTOL * abs(c.rhs) for c in mc]
             ratio = [abs(c.res_mean) / a if a > 0 else 0.0 for c, a in zip(mc, allowed)]
-            ax[2].scatter([c.label["t"] for c in mc], [max(r, zero) for r in ratio], s=12, color="C1",
-                          label="|mean residual| / allowed")
-            ax[2].axhline(1.0, color="r", ls="--", lw=0.8,
-                          label=f"allowed = {z_crit:.2f} se (Bonferroni) + rounding floor")
-            ax[2].set(xscale="log", yscale="log", xlabel="t", ylabel="|mean residual| / allowed",
-                      title="Monte Carlo: paired residual (passes below the line)")
+            ax[2].scatter(
+                [c.label["t"] for c in mc],
+                [max(r, zero) for r in ratio],
+                s=12,
+                color="C1",
+                label="|mean residual| / allowed",
+            )
+            ax[2].axhline(
+                1.0, color="r", ls="--", lw=0.8, label=f"allowed = {z_crit:.2f} se (Bonferroni) + rounding floor"
+            )
+            ax[2].set(
+                xscale="log",
+                yscale="log",
+                xlabel="t",
+                ylabel="|mean residual| / allowed",
+                title="Monte Carlo: paired residual (passes below the line)",
+            )
             ax[2].legend(fontsize=9)

@@ -56,20 +56,50 @@ from memsep.empirical.metrics import wilson_interval
 
 from ..stats import directional_rule
 
-__all__ = ["MEM_EFFECT", "MEM_EFFECT_SOURCE", "LOGLIK_EFFECT", "LOGLIK_EFFECT_SOURCE", "Test", "Rate", "between_se",
-           "rises", "near_null", "loglik_gain", "all_of", "any_of", "combine", "pooled_counts", "null_counts",
-           "pooled_rate", "null_rate", "rep_mean", "nanmean", "plateau_summary", "fmt_plateau", "thin_curve",
-           "loss_refs", "progress", "grid_figure", "loss_figure", "fmt_rate", "tests_table"]
+__all__ = [
+    "MEM_EFFECT",
+    "MEM_EFFECT_SOURCE",
+    "LOGLIK_EFFECT",
+    "LOGLIK_EFFECT_SOURCE",
+    "Test",
+    "Rate",
+    "between_se",
+    "rises",
+    "near_null",
+    "loglik_gain",
+    "all_of",
+    "any_of",
+    "combine",
+    "pooled_counts",
+    "null_counts",
+    "pooled_rate",
+    "null_rate",
+    "rep_mean",
+    "nanmean",
+    "plateau_summary",
+    "fmt_plateau",
+    "thin_curve",
+    "loss_refs",
+    "progress",
+    "grid_figure",
+    "loss_figure",
+    "fmt_rate",
+    "tests_table",
+]
 
 # Smallest effects of interest (the paper gives no number for Figures 2 and 3).
 MEM_EFFECT = 0.05
-MEM_EFFECT_SOURCE = ("smallest effect of interest (Figures 2-3 give no number): 5 percentage points of memorization, "
-                     "the size of the paper's own Table 1 effect (73.8% -> 68.6%)")
+MEM_EFFECT_SOURCE = (
+    "smallest effect of interest (Figures 2-3 give no number): 5 percentage points of memorization, "
+    "the size of the paper's own Table 1 effect (73.8% -> 68.6%)"
+)
 LOGLIK_EFFECT = 1.0
-LOGLIK_EFFECT_SOURCE = ("smallest effect of interest (Figures 2-3 give no number): 1 nat per sample in mean "
-                        "log p_data(x_gen), samples e times more or less likely under the true law; well above the "
-                        "standard error of a fitted model's mean (0.03-2 nats) and far below the gap between failing "
-                        "and fitted networks (tens to hundreds of nats)")
+LOGLIK_EFFECT_SOURCE = (
+    "smallest effect of interest (Figures 2-3 give no number): 1 nat per sample in mean "
+    "log p_data(x_gen), samples e times more or less likely under the true law; well above the "
+    "standard error of a fitted model's mean (0.03-2 nats) and far below the gap between failing "
+    "and fitted networks (tens to hundreds of nats)"
+)
 
 
 @dataclass
@@ -115,25 +145,42 @@ def _ac(a, b) -> tuple[float, float]:
 def rises(label: str, a, b, alpha: float, what: str = "") -> Test:
     """H1: memorization rate a ((k, m) or a Rate) exceeds b's; effect MEM_EFFECT (module doc)."""
     est, se = _ac(a, b)
-    out, test = directional_rule(est, se, MEM_EFFECT, alpha, effect_source=MEM_EFFECT_SOURCE,
-                                 what=what or f"memorization difference (Agresti-Caffo): {label}")
+    out, test = directional_rule(
+        est,
+        se,
+        MEM_EFFECT,
+        alpha,
+        effect_source=MEM_EFFECT_SOURCE,
+        what=what or f"memorization difference (Agresti-Caffo): {label}",
+    )
     return Test(label, out, test)
 
 
 def near_null(label: str, a, null, alpha: float) -> Test:
     """H1: memorization rate a is less than MEM_EFFECT above the null rate (non-inferiority, module doc)."""
     est, se = _ac(a, null)
-    out, test = directional_rule(MEM_EFFECT - est, se, MEM_EFFECT, alpha, effect_source=MEM_EFFECT_SOURCE,
-                                 what=f"margin left: {MEM_EFFECT:g} minus (memorization - null rate) "
-                                      f"(Agresti-Caffo; {label})")
+    out, test = directional_rule(
+        MEM_EFFECT - est,
+        se,
+        MEM_EFFECT,
+        alpha,
+        effect_source=MEM_EFFECT_SOURCE,
+        what=f"margin left: {MEM_EFFECT:g} minus (memorization - null rate) (Agresti-Caffo; {label})",
+    )
     return Test(label, out, test)
 
 
 def loglik_gain(label: str, a: tuple[float, float], b: tuple[float, float], alpha: float) -> Test:
     """H1: mean log-likelihood a = (mean, se) exceeds b's; effect LOGLIK_EFFECT nats (module doc)."""
     est, se = a[0] - b[0], float(np.hypot(a[1], b[1]))
-    out, test = directional_rule(est, se, LOGLIK_EFFECT, alpha, effect_source=LOGLIK_EFFECT_SOURCE,
-                                 what=f"mean log-likelihood difference (nats): {label}")
+    out, test = directional_rule(
+        est,
+        se,
+        LOGLIK_EFFECT,
+        alpha,
+        effect_source=LOGLIK_EFFECT_SOURCE,
+        what=f"mean log-likelihood difference (nats): {label}",
+    )
     return Test(label, out, test)
 
 
@@ -200,10 +247,15 @@ def plateau_summary(results: list[dict]) -> dict:
     plateaued, each one's last relative decrease delta, its steps and how it stopped ("plateau", "cap" or
     "fixed")."""
     recs = [r.get("plateau") or {} for r in results]
-    return {"replicates": len(recs), "reached": int(sum(bool(x.get("reached")) for x in recs)),
-            "delta": [x.get("delta") for x in recs], "steps": [x.get("steps") for x in recs],
-            "stopped": [x.get("stopped") for x in recs], "round": recs[0].get("round") if recs else None,
-            "tol": recs[0].get("tol") if recs else None}
+    return {
+        "replicates": len(recs),
+        "reached": int(sum(bool(x.get("reached")) for x in recs)),
+        "delta": [x.get("delta") for x in recs],
+        "steps": [x.get("steps") for x in recs],
+        "stopped": [x.get("stopped") for x in recs],
+        "round": recs[0].get("round") if recs else None,
+        "tol": recs[0].get("tol") if recs else None,
+    }
 
 
 def fmt_plateau(p: dict) -> str:
@@ -219,8 +271,8 @@ def thin_curve(losses: list, max_points: int = 100) -> list[list[float]]:
     """A loss curve [(step, window mean)] with at most ``max_points`` points: consecutive windows merged in equal
     groups (the mean of their losses, at the group's last step), so that results stay small for long runs."""
     c = np.asarray(losses, dtype=float).reshape(-1, 2)
-    g = max(1, -(-c.shape[0] // max_points))                 # windows per point, rounded up
-    return [[float(c[i:i + g, 0][-1]), float(c[i:i + g, 1].mean())] for i in range(0, c.shape[0], g)]
+    g = max(1, -(-c.shape[0] // max_points))  # windows per point, rounded up
+    return [[float(c[i : i + g, 0][-1]), float(c[i : i + g, 1].mean())] for i in range(0, c.shape[0], g)]
 
 
 def loss_refs(results: list[dict]) -> list[tuple[float, float] | None]:
@@ -281,8 +333,10 @@ def loss_figure(path, panels: list[tuple[str, list[tuple]]]) -> None:
             ax.set_yscale("log")
             ax.set_xlabel("optimiser step")
             ax.set_ylabel(r"DSM loss $\mathbb{E}\,\|\epsilon_\theta(x_t, t) - z\|^2$ (window mean)")
-            ax.set_title(title + "\n" + r"dotted: true score's loss $L_{true}$; dash-dot: empirical optimum $L_{emp}$",
-                         fontsize=10)
+            ax.set_title(
+                title + "\n" + r"dotted: true score's loss $L_{true}$; dash-dot: empirical optimum $L_{emp}$",
+                fontsize=10,
+            )
             ax.legend(ncol=2)
             ax.grid(alpha=0.3)
 
@@ -294,14 +348,30 @@ def fmt_rate(k: int, m: int) -> str:
 
 def tests_table(f, title: str, rule_tests: dict[str, list[Test]]) -> None:
     """Every single test behind the rules, one row each, on Findings ``f``."""
-    rows = [[key, t.label, t.test["what"], t.test["estimate"], t.test["se"], t.test["z"], t.test["alpha"],
-             t.test["power"], t.outcome] for key, ts in rule_tests.items() for t in ts]
-    f.table(title, ["rule", "comparison", "quantity", "estimate", "se", "z", "level (one-sided)", "power at effect",
-                    "outcome"], rows,
-            note=f"Directional one-sided z-tests (verify.stats.directional_rule). Effects looked for: {MEM_EFFECT:g} in "
-                 f"memorization ({MEM_EFFECT_SOURCE}); {LOGLIK_EFFECT:g} nat in mean log-likelihood. A 'margin left' "
-                 "row is the non-inferiority test against the null rate (pass: excess below 5 points shown; fail: "
-                 "significantly above the null rate). A 'memorization decrease' row (A5's consecutive steps) fails "
-                 "the rule only when the decrease is significant. A 'gate' row (A6) opens a trend test (outcome "
-                 "'tested') only where the model memorizes significantly beyond the null rate. Levels are Bonferroni "
-                 "shares of the rule's false-failure rate.")
+    rows = [
+        [
+            key,
+            t.label,
+            t.test["what"],
+            t.test["estimate"],
+            t.test["se"],
+            t.test["z"],
+            t.test["alpha"],
+            t.test["power"],
+            t.outcome,
+        ]
+        for key, ts in rule_tests.items()
+        for t in ts
+    ]
+    f.table(
+        title,
+        ["rule", "comparison", "quantity", "estimate", "se", "z", "level (one-sided)", "power at effect", "outcome"],
+        rows,
+        note=f"Directional one-sided z-tests (verify.stats.directional_rule). Effects looked for: {MEM_EFFECT:g} in "
+        f"memorization ({MEM_EFFECT_SOURCE}); {LOGLIK_EFFECT:g} nat in mean log-likelihood. A 'margin left' "
+        "row is the non-inferiority test against the null rate (pass: excess below 5 points shown; fail: "
+        "significantly above the null rate). A 'memorization decrease' row (A5's consecutive steps) fails "
+        "the rule only when the decrease is significant. A 'gate' row (A6) opens a trend test (outcome "
+        "'tested') only where the model memorizes significantly beyond the null rate. Levels are Bonferroni "
+        "shares of the rule's false-failure rate.",
+    )

@@ -21,22 +21,30 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..io import figure
 from ..registry import Context, Findings, decision, register
 from ..stats import directional_rule
-from ._pruning import CONFIGS, DROP, FULL_COMMAND, TABLE1_SOURCE, PruningMeasurements, family_alpha, measure, \
-    provisional_note, stage_note
+from ._pruning import (
+    CONFIGS,
+    DROP,
+    FULL_COMMAND,
+    TABLE1_SOURCE,
+    PruningMeasurements,
+    family_alpha,
+    measure,
+    provisional_note,
+    stage_note,
+)
 
-SLOPE_EFFECT = DROP["importance"] / 0.2          # 0.262 per unit eta
+SLOPE_EFFECT = DROP["importance"] / 0.2  # 0.262 per unit eta
 EFFECT_SOURCE = f"{TABLE1_SOURCE}: the importance drop (5.24 points) at eta = 0.2, as a slope through the original"
 STATISTICAL = 2
 
 RULES = {
     "M4.trend_after_finetune": "memorization falls with eta after the primary fine-tuning: minus the weighted least-"
-                               "squares slope of the memorization ratio against eta (eta = 0, the original, and every "
-                               "eta of the sweep; ratios pooled over the originals, binomial variances) > 0 at "
-                               "one-sided level 0.05 / 2; effect 26.2 points per unit eta (Table 1's 5.24 points at "
-                               "eta = 0.2); fail if the upper bound is below it",
+    "squares slope of the memorization ratio against eta (eta = 0, the original, and every "
+    "eta of the sweep; ratios pooled over the originals, binomial variances) > 0 at "
+    "one-sided level 0.05 / 2; effect 26.2 points per unit eta (Table 1's 5.24 points at "
+    "eta = 0.2); fail if the upper bound is below it",
     "M4.trend_before_finetune": "the same slope right after pruning (no fine-tuning), same level and effect",
 }
 
@@ -72,18 +80,23 @@ def _trend(m: PruningMeasurements, length: int, alpha: float) -> tuple[str, str,
     if len(pts) < 3:
         return "inconclusive", f"only {len(pts)} etas measured", None
     b, se = wls_slope(pts)
-    outcome, test = directional_rule(-b, se, SLOPE_EFFECT, alpha, effect_source=EFFECT_SOURCE,
-                                     what="minus the slope of memorization against eta")
-    detail = (", ".join(f"eta {e:g}: {100 * p:.1f}%" for e, p, _, _ in pts) +
-              f"; slope {100 * b:.1f} +- {100 * se:.1f} points per unit eta; one-sided level {alpha:.4g}, power at "
-              f"{100 * SLOPE_EFFECT:.1f} points per unit eta {test['power']:.2f}")
+    outcome, test = directional_rule(
+        -b, se, SLOPE_EFFECT, alpha, effect_source=EFFECT_SOURCE, what="minus the slope of memorization against eta"
+    )
+    detail = (
+        ", ".join(f"eta {e:g}: {100 * p:.1f}%" for e, p, _, _ in pts)
+        + f"; slope {100 * b:.1f} +- {100 * se:.1f} points per unit eta; one-sided level {alpha:.4g}, power at "
+        f"{100 * SLOPE_EFFECT:.1f} points per unit eta {test['power']:.2f}"
+    )
     return outcome, detail, test
 
 
 def decide(m: PruningMeasurements, cfg) -> list:
     a = family_alpha(cfg, STATISTICAL)
-    return [decision("M4.trend_after_finetune", *_trend(m, m.primary_length, a)),
-            decision("M4.trend_before_finetune", *_trend(m, 0, a))]
+    return [
+        decision("M4.trend_after_finetune", *_trend(m, m.primary_length, a)),
+        decision("M4.trend_before_finetune", *_trend(m, 0, a)),
+    ]
 
 
 def report(ctx: Context, cfg, m: PruningMeasurements, f: Findings) -> tuple[str, str]:
@@ -92,21 +105,52 @@ def report(ctx: Context, cfg, m: PruningMeasurements, f: Findings) -> tuple[str,
         for eta, p, var, K in points(m, length):
             ev = m.pick("original") if eta == 0 else m.pick("importance", eta=eta, length=length)
             fd = np.mean([e.fd_inf_classifier if e.fd_inf_classifier is not None else e.fd_classifier for e in ev])
-            rows.append([length, eta, f"{100 * p:.1f}", f"{100 * np.sqrt(var):.1f}", K, fd,
-                         np.mean([e.small_t_loss for e in ev])])
-    f.table("Importance pruning against eta (eta = 0: the original)",
-            ["fine-tuning steps", "eta", "memorization %", "se (points)", "originals", "FD (clf)", "small-t loss"], rows)
+            rows.append(
+                [
+                    length,
+                    eta,
+                    f"{100 * p:.1f}",
+                    f"{100 * np.sqrt(var):.1f}",
+                    K,
+                    fd,
+                    np.mean([e.small_t_loss for e in ev]),
+                ]
+            )
+    f.table(
+        "Importance pruning against eta (eta = 0: the original)",
+        ["fine-tuning steps", "eta", "memorization %", "se (points)", "originals", "FD (clf)", "small-t loss"],
+        rows,
+    )
     with f.figure(ctx, "sweep", 2, (10, 4)) as ax:
         for length, style in ((0, "s--"), (m.primary_length, "o-")):
             pts = points(m, length)
-            ax[0].errorbar([p[0] for p in pts], [100 * p[1] for p in pts], yerr=[196 * np.sqrt(p[2]) for p in pts],
-                           fmt=style, label=f"after {length} fine-tuning steps")
-            fds = [(p[0], np.mean([e.fd_classifier for e in (m.pick("original") if p[0] == 0 else
-                                                             m.pick("importance", eta=p[0], length=length))]))
-                   for p in pts]
+            ax[0].errorbar(
+                [p[0] for p in pts],
+                [100 * p[1] for p in pts],
+                yerr=[196 * np.sqrt(p[2]) for p in pts],
+                fmt=style,
+                label=f"after {length} fine-tuning steps",
+            )
+            fds = [
+                (
+                    p[0],
+                    np.mean(
+                        [
+                            e.fd_classifier
+                            for e in (
+                                m.pick("original") if p[0] == 0 else m.pick("importance", eta=p[0], length=length)
+                            )
+                        ]
+                    ),
+                )
+                for p in pts
+            ]
             ax[1].plot([x for x, _ in fds], [y for _, y in fds], style, label=f"after {length} steps")
-        ax[0].set(xlabel="eta (fraction of heads removed)", ylabel="memorization % (95% CI)",
-                  title="M4: memorization against eta")
+        ax[0].set(
+            xlabel="eta (fraction of heads removed)",
+            ylabel="memorization % (95% CI)",
+            title="M4: memorization against eta",
+        )
         ax[1].set(xlabel="eta", ylabel="FD (classifier features)", title="quality cost")
         ax[0].legend(fontsize=8)
         ax[1].legend(fontsize=8)
@@ -119,15 +163,28 @@ def report(ctx: Context, cfg, m: PruningMeasurements, f: Findings) -> tuple[str,
     f.add_seeds({"experiment": m.experiment_seed})
     after = points(m, m.primary_length)
     b, se = wls_slope(after) if len(after) >= 2 else (float("nan"), float("nan"))
-    headline = ("importance pruning: memorization " + ", ".join(f"{100 * p:.0f}% at eta = {e:g}" for e, p, _, _ in after)
-                + f" (slope {100 * b:.0f} +- {100 * se:.0f} points per unit eta after {m.primary_length} steps)")
-    return headline, "Weighted least-squares slope of the pooled memorization ratio against eta, before and after fine-tuning."
+    headline = (
+        "importance pruning: memorization "
+        + ", ".join(f"{100 * p:.0f}% at eta = {e:g}" for e, p, _, _ in after)
+        + f" (slope {100 * b:.0f} +- {100 * se:.0f} points per unit eta after {m.primary_length} steps)"
+    )
+    return (
+        headline,
+        "Weighted least-squares slope of the pooled memorization ratio against eta, before and after fine-tuning.",
+    )
 
 
-register("M4", title="Pruning-ratio sweep: memorization falls with eta",
-         paper_ref="Appendix (pruning ratio)",
-         statement="The paper's appendix varies the pruning ratio eta (its numbers are not available): more pruning, "
-                   "less memorization, at a cost in quality.",
-         inferred="The appendix's numbers are not available: this project tests the trend as a slope, with Table 1's "
-                  "drop at eta = 0.2 as the slope looked for, before and after fine-tuning.",
-         configs=CONFIGS, rules=RULES, measure=measure, decide=decide, report=report)
+register(
+    "M4",
+    title="Pruning-ratio sweep: memorization falls with eta",
+    paper_ref="Appendix (pruning ratio)",
+    statement="The paper's appendix varies the pruning ratio eta (its numbers are not available): more pruning, "
+    "less memorization, at a cost in quality.",
+    inferred="The appendix's numbers are not available: this project tests the trend as a slope, with Table 1's "
+    "drop at eta = 0.2 as the slope looked for, before and after fine-tuning.",
+    configs=CONFIGS,
+    rules=RULES,
+    measure=measure,
+    decide=decide,
+    report=report,
+)

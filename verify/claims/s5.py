@@ -21,7 +21,6 @@ import numpy as np
 from memsep.theory.bounds import leading_order_gap
 from memsep.theory.gap import loss_gap_curve
 
-from ..io import figure
 from ..registry import Context, Findings, decision, register
 from ._gap import Curve, b_form, combine, decreasing_steps, figure3_mixture, margin_rule
 
@@ -37,30 +36,31 @@ class S5Config:
     mean_scale: float = 2.0
     n_datasets: int = 6
     n_draws: int = 1000
-    far_t_max: float = 0.1          # statement (2) is tested for t <= far_t_max ...
-    far_fraction: float = 0.1       # ... as E_D[gap] / B_t > far_fraction (at the first dimension)
-    step_fraction: float = 0.5      # smallest fall of interest per step: this fraction of B_t's log-fall
+    far_t_max: float = 0.1  # statement (2) is tested for t <= far_t_max ...
+    far_fraction: float = 0.1  # ... as E_D[gap] / B_t > far_fraction (at the first dimension)
+    step_fraction: float = 0.5  # smallest fall of interest per step: this fraction of B_t's log-fall
     family_alpha: float = 1e-3
 
 
 CONFIGS = {
     "ci": S5Config(ns=(100, 1000), times=(1e-3, 1e-2, 0.1, 1.0), n_datasets=3, n_draws=300),
     "quick": S5Config(),
-    "full": S5Config(ns=(100, 300, 1000, 3000, 10000), times=tuple(np.geomspace(1e-3, 5.0, 14).round(6)),
-                     n_datasets=16, n_draws=4000),
+    "full": S5Config(
+        ns=(100, 300, 1000, 3000, 10000), times=tuple(np.geomspace(1e-3, 5.0, 14).round(6)), n_datasets=16, n_draws=4000
+    ),
 }
 
 RULES = {
-    "S5.decreasing_in_t": "(1) smaller t gives a larger gap: for every (d, n) curve and consecutive times t_j < t_{j+1}, "
-                          "the mean over data sets of log gap_b(t_j) - log gap_b(t_{j+1}) (paired: the same data sets "
-                          "at every t) is significantly > 0 (one-sided z, Bonferroni over all steps, family-wise "
-                          "false-failure rate 1e-3); a step fails when its upper bound is below the smallest fall of "
-                          "interest, half of log(B_{t_j} / B_{t_{j+1}}) (B_t = d/sigma_t^2 + tr Sigma, the paper's "
-                          "bound form); fail if any step fails, pass if all pass, else inconclusive",
+    "S5.decreasing_in_t": "(1) smaller t gives a larger gap: for every (d, n) curve and consecutive times "
+    "t_j < t_{j+1}, the mean over data sets of log gap_b(t_j) - log gap_b(t_{j+1}) (paired: the same data sets "
+    "at every t) is significantly > 0 (one-sided z, Bonferroni over all steps, family-wise "
+    "false-failure rate 1e-3); a step fails when its upper bound is below the smallest fall of "
+    "interest, half of log(B_{t_j} / B_{t_{j+1}}) (B_t = d/sigma_t^2 + tr Sigma, the paper's "
+    "bound form); fail if any step fails, pass if all pass, else inconclusive",
     "S5.far_from_zero": "(2) the gap is far from zero: at the first dimension (d = 32, inside Theorem 4.3's regime), "
-                        "for every n and t <= 0.1, R = E_D[gap] / B_t exceeds 0.1 (one-sided lower bound at level "
-                        "1e-3 above 0.1 for every point: pass); fail if some point's upper bound (Bonferroni over "
-                        "the points, level 1e-3) is below 0.1; else inconclusive. Power stated at R = 0.2",
+    "for every n and t <= 0.1, R = E_D[gap] / B_t exceeds 0.1 (one-sided lower bound at level "
+    "1e-3 above 0.1 for every point: pass); fail if some point's upper bound (Bonferroni over "
+    "the points, level 1e-3) is below 0.1; else inconclusive. Power stated at R = 0.2",
 }
 
 
@@ -71,18 +71,25 @@ class S5Measurements:
     times: list[float]
     K: int
     n_draws: int
-    curves: list[Curve] = field(default_factory=list)      # one per (d, n): label {d, n, tr_sigma}
+    curves: list[Curve] = field(default_factory=list)  # one per (d, n): label {d, n, tr_sigma}
     seed: int = 0
 
 
 def measure(ctx: Context, cfg: S5Config) -> S5Measurements:
-    m = S5Measurements(dims=list(cfg.dims), ns=list(cfg.ns), times=[float(t) for t in cfg.times], K=cfg.K,
-                       n_draws=cfg.n_draws, seed=ctx.seed)
+    m = S5Measurements(
+        dims=list(cfg.dims),
+        ns=list(cfg.ns),
+        times=[float(t) for t in cfg.times],
+        K=cfg.K,
+        n_draws=cfg.n_draws,
+        seed=ctx.seed,
+    )
     for d in cfg.dims:
         mix = figure3_mixture(ctx.seed_for("mixture", d), d, cfg.K, cfg.mean_scale)
         for n in ctx.progress_bar(cfg.ns, f"d={d} sizes"):
-            gc = loss_gap_curve(mix, n, cfg.times, n_datasets=cfg.n_datasets, n_draws=cfg.n_draws,
-                                seed=ctx.seed_for("curve", d, n))
+            gc = loss_gap_curve(
+                mix, n, cfg.times, n_datasets=cfg.n_datasets, n_draws=cfg.n_draws, seed=ctx.seed_for("curve", d, n)
+            )
             m.curves.append(Curve.of({"d": d, "n": n, "tr_sigma": float(d)}, gc))
     return m
 
@@ -90,8 +97,11 @@ def measure(ctx: Context, cfg: S5Config) -> S5Measurements:
 def _steps(m: S5Measurements, cfg: S5Config) -> list:
     n_steps = sum(max(len(c.ts) - 1, 0) for c in m.curves)
     a = cfg.family_alpha / max(n_steps, 1)
-    return [it for c in m.curves for it in
-            decreasing_steps(c, a, fraction=cfg.step_fraction, prefix=f"d = {c.label['d']}, n = {c.label['n']}: ")]
+    return [
+        it
+        for c in m.curves
+        for it in decreasing_steps(c, a, fraction=cfg.step_fraction, prefix=f"d = {c.label['d']}, n = {c.label['n']}: ")
+    ]
 
 
 def _far_points(m: S5Measurements, cfg: S5Config) -> list:
@@ -111,12 +121,16 @@ def _far_points(m: S5Measurements, cfg: S5Config) -> list:
 def decide(m: S5Measurements, cfg: S5Config) -> list:
     steps = _steps(m, cfg)
     o1, t1, fails, incs = combine(steps)
-    detail = (f"{sum(o == 'pass' for _, o, _ in steps)}/{len(steps)} consecutive steps significantly decreasing "
-              f"(paired log-ratio over data sets, one-sided level {cfg.family_alpha:g} / {len(steps)})")
+    detail = (
+        f"{sum(o == 'pass' for _, o, _ in steps)}/{len(steps)} consecutive steps significantly decreasing "
+        f"(paired log-ratio over data sets, one-sided level {cfg.family_alpha:g} / {len(steps)})"
+    )
     if t1:
-        detail += (f"; least significant: {t1['item']} (log-ratio {t1['estimate']:.3g} +- {t1['se']:.2g}, "
-                   f"z = {t1.get('z', float('nan')):.1f}); weakest power at the smallest fall of interest "
-                   f"{t1.get('min_power', float('nan')):.2f}")
+        detail += (
+            f"; least significant: {t1['item']} (log-ratio {t1['estimate']:.3g} +- {t1['se']:.2g}, "
+            f"z = {t1.get('z', float('nan')):.1f}); weakest power at the smallest fall of interest "
+            f"{t1.get('min_power', float('nan')):.2f}"
+        )
     if fails:
         detail += "; below the smallest fall of interest: " + "; ".join(fails)
     if incs:
@@ -126,16 +140,25 @@ def decide(m: S5Measurements, cfg: S5Config) -> list:
     far = _far_points(m, cfg)
     items = []
     for c, j, R, se in far:
-        o, test = margin_rule(R, se, cfg.family_alpha, pass_above=cfg.far_fraction, fail_below=cfg.far_fraction,
-                              power_at=2 * cfg.far_fraction, fail_alpha=cfg.family_alpha / max(len(far), 1),
-                              effect_source=f"R = 2 x the margin {cfg.far_fraction:g} (a gap of the order of B_t)",
-                              what=f"R = E_D gap / B_t at d = {c.label['d']}, n = {c.label['n']}, t = {c.ts[j]:g}")
+        o, test = margin_rule(
+            R,
+            se,
+            cfg.family_alpha,
+            pass_above=cfg.far_fraction,
+            fail_below=cfg.far_fraction,
+            power_at=2 * cfg.far_fraction,
+            fail_alpha=cfg.family_alpha / max(len(far), 1),
+            effect_source=f"R = 2 x the margin {cfg.far_fraction:g} (a gap of the order of B_t)",
+            what=f"R = E_D gap / B_t at d = {c.label['d']}, n = {c.label['n']}, t = {c.ts[j]:g}",
+        )
         items.append((f"n = {c.label['n']}, t = {c.ts[j]:g}", o, test))
     o2, t2, fails2, incs2 = combine(items)
     if far:
         c, j, R, se = min(far, key=lambda x: x[2])
-        detail2 = (f"d = {m.dims[0]}: smallest R = E_D gap / B_t = {R:.3f} +- {se:.3f} at n = {c.label['n']}, "
-                   f"t = {c.ts[j]:g} over {len(far)} points with t <= {cfg.far_t_max:g} (margin {cfg.far_fraction:g})")
+        detail2 = (
+            f"d = {m.dims[0]}: smallest R = E_D gap / B_t = {R:.3f} +- {se:.3f} at n = {c.label['n']}, "
+            f"t = {c.ts[j]:g} over {len(far)} points with t <= {cfg.far_t_max:g} (margin {cfg.far_fraction:g})"
+        )
         if fails2:
             detail2 += "; significantly below the margin: " + "; ".join(fails2)
         if incs2:
@@ -155,22 +178,33 @@ def report(ctx: Context, cfg: S5Config, m: S5Measurements, f: Findings) -> tuple
             mu, se = c.mean(j), c.se(j)
             B = b_form(t, d, c.label["tr_sigma"])
             rows.append([d, c.label["n"], t, mu, mu - z95 * se, mu + z95 * se, leading_order_gap(t, np.eye(d)), mu / B])
-    f.table("E_D[Loss-Gap_t] per dimension, n and t",
-            ["d", "n", "t", "E_D gap", "CI low", "CI high", "G_t (derived here)", "gap / B_t"], rows,
-            note=f"{cfg.n_datasets} data sets x {cfg.n_draws} draws per point (Fisher form, Proposition 4.1); 95% "
-                 "normal intervals from the spread over data sets; B_t = d/sigma_t^2 + tr Sigma; G_t is the "
-                 "leading-order prediction derived in theory.bounds (not in the paper).")
+    f.table(
+        "E_D[Loss-Gap_t] per dimension, n and t",
+        ["d", "n", "t", "E_D gap", "CI low", "CI high", "G_t (derived here)", "gap / B_t"],
+        rows,
+        note=f"{cfg.n_datasets} data sets x {cfg.n_draws} draws per point (Fisher form, Proposition 4.1); 95% "
+        "normal intervals from the spread over data sets; B_t = d/sigma_t^2 + tr Sigma; G_t is the "
+        "leading-order prediction derived in theory.bounds (not in the paper).",
+    )
     steps = _steps(m, cfg)
-    f.table("Steps in t: paired log-ratio of the gap (rule S5.decreasing_in_t)",
-            ["step", "log gap(t_j) - log gap(t_j+1)", "se", "z", "smallest fall of interest", "power", "outcome"],
-            [[lab, t["estimate"], t["se"], t.get("z"), t["effect"], t.get("power"), o] for lab, o, t in steps])
-    f.tolerance("decreasing in t", f"one-sided level {cfg.family_alpha:g} / {len(steps)} per step",
-                f"Bonferroni over {len(steps)} steps (family-wise false-failure rate {cfg.family_alpha:g}); smallest "
-                f"fall of interest {cfg.step_fraction:g} x log(B_tj / B_tj+1), a fraction of what the bound form "
-                "itself falls over the step (chosen before running)")
-    f.tolerance("far from zero", f"R = gap / B_t > {cfg.far_fraction:g} for t <= {cfg.far_t_max:g}",
-                "operational reading of the caption chosen before running: a gap of the order of the bound's "
-                "form, not a vanishing fraction of it")
+    f.table(
+        "Steps in t: paired log-ratio of the gap (rule S5.decreasing_in_t)",
+        ["step", "log gap(t_j) - log gap(t_j+1)", "se", "z", "smallest fall of interest", "power", "outcome"],
+        [[lab, t["estimate"], t["se"], t.get("z"), t["effect"], t.get("power"), o] for lab, o, t in steps],
+    )
+    f.tolerance(
+        "decreasing in t",
+        f"one-sided level {cfg.family_alpha:g} / {len(steps)} per step",
+        f"Bonferroni over {len(steps)} steps (family-wise false-failure rate {cfg.family_alpha:g}); smallest "
+        f"fall of interest {cfg.step_fraction:g} x log(B_tj / B_tj+1), a fraction of what the bound form "
+        "itself falls over the step (chosen before running)",
+    )
+    f.tolerance(
+        "far from zero",
+        f"R = gap / B_t > {cfg.far_fraction:g} for t <= {cfg.far_t_max:g}",
+        "operational reading of the caption chosen before running: a gap of the order of the bound's "
+        "form, not a vanishing fraction of it",
+    )
     with f.figure(ctx, "figure1", len(m.dims), (5.5 * len(m.dims), 4.3)) as ax:
         ax = np.atleast_1d(ax)
         for a, d in zip(ax, m.dims):
@@ -180,29 +214,50 @@ def report(ctx: Context, cfg: S5Config, m: S5Measurements, f: Findings) -> tuple
                 a.plot(c.ts, mus, "o-", ms=3, color=f"C{i}", label=f"n = {c.label['n']}")
                 a.fill_between(c.ts, np.maximum(mus - z95 * ses, 1e-12), mus + z95 * ses, color=f"C{i}", alpha=0.25)
             tt = np.geomspace(min(m.times), max(m.times), 100)
-            a.plot(tt, [leading_order_gap(t, np.eye(d)) for t in tt], "k--", lw=0.8,
-                   label="G_t = d/sigma^2 - tr C^-1 (derived here)")
-            a.set(xscale="log", yscale="log", xlabel="t", ylabel="E_D[Loss-Gap_t]",
-                  title=f"Figure 1 (regenerated): K = {m.K} mixture, d = {d}")
+            a.plot(
+                tt,
+                [leading_order_gap(t, np.eye(d)) for t in tt],
+                "k--",
+                lw=0.8,
+                label="G_t = d/sigma^2 - tr C^-1 (derived here)",
+            )
+            a.set(
+                xscale="log",
+                yscale="log",
+                xlabel="t",
+                ylabel="E_D[Loss-Gap_t]",
+                title=f"Figure 1 (regenerated): K = {m.K} mixture, d = {d}",
+            )
             a.legend(fontsize=7)
     f.add_seeds({"claim": m.seed})
     far = _far_points(m, cfg)
     n_dec = sum(o == "pass" for _, o, _ in steps)
     worst = min((x[2] for x in far), default=float("nan"))
-    headline = (f"gap decreases in t in {n_dec}/{len(steps)} steps (significant); at d = {m.dims[0]} it stays >= "
-                f"{worst:.2f} B_t for t <= {cfg.far_t_max:g} at every n up to {max(m.ns)}")
-    method = ("Figure 3's mixture setting (K = 8, mu_k ~ N(0, 4 I), Sigma = I; Figure 1's own parameters are not "
-              "available). For each (d, n): E_D[Loss-Gap_t] over independent data sets (theory.gap.loss_gap_curve: "
-              "per data set the Fisher form of Proposition 4.1 by Monte Carlo; the same data sets at every t, so "
-              "differences in t are paired). CI bands: 95% two-stage intervals (data sets and noise).")
+    headline = (
+        f"gap decreases in t in {n_dec}/{len(steps)} steps (significant); at d = {m.dims[0]} it stays >= "
+        f"{worst:.2f} B_t for t <= {cfg.far_t_max:g} at every n up to {max(m.ns)}"
+    )
+    method = (
+        "Figure 3's mixture setting (K = 8, mu_k ~ N(0, 4 I), Sigma = I; Figure 1's own parameters are not "
+        "available). For each (d, n): E_D[Loss-Gap_t] over independent data sets (theory.gap.loss_gap_curve: "
+        "per data set the Fisher form of Proposition 4.1 by Monte Carlo; the same data sets at every t, so "
+        "differences in t are paired). CI bands: 95% two-stage intervals (data sets and noise)."
+    )
     return headline, method
 
 
-register("S5", title="Figure 1: the Loss-Gap against t for several n",
-         paper_ref="Figure 1, Section 4",
-         statement="Loss-Gap_t against t (log axis) for a Gaussian mixture at several n: smaller t gives a larger "
-                   "gap; for n not large the gap is far from zero.",
-         inferred="Figure 1's parameters are not given: the mixture is Figure 3's (K = 8, mu_k ~ N(0, 4 I), Sigma = "
-                  "I) at d = 32 and d = 2. 'Far from zero' is read as E_D[gap] > 0.1 B_t for t <= 0.1 at d = 32, and "
-                  "a step in t counts when the gap falls by at least half of what B_t falls (both chosen here).",
-         configs=CONFIGS, rules=RULES, measure=measure, decide=decide, report=report)
+register(
+    "S5",
+    title="Figure 1: the Loss-Gap against t for several n",
+    paper_ref="Figure 1, Section 4",
+    statement="Loss-Gap_t against t (log axis) for a Gaussian mixture at several n: smaller t gives a larger "
+    "gap; for n not large the gap is far from zero.",
+    inferred="Figure 1's parameters are not given: the mixture is Figure 3's (K = 8, mu_k ~ N(0, 4 I), Sigma = "
+    "I) at d = 32 and d = 2. 'Far from zero' is read as E_D[gap] > 0.1 B_t for t <= 0.1 at d = 32, and "
+    "a step in t counts when the gap falls by at least half of what B_t falls (both chosen here).",
+    configs=CONFIGS,
+    rules=RULES,
+    measure=measure,
+    decide=decide,
+    report=report,
+)
