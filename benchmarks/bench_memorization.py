@@ -3,7 +3,10 @@
 Decides ``KDTREE_MAX_DIM`` (the "auto" switch): for each dimension d, the time of the KD-tree
 (scipy cKDTree build + query, k = 2) against the chunked matrix form, on n training points and m
 samples drawn from a K = 8 mixture (the experiments' setting), reported as the ratio
-matrix / KD-tree measured in one run (> 1: the KD-tree is faster).
+matrix / KD-tree measured in one run (> 1: the KD-tree is faster). Also times the matrix form as it was
+before 2026-12-02 (``matrix_before``: full distance block, clipped, argpartition and a sort of the two) against
+today's (the block built in place without the row constant, two argmin passes), in the same run, and checks that
+all three give the same nearest neighbours.
 
     python benchmarks/bench_memorization.py                       # n = 4,096, m = 2,048, d = 2..128
     python benchmarks/bench_memorization.py --n 100000 --m 4096   # the full profile's largest n
@@ -21,6 +24,24 @@ import numpy as np
 
 from memsep.empirical.metrics import KDTREE_MAX_DIM, nearest_two
 from memsep.empirical.mixture_diffusion import make_dataset, make_mixture
+
+
+def matrix_before(x: np.ndarray, p: np.ndarray, chunk: int = 2048, memory_budget: int = 256 * 2**20):
+    """The matrix form of nearest_two before 2026-12-02 (for the before/after ratio only)."""
+    chunk = max(1, min(chunk, memory_budget // (8 * p.shape[0])))
+    pn = np.einsum("ij,ij->i", p, p)
+    d1, d2, i1 = np.empty(x.shape[0]), np.empty(x.shape[0]), np.empty(x.shape[0], dtype=np.int64)
+    for s in range(0, x.shape[0], chunk):
+        xb = x[s : s + chunk]
+        sq = np.einsum("ij,ij->i", xb, xb)[:, None] - 2.0 * (xb @ p.T) + pn[None, :]
+        np.maximum(sq, 0.0, out=sq)
+        two = np.argpartition(sq, 1, axis=1)[:, :2]
+        v = np.take_along_axis(sq, two, 1)
+        order = np.argsort(v, axis=1, kind="stable")
+        v = np.take_along_axis(v, order, 1)
+        d1[s : s + chunk], d2[s : s + chunk] = v[:, 0], v[:, 1]
+        i1[s : s + chunk] = np.take_along_axis(two, order, 1)[:, 0]
+    return d1, d2, i1
 
 
 def best_time(fn, repeats: int) -> float:
@@ -48,21 +69,25 @@ def main(argv=None) -> int:
         xs = mix.sample(args.m, np.random.default_rng(2), t=1e-3)
         a = nearest_two(xs, pts, method="kdtree")
         b = nearest_two(xs, pts, method="matrix")
-        assert np.array_equal(a[2], b[2]), "the two methods disagree"
+        c = matrix_before(xs, pts)
+        assert np.array_equal(a[2], b[2]) and np.array_equal(a[2], c[2]), "the methods disagree"
         tk = best_time(lambda pts=pts, xs=xs: nearest_two(xs, pts, method="kdtree"), args.repeats)
         tm = best_time(lambda pts=pts, xs=xs: nearest_two(xs, pts, method="matrix"), args.repeats)
+        tb = best_time(lambda pts=pts, xs=xs: matrix_before(xs, pts), args.repeats)
         rows.append(
             {
                 "d": d,
                 "kdtree_s": tk,
                 "matrix_s": tm,
                 "matrix_over_kdtree": tm / tk,
+                "matrix_before_s": tb,
+                "before_over_now": tb / tm,
                 "auto": "kdtree" if d <= KDTREE_MAX_DIM else "matrix",
             }
         )
         print(
             f"d = {d:4d}: KD-tree {tk * 1e3:8.1f} ms, matrix {tm * 1e3:8.1f} ms, ratio matrix/KD-tree "
-            f"{tm / tk:6.2f}  (auto: {rows[-1]['auto']})",
+            f"{tm / tk:6.2f}; matrix before {tb * 1e3:8.1f} ms = {tb / tm:5.2f}x today's  (auto: {rows[-1]['auto']})",
             flush=True,
         )
     out = {

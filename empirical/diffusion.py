@@ -43,13 +43,15 @@ from memsep.theory import derive_seed
 
 from .fileio import save_torch
 from .networks import ScoreMLP
-from .regression import torch_device
+from .regression import ADAMW_IMPLS, make_adamw, torch_device
 
 __all__ = [
     "PRESETS",
     "make_network",
     "count_parameters",
     "DiffusionConfig",
+    "ADAMW_IMPLS",
+    "make_adamw",
     "DiffusionResult",
     "train_diffusion",
     "NoiseScore",
@@ -112,6 +114,8 @@ class DiffusionConfig:
     device: str = "cpu"
     dtype: str = "float32"
     log_every: int = 100
+    adamw: str = "torch-default"  # AdamW's implementation: "torch-default" (torch's choice), "foreach" or "fused";
+    # the same mathematics, different rounding in the last bits (benchmarks/bench_optimizer.py measures the speed)
 
     def validate(self) -> DiffusionConfig:
         for name in ("steps", "batch", "log_every"):
@@ -138,6 +142,8 @@ class DiffusionConfig:
             raise ValueError(f"time_law: must be 'loguniform' or 'uniform', got {self.time_law!r}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype: must be 'float32' or 'float64', got {self.dtype!r}")
+        if self.adamw not in ADAMW_IMPLS:
+            raise ValueError(f"adamw: must be one of {', '.join(ADAMW_IMPLS)}, got {self.adamw!r}")
         torch_device(self.device)
         return self
 
@@ -306,7 +312,7 @@ def train_diffusion(
     ema_model = copy.deepcopy(model).requires_grad_(False) if cfg.ema > 0 else model
     x0_all = torch.as_tensor(x, dtype=dtype, device=device)
     gen = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "batches"))
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = make_adamw(model.parameters(), cfg.adamw, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: lr_factor(k, cfg))
     losses: list[tuple[int, float]] = []
     window = torch.zeros((), dtype=torch.float64, device=device)

@@ -128,14 +128,20 @@ def _nearest_two_core(
     d1, d2, i1 = np.empty(x.shape[0]), np.empty(x.shape[0]), np.empty(x.shape[0], dtype=np.int64)
     for s in range(0, x.shape[0], chunk):
         xb = x[s : s + chunk]
-        sq = np.einsum("ij,ij->i", xb, xb)[:, None] - 2.0 * (xb @ p.T) + pn[None, :]  # (b, n)
-        np.maximum(sq, 0.0, out=sq)
-        two = np.argpartition(sq, 1, axis=1)[:, :2]  # (b, 2), unordered
-        v = np.take_along_axis(sq, two, 1)
-        order = np.argsort(v, axis=1, kind="stable")
-        v = np.take_along_axis(v, order, 1)
-        d1[s : s + chunk], d2[s : s + chunk] = v[:, 0], v[:, 1]
-        i1[s : s + chunk] = np.take_along_axis(two, order, 1)[:, 0]
+        rows = np.arange(xb.shape[0])
+        # ||x - y||^2 - ||x||^2 = ||y||^2 - 2 x.y, built in place in the one (b, n) block: the row constant ||x||^2
+        # does not change which y is nearest, so it is added to the two minima only
+        g = xb @ p.T
+        g *= -2.0
+        g += pn[None, :]
+        first = np.argmin(g, axis=1)
+        v1 = g[rows, first]
+        g[rows, first] = np.inf
+        v2 = g[rows, np.argmin(g, axis=1)]
+        xn = np.einsum("ij,ij->i", xb, xb)
+        d1[s : s + chunk] = np.maximum(v1 + xn, 0.0)
+        d2[s : s + chunk] = np.maximum(v2 + xn, 0.0)
+        i1[s : s + chunk] = first
     return d1, d2, i1
 
 

@@ -93,7 +93,8 @@ def environment() -> dict:
     versions = package_versions()
     root = ROOT
     commit = _git(["rev-parse", "HEAD"], root)
-    # Dirty = tracked sources changed; the run's own outputs (results/, figures/, REPORT.md) do not count.
+    # Dirty = tracked sources changed; the runs' own outputs (results/, figures/, replicates/, REPORT.md,
+    # summary.json) do not count, so a run into a clone whose committed results it replaces is not "dirty".
     status = _git(
         [
             "status",
@@ -103,7 +104,9 @@ def environment() -> dict:
             ".",
             ":(exclude)results",
             ":(exclude)figures",
+            ":(exclude)replicates",
             ":(exclude)REPORT.md",
+            ":(exclude)summary.json",
         ],
         root,
     )

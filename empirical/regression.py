@@ -53,9 +53,29 @@ from .mlp import ReLUMLP
 from .networks import default_device
 from .targets import alpha_sigma2
 
-__all__ = ["RegressionConfig", "FitResult", "fit_score", "evaluate", "torch_device", "DTYPES"]
+__all__ = [
+    "RegressionConfig",
+    "FitResult",
+    "fit_score",
+    "evaluate",
+    "torch_device",
+    "DTYPES",
+    "ADAMW_IMPLS",
+    "make_adamw",
+]
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+ADAMW_IMPLS = ("torch-default", "foreach", "fused")
+
+
+def make_adamw(params, impl: str, **kw) -> torch.optim.AdamW:
+    """torch.optim.AdamW with the implementation ``impl`` (ADAMW_IMPLS): one update rule, three kernels."""
+    if impl not in ADAMW_IMPLS:
+        raise ValueError(f"adamw: must be one of {', '.join(ADAMW_IMPLS)}, got {impl!r}")
+    extra = {} if impl == "torch-default" else {impl: True}
+    return torch.optim.AdamW(params, **kw, **extra)
 
 
 @dataclass
@@ -82,6 +102,7 @@ class RegressionConfig:
     dtype: str = "float32"  # network dtype ("float32" or "float64"); targets stay float64
     log_every: int = 100  # loss-curve resolution (mean training loss per window)
     grad_clip: float | None = None  # max global gradient norm; None = no clipping (Adam is scale-free)
+    adamw: str = "torch-default"  # AdamW's implementation (ADAMW_IMPLS): same update, different kernels
 
     def validate(self) -> RegressionConfig:
         """Raise ValueError naming the first bad field; return self."""
@@ -109,6 +130,8 @@ class RegressionConfig:
             raise ValueError(f"grad_clip: must be > 0 or None, got {self.grad_clip}")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype: must be one of {sorted(DTYPES)}, got {self.dtype!r}")
+        if self.adamw not in ADAMW_IMPLS:
+            raise ValueError(f"adamw: must be one of {', '.join(ADAMW_IMPLS)}, got {self.adamw!r}")
         torch_device(self.device)
         return self
 
@@ -241,7 +264,7 @@ def fit_score(target, sampler_target, cfg: RegressionConfig | None = None) -> Fi
     init = evaluate(model, target, sampler, cfg, weight_power=p)
 
     gen = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "data"))
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = make_adamw(model.parameters(), cfg.adamw, lr=cfg.lr, weight_decay=cfg.weight_decay)
     n_warm = int(cfg.warmup * cfg.steps)
 
     def lr_factor(step: int) -> float:  # step = optimiser steps taken so far
