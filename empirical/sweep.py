@@ -51,7 +51,8 @@ def record_key(point: dict) -> str:
 
 def sweep_log(reset: bool = False) -> list[dict]:
     """The points run_sweep handled since the last reset: {"folder", "key", "reused", "finished_utc", "code",
-    "git_commit"} each; ``reset`` empties the log after reading it."""
+    "git_commit", "seconds" (the point's wall time when it was computed)} each; ``reset`` empties the log after
+    reading it."""
     out = list(_LOG)
     if reset:
         _LOG.clear()
@@ -143,6 +144,7 @@ def run_sweep_local(
                 "finished_utc": rec.get("finished_utc"),
                 "code": e.get("code"),
                 "git_commit": e.get("git_commit"),
+                "seconds": float(rec.get("seconds", 0.0)),
             }
         )
         records.append(rec)

@@ -149,7 +149,12 @@ def _sweep_summary(log: list[dict]) -> dict:
         if e.get("finished_utc"):
             src["first_utc"] = min(filter(None, [src["first_utc"], e["finished_utc"]]))
             src["last_utc"] = max(filter(None, [src["last_utc"], e["finished_utc"]]))
-    return {"computed": len(log) - len(back), "read_back": len(back), "read_back_from": list(sources.values())}
+    return {
+        "computed": len(log) - len(back),
+        "computed_seconds": sum(e.get("seconds", 0.0) for e in log if not e["reused"]),
+        "read_back": len(back),
+        "read_back_from": list(sources.values()),
+    }
 
 
 def run_claim(

@@ -99,12 +99,26 @@ def decide(m: PruningMeasurements, cfg) -> list:
     ]
 
 
+def _fd(m: PruningMeasurements, eta: float, length: int) -> tuple[float, float, int]:
+    """(mean, se, K) of the classifier-feature FD (FD_inf where extrapolated) at one eta: averaged over the models of
+    each original, then over the K originals; se = sd over originals / sqrt(K) (nan for one original), so it
+    carries the sampling noise of the FD estimate and the model-to-model spread alike."""
+    ev = m.pick("original") if eta == 0 else m.pick("importance", eta=eta, length=length)
+    per: dict[int, list[float]] = {}
+    for e in ev:
+        per.setdefault(e.seed_index, []).append(
+            e.fd_inf_classifier if e.fd_inf_classifier is not None else e.fd_classifier
+        )
+    vals = np.array([np.mean(v) for v in per.values()])
+    se = float(np.std(vals, ddof=1) / np.sqrt(len(vals))) if len(vals) >= 2 else float("nan")
+    return float(vals.mean()), se, len(vals)
+
+
 def report(ctx: Context, cfg, m: PruningMeasurements, f: Findings) -> tuple[str, str]:
     rows = []
     for length in (0, m.primary_length):
         for eta, p, var, K in points(m, length):
-            ev = m.pick("original") if eta == 0 else m.pick("importance", eta=eta, length=length)
-            fd = np.mean([e.fd_inf_classifier if e.fd_inf_classifier is not None else e.fd_classifier for e in ev])
+            fd, fd_se, _ = _fd(m, eta, length)
             rows.append(
                 [
                     length,
@@ -113,12 +127,27 @@ def report(ctx: Context, cfg, m: PruningMeasurements, f: Findings) -> tuple[str,
                     f"{100 * np.sqrt(var):.1f}",
                     K,
                     fd,
-                    np.mean([e.small_t_loss for e in ev]),
+                    fd_se,
+                    np.mean(
+                        [
+                            e.small_t_loss
+                            for e in (m.pick("original") if eta == 0 else m.pick("importance", eta=eta, length=length))
+                        ]
+                    ),
                 ]
             )
     f.table(
         "Importance pruning against eta (eta = 0: the original)",
-        ["fine-tuning steps", "eta", "memorization %", "se (points)", "originals", "FD (clf)", "small-t loss"],
+        [
+            "fine-tuning steps",
+            "eta",
+            "memorization %",
+            "se (points)",
+            "originals",
+            "FD (clf)",
+            "FD se (originals)",
+            "small-t loss",
+        ],
         rows,
     )
     with f.figure(ctx, "sweep", 2, (10, 4)) as ax:
@@ -131,27 +160,24 @@ def report(ctx: Context, cfg, m: PruningMeasurements, f: Findings) -> tuple[str,
                 fmt=style,
                 label=f"after {length} fine-tuning steps",
             )
-            fds = [
-                (
-                    p[0],
-                    np.mean(
-                        [
-                            e.fd_classifier
-                            for e in (
-                                m.pick("original") if p[0] == 0 else m.pick("importance", eta=p[0], length=length)
-                            )
-                        ]
-                    ),
-                )
-                for p in pts
-            ]
-            ax[1].plot([x for x, _ in fds], [y for _, y in fds], style, label=f"after {length} steps")
+            fds = [_fd(m, p[0], length) for p in pts]
+            ax[1].errorbar(
+                [p[0] for p in pts],
+                [v for v, _, _ in fds],
+                yerr=[1.96 * se if se == se else 0.0 for _, se, _ in fds],
+                fmt=style,
+                label=f"after {length} steps",
+            )
         ax[0].set(
             xlabel="eta (fraction of heads removed)",
             ylabel="memorization % (95% CI)",
             title="M4: memorization against eta",
         )
-        ax[1].set(xlabel="eta", ylabel="FD (classifier features)", title="quality cost")
+        ax[1].set(
+            xlabel="eta",
+            ylabel="FD (classifier features; 95% CI over originals)",
+            title="quality cost",
+        )
         ax[0].legend(fontsize=8)
         ax[1].legend(fontsize=8)
     note = provisional_note(m)
