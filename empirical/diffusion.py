@@ -43,7 +43,7 @@ from memsep.theory import derive_seed
 
 from .fileio import save_torch
 from .networks import ScoreMLP
-from .regression import ADAMW_IMPLS, make_adamw, torch_device
+from .regression import ADAMW_IMPLS, check_adamw_and_device, make_adamw, torch_device
 
 __all__ = [
     "PRESETS",
@@ -142,9 +142,7 @@ class DiffusionConfig:
             raise ValueError(f"time_law: must be 'loguniform' or 'uniform', got {self.time_law!r}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype: must be 'float32' or 'float64', got {self.dtype!r}")
-        if self.adamw not in ADAMW_IMPLS:
-            raise ValueError(f"adamw: must be one of {', '.join(ADAMW_IMPLS)}, got {self.adamw!r}")
-        torch_device(self.device)
+        check_adamw_and_device(self)
         return self
 
     def to_dict(self) -> dict:

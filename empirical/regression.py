@@ -70,6 +70,13 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 ADAMW_IMPLS = ("torch-default", "foreach", "fused")
 
 
+def check_adamw_and_device(cfg) -> None:
+    """The fields RegressionConfig and DiffusionConfig share: ``adamw`` (ADAMW_IMPLS) and ``device``."""
+    if cfg.adamw not in ADAMW_IMPLS:
+        raise ValueError(f"adamw: must be one of {', '.join(ADAMW_IMPLS)}, got {cfg.adamw!r}")
+    torch_device(cfg.device)
+
+
 def make_adamw(params, impl: str, **kw) -> torch.optim.AdamW:
     """torch.optim.AdamW with the implementation ``impl`` (ADAMW_IMPLS): one update rule, three kernels."""
     if impl not in ADAMW_IMPLS:
@@ -130,9 +137,7 @@ class RegressionConfig:
             raise ValueError(f"grad_clip: must be > 0 or None, got {self.grad_clip}")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype: must be one of {sorted(DTYPES)}, got {self.dtype!r}")
-        if self.adamw not in ADAMW_IMPLS:
-            raise ValueError(f"adamw: must be one of {', '.join(ADAMW_IMPLS)}, got {self.adamw!r}")
-        torch_device(self.device)
+        check_adamw_and_device(self)
         return self
 
     def to_dict(self) -> dict:

@@ -453,7 +453,7 @@ def decide(m: A5Measurements, cfg: A5Config) -> list:
             fit = (
                 f"held-out ELBO {x.heldout_elbo:.4g} +- {x.heldout_elbo_se:.2g} against log P_t0 "
                 f"{x.heldout_truth:.4g} (deficit {x.heldout_truth - x.heldout_elbo:+.3g}: {ll.outcome})"
-                if x.heldout_elbo is not None
+                if x.heldout_elbo is not None and x.heldout_elbo_se is not None and x.heldout_truth is not None
                 else "no held-out likelihood"
             )
             parts.append(
