@@ -39,6 +39,7 @@ import numpy as np
 from memsep.theory import GaussianMixture, derive_seed
 
 from .mixture_diffusion import make_mixture
+from .regression import ADAMW_IMPLS
 
 __all__ = [
     "ApproxSetting",
@@ -69,6 +70,7 @@ class ApproxSetting:
     lr: float = 3e-3
     eval_draws: int = 16384
     dtype: str = "float32"
+    adamw: str = "fused"  # AdamW's kernel (empirical.regression.ADAMW_IMPLS)
 
     def validate(self) -> ApproxSetting:
         for name in ("d", "K", "depth", "steps", "batch", "eval_draws"):
@@ -79,6 +81,8 @@ class ApproxSetting:
             raise ValueError(f"mean_scale: must be > 0, got {self.mean_scale}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr: must be > 0, got {self.lr}")
+        if self.adamw not in ADAMW_IMPLS:
+            raise ValueError(f"adamw: must be one of {', '.join(ADAMW_IMPLS)}, got {self.adamw!r}")
         return self
 
 
@@ -206,6 +210,7 @@ def run_fit(point: dict, device: str = "cpu") -> dict:
         seed=point["train_seed"],
         eval_draws=setting.eval_draws,
         dtype=setting.dtype,
+        adamw=setting.adamw,
         device=device,
         log_every=max(1, setting.steps // 20),
     )

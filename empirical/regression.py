@@ -109,7 +109,7 @@ class RegressionConfig:
     dtype: str = "float32"  # network dtype ("float32" or "float64"); targets stay float64
     log_every: int = 100  # loss-curve resolution (mean training loss per window)
     grad_clip: float | None = None  # max global gradient norm; None = no clipping (Adam is scale-free)
-    adamw: str = "torch-default"  # AdamW's implementation (ADAMW_IMPLS): same update, different kernels
+    adamw: str = "fused"  # AdamW's kernel (ADAMW_IMPLS; fused: fastest, benchmarks/bench_optimizer.py)
 
     def validate(self) -> RegressionConfig:
         """Raise ValueError naming the first bad field; return self."""

@@ -193,6 +193,8 @@ def _diffusion_config(path: Path, d, key: str):
 
     if not isinstance(d, dict):
         raise BadFileError(path, f"is not {_CONFIG} ({key} must be an object)")
+    # a run directory written before the AdamW kernel was a field trained with torch's default: keep it on resume
+    d = {"adamw": "torch-default", **d}
     try:
         return DiffusionConfig(**{**d, "device": "cpu"}).validate()  # the device it ran on need not exist here
     except (TypeError, ValueError) as exc:
