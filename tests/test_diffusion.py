@@ -93,6 +93,23 @@ def test_nearest_two_methods_agree_with_brute_force(d):
         np.testing.assert_array_equal(i1, brute.argmin(1))
 
 
+@pytest.mark.parametrize("d", [8, 32, 64])
+def test_memorization_decisions_are_the_same_by_either_method(d):
+    """The matrix form (built in place, two argmin passes) and the exact KD-tree give the same nearest neighbour
+    and the same memorized / not-memorized decision for every sample, on samples that sit at all distances from a
+    clustered training set: copies, near-copies (the rule's regime) and fresh draws."""
+    mix = make_mixture(d, 8, 2.0, 0)
+    pts = make_dataset(mix, 512, 512, 1)
+    rng = np.random.default_rng(d)
+    near = pts[rng.integers(0, 512, 300)] + 10.0 ** rng.uniform(-6, 0, (300, 1)) * rng.standard_normal((300, d))
+    xs = np.vstack([pts[:50], near, mix.sample(300, rng, t=1e-3)])
+    a, b = memorization(xs, pts, method="kdtree"), memorization(xs, pts, method="matrix")
+    np.testing.assert_array_equal(a["memorized"], b["memorized"])
+    np.testing.assert_array_equal(a["nn1"], b["nn1"])
+    np.testing.assert_allclose(a["distance_ratio"], b["distance_ratio"], rtol=1e-6, atol=1e-7)
+    assert 0 < a["count"] < len(xs)  # both outcomes occur, so the comparison has teeth
+
+
 def test_wilson_interval_matches_formula_and_has_coverage():
     lo, hi = wilson_interval(0, 20)
     assert lo == 0.0 and 0.1 < hi < 0.2  # Wilson: 0.161 for 0/20
@@ -415,3 +432,24 @@ def test_ode_loglik_matches_the_exact_mixture_density_to_second_order():
     assert err[100] < 0.03 and err[50] / err[100] > 3, err  # measured 0.010 and ratio 3.8
     with pytest.raises(ValueError, match="x: must be finite"):
         ode_loglik(MixtureScoreTarget(MIX), np.array([[np.nan, 0.0]]))
+
+
+# ---- AdamW's kernels ---------------------------------------------------------------------------------------------
+def test_adamw_kernels_are_one_update_rule():
+    """fused, foreach and torch's default take the same steps up to float32 rounding (the training default is fused,
+    for speed: benchmarks/bench_optimizer.py); a bad name is refused with the parameter named."""
+    from memsep.empirical.regression import ADAMW_IMPLS, make_adamw
+
+    data = np.random.default_rng(0).standard_normal((64, 4))
+    finals = {}
+    for impl in ADAMW_IMPLS:
+        cfg = DiffusionConfig(steps=60, batch=32, log_every=10, weight_decay=0.1, adamw=impl, seed=3)
+        res = train_diffusion(data, cfg, preset="mlp-6k")
+        finals[impl] = torch.cat([p.detach().flatten() for p in res.model.parameters()])
+    ref = finals["torch-default"]
+    for impl, w in finals.items():
+        assert torch.allclose(w, ref, rtol=1e-4, atol=1e-5), (impl, (w - ref).abs().max().item())
+    with pytest.raises(ValueError, match="adamw"):
+        DiffusionConfig(adamw="lion").validate()
+    with pytest.raises(ValueError, match="adamw"):
+        make_adamw([torch.zeros(1, requires_grad=True)], "sgd", lr=1e-3)
