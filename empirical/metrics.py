@@ -16,7 +16,7 @@ interval (good coverage down to 0 or m successes, unlike the Wald interval).
 
 Nearest neighbours: exact, in float64, by a KD-tree (scipy cKDTree, fast in low dimension) or by
 the chunked matrix form ||x||^2 - 2 x.y + ||y||^2 (fast in high dimension), ``method="auto"``
-choosing by dimension (KD-tree up to d = 16; benchmarks/bench_memorization.py measures the crossover). The matrix
+choosing by dimension (KD-tree up to d = 12; benchmarks/bench_memorization.py measures the crossover). The matrix
 form's cancellation error, ~1e-16 (||x||^2 + ||y||^2), is below any distance the rule separates.
 Both run on the data divided by a common power of two 2^k near its largest magnitude
 (``unit_scale``; exact, so the neighbours and decisions are those of the unscaled data): squared
@@ -38,10 +38,11 @@ from scipy.spatial import cKDTree
 
 __all__ = ["distinct_points", "nearest_two", "memorization", "wilson_interval", "mean_loglik", "unit_scale"]
 
-# "auto": KD-tree up to this dimension, matrix form above. Measured (benchmarks/bench_memorization.py, K = 8
-# mixture data, 2 cores): matrix / KD-tree time 48x at d = 2, 9.5x at 8, 3.5-4.5x at 16, only 1.1-1.4x at 32
-# (a gain that rests on the data being clustered) and 0.2-0.4x at 64 (n = 4,096 and 50,000).
-KDTREE_MAX_DIM = 16
+# "auto": KD-tree up to this dimension, matrix form above. Measured 2026-12-02 (K = 8 mixture data, n = 50,000,
+# m = 2,048, one thread, 2 cores shared with 2 other runs; benchmarks/bench_memorization.py): matrix / KD-tree time
+# 16x at d = 8, 1.06x at 12, 0.37x at 16, 0.14x at 32 (the matrix form built in place since that day; before it,
+# the switch sat at 16).
+KDTREE_MAX_DIM = 12
 RATIO = 1.0 / 3.0
 
 
@@ -125,14 +126,14 @@ def _nearest_two_core(
         raise ValueError(f"chunk: must be a positive int, got {chunk!r}")
     chunk = max(1, min(chunk, memory_budget // (8 * p.shape[0])))
     pn = np.einsum("ij,ij->i", p, p)  # (n,)
+    pt = np.ascontiguousarray((-2.0 * p).T)  # (d, n): -2 y^T, exact (a power of two)
     d1, d2, i1 = np.empty(x.shape[0]), np.empty(x.shape[0]), np.empty(x.shape[0], dtype=np.int64)
     for s in range(0, x.shape[0], chunk):
         xb = x[s : s + chunk]
         rows = np.arange(xb.shape[0])
         # ||x - y||^2 - ||x||^2 = ||y||^2 - 2 x.y, built in place in the one (b, n) block: the row constant ||x||^2
         # does not change which y is nearest, so it is added to the two minima only
-        g = xb @ p.T
-        g *= -2.0
+        g = xb @ pt
         g += pn[None, :]
         first = np.argmin(g, axis=1)
         v1 = g[rows, first]
