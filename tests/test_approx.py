@@ -278,7 +278,7 @@ def test_time_conditioned_point_reports_fixed_time_errors():
 
 def test_a3_check_resumes_after_a_crash_without_refitting(tmp_path, monkeypatch):
     # End to end through the registry: a run that dies after 4 fits keeps them; the rerun reads them back.
-    from memsep.verify.claims import a3
+    from memsep.verify.claims import _approx, a3
     from memsep.verify.registry import REGISTRY
     from memsep.verify.runner import run_claim
 
@@ -290,10 +290,12 @@ def test_a3_check_resumes_after_a_crash_without_refitting(tmp_path, monkeypatch)
         calls.append(point)
         return real(point, device)
 
-    monkeypatch.setattr(a3, "run_fit", dying)
+    monkeypatch.setattr(a3, "run_fit", dying)  # the sensitivity and time-conditioned fits
+    monkeypatch.setattr(_approx, "run_fit", dying)  # the width sweep (run_curves, shared with A4)
     rec = run_claim(REGISTRY["A3"], "ci", seed=0, out=tmp_path)
     assert rec["result"]["verdict"] == "ERROR" and len(calls) == 4
     monkeypatch.setattr(a3, "run_fit", real)
+    monkeypatch.setattr(_approx, "run_fit", real)
     rec = run_claim(REGISTRY["A3"], "ci", seed=0, out=tmp_path)
     # INCONCLUSIVE at ci: A3.time_conditioned is not run at this size (tc_reps = 0); every other rule passes
     assert rec["result"]["verdict"] in ("CONFIRMED", "INCONCLUSIVE") and not any(
