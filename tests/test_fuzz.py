@@ -23,7 +23,6 @@ from hypothesis import find
 from hypothesis import strategies as st
 from test_cli import files_under, memsep, one_error_line
 
-import memsep.verify.fuzz
 from memsep import verify
 from memsep.verify.cli import main
 from memsep.verify.fuzz import CHUNK, FUZZ_SPECS, SHRINK_SLACK, FuzzSpec, fuzzable_ids, register_fuzz, run_fuzz
