@@ -149,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=PROFILES,
         default="quick",
         help="size preset: ci (test-suite size), quick (minutes on 2 cores), standard (the decisive size of "
-        "the pruning claims, up to 2 hours on 2 cores; other claims run their quick preset), full "
+        "A5, A6 and M1-M4, hours on 2 cores; other claims run their quick preset), full "
         "(reference scale)",
     )
     run.add_argument(
