@@ -11,7 +11,9 @@ Steps (each a subprocess, so one failure does not stop the others; each with its
      keeps every rule's outcome and, where the repository holds the CPU run at the same size and seed
      (replicates/ci/seed-0/), the rules whose outcome differs from it ("differs_from_cpu").
   2. ``benchmarks/bench_dit.py --device cuda``: DiT training steps/s and peak memory per preset.
-  3. a full-size slice: ``memsep dit train`` of DiT-S/2 (the paper's network) on 64 digits for 200
+  3. ``benchmarks/bench_optimizer.py --device cuda``: AdamW's kernels on the GPU (the CPU default is fused).
+  4. with two GPUs or more: A6 at the ci size under ``torchrun`` with one worker per GPU (up to 4), its sweep shared.
+  5. a full-size slice: ``memsep dit train`` of DiT-S/2 (the paper's network) on 64 digits for 200
      steps, then ``dit sample`` of 16 images: that the paper-scale model trains and samples on this GPU.
 
 Without a CUDA device nothing runs: the JSON says why ("skipped") and the exit status is 0, so the
@@ -126,6 +128,29 @@ def main(argv: list[str] | None = None) -> int:
             ROOT,
         )
     )
+    report["steps"].append(
+        _step(
+            "bench_optimizer",
+            [py, str(ROOT / "benchmarks" / "bench_optimizer.py"), "--device", "cuda", "--presets", "mlp-400k,dit-tiny"],
+            args.timeout,
+            ROOT,
+        )
+    )
+    if torch.cuda.device_count() >= 2:  # the sweep shared by torchrun workers, one GPU each (README)
+        n = min(torch.cuda.device_count(), 4)
+        s = _step(
+            f"torchrun: A6 ci on {n} GPUs",
+            [py, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}", "-m", "memsep.verify",
+             "run", "--claims", "A6", "--profile", "ci", "--device", "cuda", "--out", str(out / "torchrun"),
+             "--no-progress"],
+            args.timeout,
+            ROOT,
+        )  # fmt: skip
+        res = out / "torchrun" / "results" / "A6.json"
+        rec = json.loads(res.read_text(encoding="utf-8")) if res.is_file() else None
+        s["workers"] = rec["provenance"].get("workers") if rec else None
+        s["finished"] = s["returncode"] in (0, 1) and rec is not None and rec["result"]["verdict"] != "ERROR"
+        report["steps"].append(s)
     run = out / "dit-s2"
     report["steps"].append(
         _step(

@@ -47,6 +47,7 @@ def test_gpu_check_bookkeeping_with_a_fake_device(tmp_path, monkeypatch):
     spec.loader.exec_module(gc)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: "fake GPU")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)  # two GPUs: the torchrun step runs too
     cpu = json.loads((ROOT / "replicates" / "ci" / "seed-0" / "results" / "A6.json").read_text(encoding="utf-8"))
     a6_rules = {a["key"]: a["outcome"] for a in cpu["result"]["assertions"]}
     flipped = next(iter(a6_rules))
@@ -63,13 +64,21 @@ def test_gpu_check_bookkeeping_with_a_fake_device(tmp_path, monkeypatch):
                 json.dumps({"runs": [{"claim": c, "verdict": v, "rules": rules.get(c, {})}]})
             )
             return {"step": name, "returncode": rc}
+        if name.startswith("torchrun"):  # two workers wrote A6's results (rank 0), NOT CONFIRMED: exit 1
+            assert "--nproc_per_node=2" in cmd
+            out = Path(cmd[cmd.index("--out") + 1]) / "results"
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "A6.json").write_text(json.dumps({**cpu, "provenance": {"workers": 2}}))
+            return {"step": name, "returncode": 1}
         return {"step": name, "returncode": 0 if "train" in name else 3}
 
     monkeypatch.setattr(gc, "_step", fake_step)
     assert gc.main(["--out", str(tmp_path / "g"), "--claims", "S1,S2,A6"]) == 1
     report = json.loads((tmp_path / "g" / "gpu_check.json").read_text(encoding="utf-8"))
     assert report["gpu"] == "fake GPU"
-    assert report["failed_steps"] == ["ci S2", "bench_dit", "full slice: DiT-S/2 sample"]
+    assert report["failed_steps"] == ["ci S2", "bench_dit", "bench_optimizer", "full slice: DiT-S/2 sample"]
+    tr = next(s for s in report["steps"] if s["step"].startswith("torchrun"))
+    assert tr["finished"] and tr["workers"] == 2
     assert report["steps"][0]["runs"][0]["verdict"] == "NOT CONFIRMED" and report["steps"][0]["finished"]
     # against the committed CPU run at the same size and seed: S1 has none here, A6 differs in the one flipped rule
     assert report["steps"][0]["cpu_reference"] is None
