@@ -364,7 +364,14 @@ def _provenance_line(r: dict) -> str:
     )
     sw = p.get("sweeps") or {}
     if sw.get("computed") or sw.get("read_back"):
-        text += f" Sweep points: {sw.get('computed', 0)} computed in this run, {sw.get('read_back', 0)} read back"
+        secs = sw.get("computed_seconds")
+        spent = f" ({secs:,.0f} s of wall time)" if isinstance(secs, (int, float)) and sw.get("computed") else ""
+        workers = p.get("workers")
+        shared = f", shared by {workers} torchrun workers" if isinstance(workers, int) and workers > 1 else ""
+        text += (
+            f" Sweep points: {sw.get('computed', 0)} computed in this run{spent}{shared}, "
+            f"{sw.get('read_back', 0)} read back"
+        )
         srcs = sw.get("read_back_from") or []
         if srcs:
             text += (
@@ -536,7 +543,7 @@ def render_report(
         lines += [
             f"Profile(s): {', '.join(profiles)}. Run seed(s): {', '.join(map(str, seeds))}. The reference run is the "
             "`full` profile (`memsep run --profile full`, larger grids and more draws); `standard` sits between quick "
-            "and full for the claims that define it (the decisive size, at most 2 hours on 2 CPU cores"
+            "and full for the claims that define it (the decisive size, hours on 2 CPU cores"
             + (f"; here {', '.join(standard)}" if standard else "")
             + "; the others run their quick size); `quick` "
             "is the default minutes-scale run and `ci` the test-suite size.",
