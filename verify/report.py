@@ -367,7 +367,7 @@ def _provenance_line(r: dict) -> str:
         secs = sw.get("computed_seconds")
         spent = f" ({secs:,.0f} s of wall time)" if isinstance(secs, (int, float)) and sw.get("computed") else ""
         workers = p.get("workers")
-        shared = f", shared by {workers} torchrun workers" if isinstance(workers, int) and workers > 1 else ""
+        shared = f" by one of {workers} workers sharing the sweeps" if isinstance(workers, int) and workers > 1 else ""
         text += (
             f" Sweep points: {sw.get('computed', 0)} computed in this run{spent}{shared}, "
             f"{sw.get('read_back', 0)} read back"
