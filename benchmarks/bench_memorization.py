@@ -10,6 +10,7 @@ all three give the same nearest neighbours.
 
     python benchmarks/bench_memorization.py                       # n = 4,096, m = 2,048, d = 2..128
     python benchmarks/bench_memorization.py --n 100000 --m 4096   # the full profile's largest n
+    python benchmarks/bench_memorization.py --save                # also benchmarks/results/; prints now / last saved
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import platform
 import time
 
 import numpy as np
+import saved
 
 from memsep.empirical.metrics import KDTREE_MAX_DIM, nearest_two
 from memsep.empirical.mixture_diffusion import make_dataset, make_mixture
@@ -61,7 +63,11 @@ def main(argv=None) -> int:
     ap.add_argument("--dims", default="2,4,8,16,32,64,128", help="comma-separated dimensions")
     ap.add_argument("--repeats", type=int, default=3, help="best of this many runs (default 3)")
     ap.add_argument("--json", default=None, help="also write the results to this file")
+    ap.add_argument(
+        "--save", action="store_true", help="write the results to benchmarks/results/bench_memorization.json"
+    )
     args = ap.parse_args(argv)
+    last = saved.load("bench_memorization")
     rows = []
     for d in (int(v) for v in args.dims.split(",")):
         mix = make_mixture(d, 8, 2.0, 0)
@@ -87,7 +93,10 @@ def main(argv=None) -> int:
         )
         print(
             f"d = {d:4d}: KD-tree {tk * 1e3:8.1f} ms, matrix {tm * 1e3:8.1f} ms, ratio matrix/KD-tree "
-            f"{tm / tk:6.2f}; matrix before {tb * 1e3:8.1f} ms = {tb / tm:5.2f}x today's  (auto: {rows[-1]['auto']})",
+            f"{tm / tk:6.2f}; matrix before {tb * 1e3:8.1f} ms = {tb / tm:5.2f}x today's  (auto: {rows[-1]['auto']})"
+            + saved.versus(
+                last if last and (last["n"], last["m"]) == (args.n, args.m) else None, ("d", d), "matrix_s", tm
+            ),
             flush=True,
         )
     out = {
@@ -101,6 +110,8 @@ def main(argv=None) -> int:
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(out, fh, indent=1)
+    if args.save:
+        print(f"wrote {saved.save('bench_memorization', out)}")
     return 0
 
 
