@@ -85,3 +85,44 @@ def test_gpu_check_bookkeeping_with_a_fake_device(tmp_path, monkeypatch):
     a6 = report["steps"][2]
     assert a6["cpu_reference"] == "replicates/ci/seed-0/results/A6.json"
     assert list(a6["differs_from_cpu"]) == [flipped] and a6["differs_from_cpu"][flipped]["cpu"] == a6_rules[flipped]
+
+
+def _load(name: str):
+    import importlib.util
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))  # the scripts import benchmarks/saved.py as `saved`
+    try:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+
+
+def test_timing_table_splits_each_claims_time(tmp_path, capsys):
+    """One row per claim in paper order: total, points computed / read back, the points' time and the rest."""
+    tt = _load("timing_table")
+    (tmp_path / "results").mkdir()
+    env = {"git_commit": "0" * 40}
+    for cid, runtime, sweeps in (
+        ("A6", 100.0, {"computed": 3, "read_back": 1, "computed_seconds": 80.0}),
+        ("S1", 5.0, {"computed": 0, "read_back": 0}),
+    ):
+        rec = {"claim": {"id": cid}, "profile": "quick", "runtime_s": runtime, "environment": env,
+               "provenance": {"sweeps": sweeps}}  # fmt: skip
+        (tmp_path / "results" / f"{cid}.json").write_text(json.dumps(rec))
+    assert tt.main(["--out", str(tmp_path), "--save", str(tmp_path / "t.json")]) == 0
+    rows = json.loads((tmp_path / "t.json").read_text())["rows"]
+    assert [r["claim"] for r in rows] == ["S1", "A6"]
+    assert rows[1]["points_s"] == 80.0 and rows[1]["rest_s"] == 20.0 and rows[0]["points_s"] is None
+    assert "total 105 s" in capsys.readouterr().out
+
+
+def test_saved_runs_print_the_ratio_to_the_last_one(tmp_path, monkeypatch):
+    saved = _load("saved")
+    monkeypatch.setattr(saved, "RESULTS", tmp_path)
+    assert saved.load("x") is None and saved.versus(None, ("d", 32), "s", 1.0) == ""
+    saved.save("x", {"rows": [{"d": 32, "s": 2.0}]})
+    assert saved.versus(saved.load("x"), ("d", 32), "s", 1.0) == "  (last saved: 2, now/last 0.50)"
+    assert saved.versus(saved.load("x"), ("d", 8), "s", 1.0) == ""
