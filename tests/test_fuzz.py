@@ -340,3 +340,10 @@ def test_real_campaign_s2_exits_0(tmp_path):
     rec = json.loads((tmp_path / "results" / "fuzz" / "S2.json").read_text(encoding="utf-8"))
     assert rec["claim"]["id"] == "S2" and rec["examples_run"] == 10 and rec["counterexample"] is False
     assert 0 <= rec["min_margin"] <= 1
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path):
+    """Without --no-progress, but with stderr redirected to a file (a pipe here): no tqdm carriage returns."""
+    proc = memsep("fuzz", "S2", "--examples", "3", "--out", str(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "\r" not in proc.stderr and "fuzz S2" not in proc.stderr

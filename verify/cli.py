@@ -64,6 +64,15 @@ def get_claims(ids=None):
     return _get(ids)
 
 
+_NO_PROGRESS = "hide progress bars (they are shown only when stderr is a terminal, so a log file gets none)"
+
+
+def show_progress(args) -> bool:
+    """Progress bars unless --no-progress, and only on a terminal: redirected to a file, tqdm's carriage returns
+    would fill the log with partial lines."""
+    return not args.no_progress and sys.stderr.isatty()
+
+
 class _Formatter(argparse.HelpFormatter):
     """Shows a default only where it says something: not for None, False or a help text that names its default."""
 
@@ -164,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--out", type=Path, default=Path("."), help="folder for REPORT.md, results/ and figures/")
     run.add_argument("--dry-run", action="store_true", help="print the resolved configuration as JSON and exit")
-    run.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    run.add_argument("--no-progress", action="store_true", help=_NO_PROGRESS)
     run.add_argument(
         "--device",
         choices=("auto", "cpu", "cuda"),
@@ -189,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     rpl.add_argument("--profile", choices=PROFILES, default="quick", help="size preset of the replicates")
     rpl.add_argument("--out", type=Path, default=Path("."), help="folder holding REPORT.md; replicates go below it")
     rpl.add_argument("--dry-run", action="store_true", help="print the resolved configuration as JSON and exit")
-    rpl.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    rpl.add_argument("--no-progress", action="store_true", help=_NO_PROGRESS)
     rpl.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="torch device")
     rpl.add_argument("--data", type=Path, default=None, help="local cifar-10-batches-py folder (M1-M4 full profile)")
     rep = sub.add_parser("report", help="rebuild REPORT.md from existing results/*.json", formatter_class=_Formatter)
@@ -219,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("."),
         help="folder for results/fuzz/<claim>.json and the example database .hypothesis/fuzz/<claim>",
     )
-    fz.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    fz.add_argument("--no-progress", action="store_true", help=_NO_PROGRESS)
     from .dit_cli import add_dit_parser
 
     add_dit_parser(sub, _Parser, _positive_int, _seed)
@@ -281,7 +290,7 @@ def _fuzz(args) -> int:
         f"[{args.claim}] fuzz: {spec.property} (up to {args.examples} examples, {args.time_budget:g} s, "
         f"seed {args.seed})"
     )
-    rec = run_fuzz(args.claim, args.examples, args.seed, args.time_budget, args.out, progress=not args.no_progress)
+    rec = run_fuzz(args.claim, args.examples, args.seed, args.time_budget, args.out, progress=show_progress(args))
     print(
         f"[{args.claim}] {rec['examples_run']} examples in {rec['search_s']:.1f} s (stopped: {rec['stop_reason']}), "
         f"{rec['elapsed_s']:.1f} s with shrinking ({rec['shrink_examples']} more examples); "
@@ -350,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
 
         rank = workers()[0]  # under torchrun: rank 0 reports, writes and sets the exit status (runner module doc)
         kw = dict(
-            progress=not args.no_progress and rank == 0,
+            progress=show_progress(args) and rank == 0,
             device=device,
             data=None if args.data is None else str(args.data),
         )

@@ -41,6 +41,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,7 +71,11 @@ def add_dit_parser(sub, parser_class, positive_int, seed_type) -> None:
         p.add_argument(
             "--dry-run", action="store_true", help="check everything, print the resolved configuration as JSON and exit"
         )
-        p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+        p.add_argument(
+            "--no-progress",
+            action="store_true",
+            help="hide progress bars (they are shown only when stderr is a terminal, so a log file gets none)",
+        )
         p.add_argument("--overwrite", action="store_true", help=overwrite_help)
 
     t = steps.add_parser("train", help="train a DiT by DSM on a random subset of n images", formatter_class=fmt)
@@ -492,7 +497,7 @@ def _train(args, device: str) -> int:
         checkpoint=run / "checkpoint.pt",
         checkpoint_every=args.checkpoint_every,
         resume=resume,
-        progress=not args.no_progress,
+        progress=not args.no_progress and sys.stderr.isatty(),
     )
     if rank == 0:
         _write_log(run, _loss_events("train", res.losses, train))
@@ -595,7 +600,12 @@ def _prune(args, device: str) -> int:
     if args.finetune_steps > 0:
         ft = DiffusionConfig(**{**cfg["finetune"], "device": device})
         res = train_diffusion(
-            x[idx], ft, model=pruned, checkpoint=run / "checkpoint.pt", resume=resume, progress=not args.no_progress
+            x[idx],
+            ft,
+            model=pruned,
+            checkpoint=run / "checkpoint.pt",
+            resume=resume,
+            progress=not args.no_progress and sys.stderr.isatty(),
         )
         log += _loss_events("finetune", res.losses, ft)
         pruned = res.ema_model
@@ -645,7 +655,7 @@ def _sample(args, device: str) -> int:
         t0=info.t0,
         T=info.T,
         device=device,
-        progress=not args.no_progress,
+        progress=not args.no_progress and sys.stderr.isatty(),
     ).numpy()
     (run / "evaluation.json").unlink(missing_ok=True)  # made from the samples being replaced
     save_npy(run / "samples.npy", xs)
