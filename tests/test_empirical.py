@@ -29,7 +29,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.special import logsumexp
 
-from memsep.theory import EmpiricalDistribution, noise_draws
+from memsep.theory import EmpiricalDistribution, noise_draws, sigma2
 from memsep.theory.quadrature import GaussianComponents
 from memsep.verify.autograd_ref import autograd_hessian, autograd_score, empirical_logpdf_fn
 from memsep.verify.strategies import mixture_and_data, seeds, times
@@ -554,3 +554,42 @@ def test_property_weights_logpdf_denoiser_vs_naive(md, t, seed):
         f"{what}: denoiser",
         floor=np.linalg.norm(points, axis=1).max(),
     )
+
+
+# ---- the sparse sum of the denoiser -------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 2e-5)])
+def test_sparse_denoiser_agrees_with_the_dense_product_for_t_from_1e4_to_10(dtype, tol, monkeypatch):
+    """Where the weights are nearly one-hot the denoiser sums only those above exp(-45) (float32: exp(-30)) of each
+    row's maximum; the weight dropped is at most n exp(-45) of the total (theory/empirical.py), so the two paths
+    agree to rounding (tol x max ||x_i - c||) at every t, and the gather is really used at small t and not at large
+    t. Clustered points with duplicates; queries drawn from Phat_t."""
+    import memsep.theory.empirical as te
+
+    rng = np.random.default_rng(7)
+    centres = 3.0 * rng.standard_normal((6, 24))
+    pts = centres[rng.integers(0, 6, 3000)] + 0.3 * rng.standard_normal((3000, 24))
+    pts = np.vstack([pts, pts[:100]])  # duplicates
+    sparse = EmpiricalDistribution(pts, dtype=dtype, memory_budget=2**16)  # 49 chunks of 64 points
+    dense = EmpiricalDistribution(pts, dtype=dtype, memory_budget=2**16, sparse=False)
+    scale = float(np.abs(sparse._pc).max()) * np.sqrt(24)
+    used = []
+    real = te.EmpiricalDistribution._kept
+
+    def spy(self, w, new_max):
+        out = real(self, w, new_max)
+        used.append(out[0] is not None)
+        return out
+
+    monkeypatch.setattr(te.EmpiricalDistribution, "_kept", spy)
+    for t in np.geomspace(1e-4, 10.0, 11):
+        x = sparse.sample(200, rng, t=float(t))
+        used.clear()
+        a, b = sparse.denoiser(x, t), dense.denoiser(x, t)
+        assert np.abs(a.astype(np.float64) - b.astype(np.float64)).max() <= tol * scale, t
+        np.testing.assert_allclose(sparse.score(x, t), dense.score(x, t), rtol=tol * 10, atol=tol * scale / sigma2(t))
+        if t <= 1e-3:  # nearly one-hot: the gather, except in the odd 64 x 64 block where duplicates keep 2 per row
+            assert np.mean(used) >= 0.9, (t, np.mean(used))
+        if t >= 5.0:
+            assert not any(used), t  # spread weights: the dense product
+    with pytest.raises(ValueError, match="sparse"):
+        EmpiricalDistribution(pts, sparse="yes")

@@ -37,6 +37,16 @@ _LOG_2PI = np.log(2.0 * np.pi)
 # irrelevant (n * e^-600 and n * e^-60 relative), high enough that neither exp nor the products
 # w_i x_i ever touch subnormal numbers, which are 20-100x slower on x86 in numpy's exp and in BLAS.
 _EXP_FLOOR = {"d": -600.0, "f": -60.0}
+# The sparse sum of the denoiser (_scan, _kept): in a block where few weights exceed exp(-_DROP) of their row's
+# running maximum, only those are summed, by a gather, instead of the dense product w @ P. The weight dropped is at
+# most n exp(-_DROP) of the total: 50,000 exp(-45) = 1.4e-15 in float64 (rounding level), 50,000 exp(-30) = 4.7e-9
+# in float32 (below float32 rounding of 6e-8). _GATHER_COST: a kept weight's gathered row and scattered sum cost about
+# this many entries of the dense product, whose multiply-adds run at matrix-product speed (benchmarks/
+# bench_empirical_score.py: at 16 the gather lost 2x at t = 1, d = 1024); the gathered rows must also fit in half the
+# memory budget.
+_DROP = {"d": 45.0, "f": 30.0}
+_DROP_BELOW = {k: float(np.exp(-v)) for k, v in _DROP.items()}
+_GATHER_COST = {"d": 64, "f": 128}  # float32 products run twice as fast, the gather does not
 
 
 class EmpiricalDistribution:
@@ -46,12 +56,16 @@ class EmpiricalDistribution:
     points are dropped), for a law with multiplicities (see :meth:`deduplicated`). dtype:
     float64 (default, reference precision) or float32 (half the memory, about 3x faster matrix
     products; logits then carry float32 rounding, relative ~1e-7 * ||x|| ||x_i|| / sigma_t^2).
-    memory_budget: bytes of scratch memory per call. Every method except sample(t=0) and nearest
+    memory_budget: bytes of scratch memory per call. sparse: where the weights are nearly one-hot (small t), the
+    denoiser and the score sum only the weights above exp(-45) (float64; exp(-30) in float32) of each row's
+    maximum, by a gather, instead of the dense product; the weight dropped is at most n exp(-45) (n exp(-30)) of the
+    total, so the denoiser moves by at most 2 n exp(-45) max_i ||x_i - c|| (tested for t from 1e-4 to 10; False:
+    always the dense product). Every method except sample(t=0) and nearest
     needs t > 0. score and denoiser return the distribution's dtype; logpdf, weights,
     posterior_cov and hessian are always float64.
     """
 
-    def __init__(self, points, *, weights=None, dtype=np.float64, memory_budget: int = 256 * 2**20):
+    def __init__(self, points, *, weights=None, dtype=np.float64, memory_budget: int = 256 * 2**20, sparse=True):
         try:
             dtype = np.dtype(dtype)
         except TypeError:
@@ -59,6 +73,9 @@ class EmpiricalDistribution:
         if dtype not in (np.float64, np.float32):
             raise ValueError(f"dtype: must be float64 or float32, got {dtype}")
         self.memory_budget = as_positive_int(memory_budget, "memory_budget", minimum=2**16)
+        if not isinstance(sparse, bool):
+            raise ValueError(f"sparse: must be True or False, got {sparse!r}")
+        self.sparse = sparse  # the denoiser's sparse sum where the weights are nearly one-hot (_kept)
         pts = as_points(points, "points", dtype=dtype)
         if weights is None:
             self.weights_ = None  # uniform 1/n
@@ -177,9 +194,27 @@ class EmpiricalDistribution:
             denom = denom * scale + logits.sum(axis=1, dtype=np.float64)
             if need_sum:
                 acc *= scale[:, None]
-                acc += logits @ p
+                rows, cols = self._kept(logits, new_max) if self.sparse else (None, None)
+                if rows is None:
+                    acc += logits @ p  # dense: the weights spread over many points
+                elif rows.size:  # sparse: sum only the weights above the drop threshold, by row
+                    start = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+                    contrib = logits[rows, cols, None] * p[cols]  # (k, d)
+                    acc[rows[start]] += np.add.reduceat(contrib, start, axis=0)
             run_max = new_max
         return run_max, denom, acc
+
+    def _kept(self, w: np.ndarray, new_max: np.ndarray):
+        """(rows, cols) of the weights in an exponentiated block ``w`` (m, c) (relative to each row's running max)
+        above exp(-_DROP) when they are few enough for a gather to beat the dense product, else (None, None).
+
+        A dropped weight is below exp(-_DROP) times the row's running maximum, hence below exp(-_DROP) times its
+        final maximum term and its final sum: at most n exp(-_DROP) of the total weight is dropped (module doc)."""
+        keep = w > _DROP_BELOW[self.dtype.char]
+        k = int(np.count_nonzero(keep))
+        if k * _GATHER_COST[self.dtype.char] > w.size or 2 * k * self.d * w.itemsize > self.memory_budget:
+            return None, None
+        return np.nonzero(keep)
 
     def _queries(self, x, t, allow_zero=False):
         t = as_time(t, allow_zero=allow_zero)
