@@ -86,12 +86,13 @@ def sample(
     sigma = np.sqrt(-np.expm1(-ts))
     n_noise = 1 + (steps if method == "sde" else 0)
     out = []
-    chunks = range(0, len(seeds), chunk)
-    if progress:
+    bar = None
+    if progress:  # counts solver steps over all chunks (a bar of chunks would sit at 0/1 for a whole run)
         from tqdm.auto import tqdm
 
-        chunks = tqdm(chunks, desc=f"sampling ({method})", leave=False)
-    for c in chunks:
+        n_chunks = (len(seeds) + chunk - 1) // chunk
+        bar = tqdm(total=n_chunks * steps, desc=f"sampling ({method}, {len(seeds)} samples)", unit="step", leave=False)
+    for c in range(0, len(seeds), chunk):
         noise = _noise(seeds[c : c + chunk], shape, n_noise, dtype).to(device)  # (n_noise, B, *shape)
         x = noise[0]  # x_T ~ N(0, I)
         for k in range(steps):
@@ -106,5 +107,9 @@ def sample(
             else:
                 h = t - s
                 x = x + h * (0.5 * x + sc) + math.sqrt(h) * noise[k + 1]
+            if bar is not None:
+                bar.update(1)
         out.append(x.detach().to("cpu"))
+    if bar is not None:
+        bar.close()
     return torch.cat(out)
