@@ -312,7 +312,7 @@ def test_no_unsafe_loads_anywhere_in_the_package():
     sources = {p: p.read_text() for d in ("theory", "empirical", "verify") for p in (REPO / d).rglob("*.py")}
     for path, text in sources.items():
         rel = path.relative_to(REPO).as_posix()
-        assert "weights_only=False" not in text, rel  # (split so that this file does not match itself)
+        assert "weights_only=" + "False" not in text, rel  # (joined at run time, so that no grep matches this file)
         assert "allow_pickle=True" not in text, rel
         assert "pickle.load(" not in text and "pickle.loads(" not in text, rel
         if "torch.load(" in text:
