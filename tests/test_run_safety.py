@@ -95,33 +95,18 @@ def memsep_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
+def _prune(run, source, *extra, eta: str = "0.25", steps: str = "4") -> list[str]:
+    """argv of the tiny ``dit prune`` these tests run (2 importance batches, on the CPU)."""
+    return ["dit", "prune", "--run", str(run), "--from", str(source), "--eta", eta, "--finetune-steps", steps,
+            "--importance-batches", "2", "--device", "cpu", *extra]  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     """A finished tiny training run, a pruned run from it and samples of the pruned one (copied by each test)."""
     root = tmp_path_factory.mktemp("runs")
     assert main(["dit", "train", "--run", str(root / "orig"), *TRAIN]) == 0
-    assert (
-        main(
-            [
-                "dit",
-                "prune",
-                "--run",
-                str(root / "pruned"),
-                "--from",
-                str(root / "orig"),
-                "--eta",
-                "0.25",
-                "--finetune-steps",
-                "4",
-                "--importance-batches",
-                "2",
-                "--device",
-                "cpu",
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    assert main(_prune(root / "pruned", root / "orig", "--no-progress")) == 0
     assert (
         main(
             [
@@ -186,23 +171,7 @@ def test_malicious_files_in_a_run_directory_are_refused(runs, tmp_path, capsys, 
         argv, name = ["dit", "sample", "--run", str(pruned), "--overwrite", "--device", "cpu"], "config.json"
     else:
         _malicious_torch(pruned / "checkpoint.pt", marker)
-        argv = [
-            "dit",
-            "prune",
-            "--run",
-            str(pruned),
-            "--from",
-            str(orig),
-            "--eta",
-            "0.25",
-            "--finetune-steps",
-            "4",
-            "--importance-batches",
-            "2",
-            "--device",
-            "cpu",
-            "--resume",
-        ]
+        argv = _prune(pruned, orig, "--resume")
         name = "checkpoint.pt"
     before = digest(runs)
     refused(capsys, argv, name)
@@ -363,29 +332,7 @@ def test_train_on_a_finished_run_is_refused_without_a_flag(runs, capsys):
 def test_overwrite_replaces_the_run_and_drops_its_stale_outputs(runs, capsys):
     pruned = runs / "pruned"
     (pruned / "evaluation.json").write_text("{}")
-    assert (
-        main(
-            [
-                "dit",
-                "prune",
-                "--run",
-                str(pruned),
-                "--from",
-                str(runs / "orig"),
-                "--eta",
-                "0.25",
-                "--finetune-steps",
-                "4",
-                "--importance-batches",
-                "2",
-                "--device",
-                "cpu",
-                "--no-progress",
-                "--overwrite",
-            ]
-        )
-        == 0
-    )
+    assert main(_prune(pruned, runs / "orig", "--no-progress", "--overwrite")) == 0
     assert not (pruned / "samples.npy").exists() and not (pruned / "evaluation.json").exists()
     events = [json.loads(s)["event"] for s in (pruned / "metrics.jsonl").read_text().splitlines()]
     assert events.count("pruned") == 1 and events.count("sample") == 0  # one history, this command's
@@ -568,28 +515,7 @@ def test_a_pruned_run_can_be_pruned_further(runs, capsys):
     from memsep.empirical.dit import load_dit
 
     heads = sum(load_dit(runs / "pruned" / "model.pt").cfg.heads)
-    assert (
-        main(
-            [
-                "dit",
-                "prune",
-                "--run",
-                str(runs / "p2"),
-                "--from",
-                str(runs / "pruned"),
-                "--eta",
-                "0.5",
-                "--finetune-steps",
-                "2",
-                "--importance-batches",
-                "2",
-                "--device",
-                "cpu",
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    assert main(_prune(runs / "p2", runs / "pruned", "--no-progress", eta="0.5", steps="2")) == 0
     assert sum(load_dit(runs / "p2" / "model.pt").cfg.heads) == heads - heads // 2
     cfg = json.loads((runs / "p2" / "config.json").read_text())
     assert (
