@@ -229,6 +229,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder for results/fuzz/<claim>.json and the example database .hypothesis/fuzz/<claim>",
     )
     fz.add_argument("--no-progress", action="store_true", help=_NO_PROGRESS)
+    sc = sub.add_parser(
+        "sampler-check",
+        help="the samplers' convergence test: candidate step counts against a 1,000-step Heun reference on the "
+        "claims' own models (results/samplers/convergence.json and a REPORT.md section)",
+        formatter_class=_Formatter,
+    )
+    sc.add_argument(
+        "--profile",
+        choices=("ci", "quick"),
+        default="quick",
+        help="the claims' profile whose models are checked (quick: about 15 min on 2 cores)",
+    )
+    sc.add_argument("--out", type=Path, default=Path("."), help="folder holding results/ (REPORT.md is rebuilt there)")
+    sc.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="torch device")
+    sc.add_argument("--no-progress", action="store_true", help=_NO_PROGRESS)
     from .dit_cli import add_dit_parser
 
     add_dit_parser(sub, _Parser, _positive_int, _seed)
@@ -304,6 +319,22 @@ def _fuzz(args) -> int:
     return 1 if rec["counterexample"] else 0
 
 
+def _sampler_check(args) -> int:
+    from .runner import choose_device
+    from .sampler_check import write_check
+
+    if args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"out: {args.out} is not a directory")
+    device = choose_device(args.device)
+    say = None if args.no_progress else (lambda msg: print(f"sampler-check: {msg}", file=sys.stderr, flush=True))
+    print(f"wrote {write_check(args.profile, args.out, device, say)}")
+    if (args.out / "results").is_dir() and any((args.out / "results").glob("*.json")):
+        from .report import write_report
+
+        print(f"wrote {write_report(args.out)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -328,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "fuzz":
             return _fuzz(args)
+        if args.command == "sampler-check":
+            return _sampler_check(args)
         if args.command == "dit":
             from .dit_cli import run_dit
 

@@ -519,9 +519,10 @@ def render_report(
     results: list[dict],
     campaigns: list[dict] | None = None,
     replicates: list[tuple[str, int, list[dict]]] | None = None,
+    sampler_check: dict | None = None,
 ) -> str:
-    """The whole REPORT.md text for results dicts (as written by the runner), fuzz campaign records and
-    replicate runs [(profile, seed, results)]."""
+    """The whole REPORT.md text for results dicts (as written by the runner), fuzz campaign records,
+    replicate runs [(profile, seed, results)] and the samplers' convergence test (``verify.sampler_check``)."""
     campaigns = campaigns or []
     lines = [
         "# memsep verification report",
@@ -577,6 +578,10 @@ def render_report(
         lines += _section(r, fuzz_of.get(r["claim"]["id"]))
     if campaigns:
         lines += _fuzz_section(campaigns)
+    if sampler_check is not None:
+        from .sampler_check import render_section
+
+        lines += render_section(sampler_check)
     lines += ["## Environment", ""]
     envs = {json.dumps(r["environment"], sort_keys=True): r["environment"] for r in results + campaigns}
     for env in envs.values():
@@ -602,9 +607,12 @@ def render_report(
 
 
 def write_report(out_dir: Path) -> Path:
-    """Render REPORT.md from out_dir/results (and results/fuzz) and replace out_dir/REPORT.md atomically."""
+    """Render REPORT.md from out_dir/results (with results/fuzz and results/samplers) and replace out_dir/REPORT.md
+    atomically."""
+    from .sampler_check import load_check
+
     out_dir = Path(out_dir)
-    text = render_report(load_results(out_dir), load_campaigns(out_dir), load_replicates(out_dir))
+    text = render_report(load_results(out_dir), load_campaigns(out_dir), load_replicates(out_dir), load_check(out_dir))
     path = out_dir / "REPORT.md"
     atomic_write_text(path, text)
     return path
