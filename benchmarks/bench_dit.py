@@ -7,19 +7,30 @@
 2. Forward time of head-pruned models against the fraction of forward FLOPs (and of all
    parameters) they keep: eta = 0, 0.25, 0.5, 0.75 of the heads removed at random, timed as ratios
    to the unpruned model measured in the same run.
+3. With ``--precision``: for each arithmetic, the training speed as a ratio to float32's in the same run, and what
+   it changes, from the same initial weights and the same seeded batches: the loss and the weights after the timed
+   steps (max |difference| against float32's) and the forward output of the float32-trained model (max
+   |difference| / RMS). ``tf32``: TF32 matrix products (torch.backends flags, CUDA only); ``bf16``: bfloat16
+   autocast around forward and loss (CPU or CUDA). The claims compute in float32; an arithmetic is adopted for
+   them only where a GPU run (benchmarks/gpu_check.py) shows their verdicts unchanged.
 
     python benchmarks/bench_dit.py                              # dit-mini, dit-tiny, DiT-S/2 on CPU
     python benchmarks/bench_dit.py --presets DiT-S/2,DiT-B/2 --device cuda --batch 128
+    python benchmarks/bench_dit.py --device cuda --precision fp32,tf32,bf16 --save   # the GPU readiness run
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
 import json
 import resource
+import sys
 import time
 
 import numpy as np
+import saved
 import torch
 
 from memsep.empirical.diffusion import DiffusionConfig, count_parameters, train_diffusion
@@ -107,6 +118,70 @@ def bench_pruned(preset: str, batch: int, device: str, repeats: int) -> list[dic
     return rows
 
 
+PRECISIONS = ("fp32", "tf32", "bf16")
+
+
+@contextlib.contextmanager
+def arithmetic(precision: str, device: str):
+    """float32 as is; TF32 matmul/cuDNN flags (restored after); bfloat16 autocast."""
+    if precision == "fp32":
+        yield
+    elif precision == "tf32":
+        old = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+        try:
+            yield
+        finally:
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
+    else:
+        with torch.autocast(device_type=device, dtype=torch.bfloat16):
+            yield
+
+
+def bench_precision(preset: str, batch: int, steps: int, device: str, precisions: list[str]) -> list[dict]:
+    """Per arithmetic: steps/s, its ratio to float32's, and the changes it makes (module doc, item 3)."""
+    torch.manual_seed(0)
+    init = make_dit(preset)
+    c = init.cfg
+    data = np.random.default_rng(0).uniform(-1, 1, (64, c.channels, c.image_size, c.image_size))
+    cfg = DiffusionConfig(steps=steps, batch=batch, device=device, log_every=1, seed=1)
+    x = torch.randn(batch, c.channels, c.image_size, c.image_size, generator=torch.Generator().manual_seed(2))
+    t = torch.full((batch,), 0.1)
+    x, t = x.to(device), t.to(device)
+    runs = {}
+    for p in ["fp32"] + [q for q in precisions if q != "fp32"]:
+        with arithmetic(p, device):
+            train_diffusion(data, DiffusionConfig(steps=2, batch=batch, device=device), model=copy.deepcopy(init))
+            res = train_diffusion(data, cfg, model=copy.deepcopy(init))
+            model = res.model.to(device).eval()
+            with torch.no_grad():  # the float32-trained model's forward under this arithmetic
+                fwd = (runs["fp32"]["model"] if runs else model)(x, t).float()
+        runs[p] = {"model": model, "seconds": res.seconds, "loss": res.losses[-1][1], "forward": fwd}
+    rows = []
+    base = runs["fp32"]
+    w0 = torch.cat([v.detach().float().flatten().cpu() for v in base["model"].state_dict().values()])
+    rms = float(base["forward"].pow(2).mean().sqrt())
+    for p, r in runs.items():
+        if p not in precisions:
+            continue
+        w = torch.cat([v.detach().float().flatten().cpu() for v in r["model"].state_dict().values()])
+        rows.append(
+            {
+                "preset": preset,
+                "precision": p,
+                "batch": batch,
+                "steps": steps,
+                "steps_per_s": steps / r["seconds"],
+                "speed_vs_fp32": base["seconds"] / r["seconds"],
+                "loss": r["loss"],
+                "loss_change": abs(r["loss"] - base["loss"]),
+                "weights_max_change": float((w - w0).abs().max()),
+                "forward_max_change_over_rms": float((r["forward"] - base["forward"]).abs().max()) / rms,
+            }
+        )
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--presets", default="dit-mini,dit-tiny,DiT-S/2", help="comma-separated DiT presets")
@@ -115,7 +190,32 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=5, help="forward timings, best of (default 5)")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ap.add_argument("--json", default=None, help="also write the results to this file")
+    ap.add_argument(
+        "--precision",
+        default=None,
+        help="comma-separated arithmetics to compare instead (fp32, tf32: CUDA only, bf16); see the module doc",
+    )
+    ap.add_argument(
+        "--save",
+        action="store_true",
+        help="also write benchmarks/results/bench_dit[_precision].json; prints now / last",
+    )
     args = ap.parse_args(argv)
+    if args.precision is not None:
+        precisions = [p.strip() for p in args.precision.split(",") if p.strip()]
+        bad = [p for p in precisions if p not in PRECISIONS]
+        if not precisions or bad:
+            print(
+                f"bench_dit: error: precision: must be among {', '.join(PRECISIONS)}, got {args.precision!r}",
+                file=sys.stderr,
+            )
+            return 2
+        if "tf32" in precisions and args.device != "cuda":
+            print("bench_dit: error: precision: tf32 needs --device cuda (TF32 is a CUDA arithmetic)", file=sys.stderr)
+            return 2
+        return _precision_main(args, precisions)
+    last = saved.load("bench_dit")
+    last_train = {"rows": last.get("train", [])} if last and last.get("device") == args.device else None
     out = {
         "device": args.device,
         "torch": torch.__version__,
@@ -128,7 +228,8 @@ def main(argv=None) -> int:
         out["train"].append(r)
         print(
             f"{p:9s} {r['parameters']:>11,d} params  batch {args.batch}: {r['steps_per_s']:7.2f} steps/s, "
-            f"peak {r['peak_mib']:8.1f} MiB ({r['memory']})",
+            f"peak {r['peak_mib']:8.1f} MiB ({r['memory']})"
+            + saved.versus(last_train, ("preset", p), "steps_per_s", r["steps_per_s"]),
             flush=True,
         )
         for row in bench_pruned(p, args.batch, args.device, args.repeats):
@@ -142,6 +243,31 @@ def main(argv=None) -> int:
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(out, fh, indent=1)
+    if args.save:
+        print(f"wrote {saved.save('bench_dit', out)}")
+    return 0
+
+
+def _precision_main(args, precisions: list[str]) -> int:
+    last = saved.load("bench_dit_precision")
+    last = last if last and last.get("device") == args.device else None
+    out = {"device": args.device, "torch": torch.__version__, "threads": torch.get_num_threads(), "rows": []}
+    for preset in args.presets.split(","):
+        for r in bench_precision(preset, args.batch, args.steps, args.device, precisions):
+            out["rows"].append(r)
+            prior = {"rows": [q for q in (last or {}).get("rows", []) if q["preset"] == preset]}
+            print(
+                f"{preset:9s} {r['precision']}: {r['steps_per_s']:7.2f} steps/s = {r['speed_vs_fp32']:.2f}x fp32; "
+                f"loss change {r['loss_change']:.2e}, weights max change {r['weights_max_change']:.2e}, "
+                f"forward max change {r['forward_max_change_over_rms']:.2e} of RMS"
+                + saved.versus(prior, ("precision", r["precision"]), "steps_per_s", r["steps_per_s"]),
+                flush=True,
+            )
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(out, fh, indent=1)
+    if args.save:
+        print(f"wrote {saved.save('bench_dit_precision', out)}")
     return 0
 
 

@@ -13,7 +13,11 @@ Steps (each a subprocess, so one failure does not stop the others; each with its
   2. ``benchmarks/bench_dit.py --device cuda``: DiT training steps/s and peak memory per preset.
   3. ``benchmarks/bench_optimizer.py --device cuda``: AdamW's kernels on the GPU (the CPU default is fused).
   4. with two GPUs or more: A6 at the ci size under ``torchrun`` with one worker per GPU (up to 4), its sweep shared.
-  5. a full-size slice: ``memsep dit train`` of DiT-S/2 (the paper's network) on 64 digits for 200
+  5. other arithmetics (``--precisions``, default tf32,bf16): the training claims (A3-A6, M1-M4) at the ci size
+     again under each (``benchmarks/precision_run.py``, a folder each), with the rules whose outcome differs from
+     step 1's float32 run on the same GPU ("differs_from_fp32"), and ``bench_dit.py --precision``: speed and
+     numeric change per arithmetic. An arithmetic is adopted for a claim only where its rules do not move.
+  6. a full-size slice: ``memsep dit train`` of DiT-S/2 (the paper's network) on 64 digits for 200
      steps, then ``dit sample`` of 16 images: that the paper-scale model trains and samples on this GPU.
 
 Without a CUDA device nothing runs: the JSON says why ("skipped") and the exit status is 0, so the
@@ -31,6 +35,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+TRAINING_CLAIMS = ("A3", "A4", "A5", "A6", "M1", "M2", "M3", "M4")  # the claims whose arithmetic is torch's
 
 
 def _step(name: str, cmd: list[str], timeout: float, cwd: Path) -> dict:
@@ -74,6 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("gpu_check"), help="folder for the runs and gpu_check.json")
     ap.add_argument("--claims", default=None, help="comma-separated claim ids (default: every registered claim)")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per step (default 600)")
+    ap.add_argument(
+        "--precisions",
+        default="tf32,bf16",
+        help="arithmetics to rerun the training claims under (comma-separated; '' for none; default tf32,bf16)",
+    )
     args = ap.parse_args(argv)
     import torch
 
@@ -151,6 +161,52 @@ def main(argv: list[str] | None = None) -> int:
         s["workers"] = rec["provenance"].get("workers") if rec else None
         s["finished"] = s["returncode"] in (0, 1) and rec is not None and rec["result"]["verdict"] != "ERROR"
         report["steps"].append(s)
+    fp32_rules = {s["step"].split()[1]: (s["runs"][0].get("rules", {}) if s["runs"] else None)
+                  for s in report["steps"] if s["step"].startswith("ci ")}  # fmt: skip
+    precisions = [p for p in args.precisions.split(",") if p]
+    for p in precisions:
+        for c in [c for c in claims if c in TRAINING_CLAIMS]:
+            s = _step(
+                f"{p} {c}",
+                [py, str(ROOT / "benchmarks" / "precision_run.py"), p, "run", "--claims", c, "--profile", "ci",
+                 "--device", "cuda", "--out", str(out / f"ci-{p}"), "--no-progress"],
+                args.timeout,
+                ROOT,
+            )  # fmt: skip
+            summary = out / f"ci-{p}" / "summary.json"
+            runs = json.loads(summary.read_text(encoding="utf-8")).get("runs", []) if summary.is_file() else []
+            s["runs"] = [r for r in runs if r.get("claim") == c]
+            s["finished"] = (
+                s["returncode"] in (0, 1) and bool(s["runs"]) and all(r["verdict"] != "ERROR" for r in s["runs"])
+            )
+            mine, ref = (s["runs"][0].get("rules", {}) if s["runs"] else {}), fp32_rules.get(c) or {}
+            s["differs_from_fp32"] = {
+                k: {"fp32": ref.get(k), p: mine.get(k)}
+                for k in sorted(set(ref) | set(mine))
+                if ref.get(k) != mine.get(k)
+            }
+            summary.unlink(missing_ok=True)
+            report["steps"].append(s)
+    if precisions:
+        report["steps"].append(
+            _step(
+                "bench_dit precision",
+                [
+                    py,
+                    str(ROOT / "benchmarks" / "bench_dit.py"),
+                    "--device",
+                    "cuda",
+                    "--presets",
+                    "dit-tiny,DiT-S/2",
+                    "--precision",
+                    ",".join(["fp32", *precisions]),
+                    "--json",
+                    str(out / "bench_dit_precision.json"),
+                ],
+                args.timeout,
+                ROOT,
+            )  # fmt: skip
+        )
     run = out / "dit-s2"
     report["steps"].append(
         _step(

@@ -39,7 +39,8 @@ def test_gpu_check_has_help():
 
 def test_gpu_check_bookkeeping_with_a_fake_device(tmp_path, monkeypatch):
     """With the steps faked: a NOT CONFIRMED claim (exit 1) counts as finished, an ERROR and a failed DiT step do
-    not; the JSON lists the failed steps and the exit status is 1."""
+    not; the JSON lists the failed steps and the exit status is 1; a rule moved by another arithmetic is listed
+    against the float32 run."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "benchmarks" / "gpu_check.py")
@@ -54,7 +55,17 @@ def test_gpu_check_bookkeeping_with_a_fake_device(tmp_path, monkeypatch):
     verdicts = {"S1": ("NOT CONFIRMED", 1), "S2": ("ERROR", 1), "A6": (cpu["result"]["verdict"], 1)}
     rules = {"A6": {**a6_rules, flipped: "inconclusive" if a6_rules[flipped] != "inconclusive" else "pass"}}
 
+    bf16_rules = {**rules["A6"], flipped: "fail" if rules["A6"][flipped] != "fail" else "pass"}
+
     def fake_step(name, cmd, timeout, cwd):
+        if name.split()[0] in ("tf32", "bf16"):  # A6 under another arithmetic: tf32 as fp32, bf16 moves one rule
+            p, c = name.split()
+            assert cmd[1].endswith("precision_run.py") and cmd[2] == p and c == "A6"
+            out = Path(cmd[cmd.index("--out") + 1])
+            out.mkdir(parents=True, exist_ok=True)
+            r = rules["A6"] if p == "tf32" else bf16_rules
+            (out / "summary.json").write_text(json.dumps({"runs": [{"claim": c, "verdict": "X", "rules": r}]}))
+            return {"step": name, "returncode": 1}
         if name.startswith("ci "):
             c = name.split()[1]
             v, rc = verdicts[c]
@@ -76,7 +87,17 @@ def test_gpu_check_bookkeeping_with_a_fake_device(tmp_path, monkeypatch):
     assert gc.main(["--out", str(tmp_path / "g"), "--claims", "S1,S2,A6"]) == 1
     report = json.loads((tmp_path / "g" / "gpu_check.json").read_text(encoding="utf-8"))
     assert report["gpu"] == "fake GPU"
-    assert report["failed_steps"] == ["ci S2", "bench_dit", "bench_optimizer", "full slice: DiT-S/2 sample"]
+    assert report["failed_steps"] == [
+        "ci S2",
+        "bench_dit",
+        "bench_optimizer",
+        "bench_dit precision",
+        "full slice: DiT-S/2 sample",
+    ]
+    by_name = {s["step"]: s for s in report["steps"]}
+    assert {"tf32 A6", "bf16 A6"} <= set(by_name) and "tf32 S1" not in by_name  # training claims only
+    assert by_name["tf32 A6"]["finished"] and by_name["tf32 A6"]["differs_from_fp32"] == {}
+    assert list(by_name["bf16 A6"]["differs_from_fp32"]) == [flipped]
     tr = next(s for s in report["steps"] if s["step"].startswith("torchrun"))
     assert tr["finished"] and tr["workers"] == 2
     assert report["steps"][0]["runs"][0]["verdict"] == "NOT CONFIRMED" and report["steps"][0]["finished"]
@@ -126,3 +147,24 @@ def test_saved_runs_print_the_ratio_to_the_last_one(tmp_path, monkeypatch):
     saved.save("x", {"rows": [{"d": 32, "s": 2.0}]})
     assert saved.versus(saved.load("x"), ("d", 32), "s", 1.0) == "  (last saved: 2, now/last 0.50)"
     assert saved.versus(saved.load("x"), ("d", 8), "s", 1.0) == ""
+
+
+def test_bench_dit_precision_compares_with_fp32_and_refuses_bad_names(capsys):
+    """bf16 autocast exists on the CPU: the run gives a row per arithmetic, float32's against itself unchanged;
+    tf32 without CUDA and unknown names exit 2 with one line."""
+    bd = _load("bench_dit")
+    assert bd.main(["--presets", "dit-mini", "--precision", "fp32,bf16", "--steps", "2", "--batch", "8"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and "fp32:" in lines[0] and "1.00x fp32" in lines[0] and "bf16:" in lines[1]
+    assert "forward max change 0.00e+00" in lines[0] and "forward max change 0.00e+00" not in lines[1]
+    for bad in (["--precision", "tf32"], ["--precision", "fp64"]):
+        assert bd.main(bad) == 2
+        assert "precision" in capsys.readouterr().err
+
+
+def test_precision_run_refuses_bad_arguments(capsys):
+    pr = _load("precision_run")
+    assert pr.main(["fp64", "list"]) == 2 and "precision" in capsys.readouterr().err
+    assert pr.main(["bf16", "list"]) == 2 and "--out" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert pr.main(["tf32", "run", "--out", "x"]) == 2 and "CUDA" in capsys.readouterr().err
