@@ -167,3 +167,24 @@ def test_the_profiles_check_the_claims_own_models():
     assert cfg.mixture.sample_steps in cfg.ode_steps and cfg.dit.sample_steps in cfg.ode_steps
     assert cfg.reference_steps == 1000
     assert dataclasses.replace(cfg, seed=0) == cfg
+
+
+def test_the_cli_writes_the_record_and_rebuilds_the_report(tmp_path, monkeypatch, capsys):
+    """`memsep sampler-check` (its configuration replaced by the tiny one): the record lands in
+    results/samplers/convergence.json with the environment and command, and an existing REPORT.md is rebuilt with
+    the section."""
+    from memsep.verify.report import load_results
+
+    monkeypatch.setattr(vsc, "config", lambda profile: TINY)
+    import shutil
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    (tmp_path / "results").mkdir()
+    shutil.copy(repo / "results" / "S4.json", tmp_path / "results" / "S4.json")
+    assert main(["sampler-check", "--profile", "ci", "--out", str(tmp_path), "--no-progress"]) == 0
+    rec = vsc.load_check(tmp_path)
+    assert rec["command"] == "memsep sampler-check --profile ci" and "git_commit" in rec["environment"]
+    report = (tmp_path / "REPORT.md").read_text(encoding="utf-8")
+    assert "## Sampler step counts (convergence test)" in report and load_results(tmp_path)
+    assert "wrote" in capsys.readouterr().out
