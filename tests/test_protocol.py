@@ -189,7 +189,7 @@ def test_committed_results_are_clean_runs_of_the_code_they_depend_on():
         pytest.skip("not a git checkout with committed results")
     from memsep.empirical.provenance import code_fingerprint
     from memsep.verify import codedeps
-    from memsep.verify.report import load_campaigns, load_replicates, load_results, render_report
+    from memsep.verify.report import load_campaigns, load_check, load_replicates, load_results, render_report
 
     results = load_results(REPO)
     replicates = load_replicates(REPO)
@@ -223,6 +223,20 @@ def test_committed_results_are_clean_runs_of_the_code_they_depend_on():
         hit = codedeps.closure_paths(cid, kind, REPO) & changed
         if hit:
             stale[f"{kind} {cid} {r.get('profile')}/{r.get('seed')} ({c[:7]})"] = sorted(hit)
+    check = load_check(REPO)  # the samplers' convergence test: the same rules, its own closure
+    if check is not None:
+        env = check["environment"]
+        assert env["git_dirty"] is False, "the sampler check was computed from an uncommitted tree"
+        path = codedeps.manifest_path(env["git_commit"], REPO)
+        assert path.is_file(), f"no code manifest for the sampler check's commit {env['git_commit']}"
+        old = json.loads(path.read_text(encoding="utf-8"))["files"]
+        from_git = codedeps.commit_blobs(env["git_commit"], REPO)
+        if from_git is not None:
+            assert old == from_git
+            assert env["code"] == codedeps.commit_fingerprint(env["git_commit"], REPO)
+        hit = codedeps.sampler_check_paths(REPO) & codedeps.changed_files(old, head)
+        if hit:
+            stale[f"sampler-check ({env['git_commit'][:7]})"] = sorted(hit)
     assert not stale, (
         f"results whose code changed since they were computed (rerun them; README, 'Results are recomputed'): {stale}"
     )
@@ -230,4 +244,4 @@ def test_committed_results_are_clean_runs_of_the_code_they_depend_on():
     for r in recs:
         sw = r["provenance"]["sweeps"]
         assert sw["read_back"] == 0 or all(s["code"] in codes for s in sw["read_back_from"]), (r["claim"]["id"], sw)
-    assert (REPO / "REPORT.md").read_text(encoding="utf-8") == render_report(results, campaigns, replicates)
+    assert (REPO / "REPORT.md").read_text(encoding="utf-8") == render_report(results, campaigns, replicates, check)

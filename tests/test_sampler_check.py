@@ -19,6 +19,7 @@ from memsep.empirical.sampler_check import (
 )
 from memsep.verify import sampler_check as vsc
 from memsep.verify.cli import main
+from memsep.verify.report import _sampler_section, load_check
 
 
 def test_identical_samplers_agree_and_a_shifted_one_does_not():
@@ -130,10 +131,11 @@ def test_the_record_renders_into_the_report(tiny_record, tmp_path):
     path = vsc.check_path(tmp_path)
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(rec), encoding="utf-8")
-    loaded = vsc.load_check(tmp_path)
+    assert vsc.check_path(tmp_path) == tmp_path / "results" / "samplers" / "convergence.json"  # where report reads
+    loaded = load_check(tmp_path)
     text = render_report([], [], [], loaded)
     assert "## Sampler step counts (convergence test)" not in text  # nothing but "no results" without claims
-    text = "\n".join(vsc.render_section(loaded))
+    text = "\n".join(_sampler_section(loaded))
     assert "**tiny memorizer**" in text and "| heun | 30 | 60 |" in text
     ch = loaded["chosen"]["per_model"]["tiny memorizer"]
     assert f"Chosen for this model: first-order {ch['ode'] or 'none of the candidates'}" in text
@@ -144,8 +146,8 @@ def test_a_malformed_file_is_named(tmp_path):
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"kind": "other"}), encoding="utf-8")
     with pytest.raises(ValueError, match="sampler-check file"):
-        vsc.load_check(tmp_path)
-    assert vsc.load_check(tmp_path / "nothing") is None
+        load_check(tmp_path)
+    assert load_check(tmp_path / "nothing") is None
 
 
 def test_the_cli_refuses_a_bad_profile_in_one_line(capsys):
@@ -183,7 +185,7 @@ def test_the_cli_writes_the_record_and_rebuilds_the_report(tmp_path, monkeypatch
     (tmp_path / "results").mkdir()
     shutil.copy(repo / "results" / "S4.json", tmp_path / "results" / "S4.json")
     assert main(["sampler-check", "--profile", "ci", "--out", str(tmp_path), "--no-progress"]) == 0
-    rec = vsc.load_check(tmp_path)
+    rec = load_check(tmp_path)
     assert rec["command"] == "memsep sampler-check --profile ci" and "git_commit" in rec["environment"]
     report = (tmp_path / "REPORT.md").read_text(encoding="utf-8")
     assert "## Sampler step counts (convergence test)" in report and load_results(tmp_path)

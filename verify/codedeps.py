@@ -182,6 +182,17 @@ def closure_paths(claim_id: str, kind: str = "run", root: Path = ROOT) -> set[st
     return {files[m].relative_to(root).as_posix() for m in closure(result_roots(claim_id, kind), files)}
 
 
+SAMPLER_CHECK_ROOTS = (f"{NAMESPACE}.verify.sampler_check",)
+
+
+def sampler_check_paths(root: Path = ROOT) -> set[str]:
+    """The files the samplers' convergence test (results/samplers/convergence.json) depends on: the closure of
+    ``verify.sampler_check`` (which reaches the claims' settings it checks, A6's and the pruning claims')."""
+    root = Path(root)
+    files = module_files(root)
+    return {files[m].relative_to(root).as_posix() for m in closure(list(SAMPLER_CHECK_ROOTS), files)}
+
+
 def blob_id(data: bytes) -> str:
     """The git blob id (SHA-1 of ``b"blob <size>\\0" + data``) of a file's bytes."""
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
@@ -289,6 +300,14 @@ def main(argv: list[str] | None = None) -> int:
         old = json.loads(manifest_path(c).read_text(encoding="utf-8"))["files"]
         stale = sorted(closure_paths(r["claim"]["id"], kind) & changed_files(old, head))
         print(f"{kind:4} {r['claim']['id']:3} {c[:7]} {'current' if not stale else 'STALE: ' + ', '.join(stale)}")
+    check = ROOT / "results" / "samplers" / "convergence.json"
+    if check.is_file():
+        c = json.loads(check.read_text(encoding="utf-8"))["environment"]["git_commit"]
+        if not manifest_path(c).is_file():
+            print(f"wrote {write_manifest(c).relative_to(ROOT)}")
+        old = json.loads(manifest_path(c).read_text(encoding="utf-8"))["files"]
+        stale = sorted(sampler_check_paths(ROOT) & changed_files(old, head))
+        print(f"sampler-check {c[:7]} {'current' if not stale else 'STALE: ' + ', '.join(stale)}")
     return 0
 
 

@@ -515,6 +515,88 @@ def load_replicates(out_dir: Path) -> list[tuple[str, int, list[dict]]]:
     return sorted(out, key=lambda x: (PROFILES.index(x[0]), x[1]))
 
 
+def load_check(out_dir: Path) -> dict | None:
+    """The samplers' convergence test under out_dir (results/samplers/convergence.json, ``memsep sampler-check``),
+    or None when there is none (a malformed file is a ValueError naming it)."""
+    from memsep.empirical.fileio import read_json
+
+    path = Path(out_dir) / "results" / "samplers" / "convergence.json"
+    if not path.is_file():
+        return None
+    rec = read_json(path, "a memsep sampler-check file")
+    if not isinstance(rec, dict) or rec.get("kind") != "sampler-check" or not isinstance(rec.get("models"), list):
+        raise ValueError(f"{path}: is not a memsep sampler-check file (kind 'sampler-check' and models expected)")
+    return rec
+
+
+def _signed(v: float) -> str:
+    return f"{v:+.4f}" if abs(v) < 10 else f"{v:+.2f}"
+
+
+def _check_cell(m: dict) -> str:
+    if "agrees" not in m:
+        return f"{m['value']:.3f} (ref {m['reference']:.3f})"
+    lo, hi = m["ci"]
+    return (
+        f"{_signed(m['delta'])} [{_signed(lo)}, {_signed(hi)}] / {m['margin']:.4f} {'ok' if m['agrees'] else '**no**'}"
+    )
+
+
+def _sampler_section(rec: dict) -> list[str]:
+    """REPORT.md lines of the samplers' convergence test (verify.sampler_check)."""
+    cfg = rec["config"]
+    env = rec["environment"]
+    lines = [
+        "## Sampler step counts (convergence test)",
+        "",
+        f"`{rec['command']}` at commit {str(env.get('git_commit'))[:12]}"
+        + (" (uncommitted changes)" if env.get("git_dirty") else "")
+        + f", {rec['seconds'] / 60:.1f} min. Every model is sampled by each candidate and by the reference, Heun "
+        f"with {cfg['reference_steps']} steps, from the same per-sample noise (paired). A cell reads "
+        "Delta = candidate - reference [its 95% interval] / the margin h_ref, the half-width of the reference's own "
+        "95% interval; the candidate agrees on a metric (ok) iff the interval lies inside [-h_ref, h_ref], and a "
+        "step count is accepted iff it agrees on every metric of every model. Recall is shown, not ruled (its "
+        "per-sample terms depend on the whole sample set). The rule was fixed before the first run "
+        "(`empirical/sampler_check.py`).",
+        "",
+    ]
+    for m in rec["models"]:
+        names = list(m["rows"][0]["metrics"])
+        lines += [
+            f"**{m['label']}** (claims {m['model']['claim']}; in use: {m['in_use']['method']} x "
+            f"{m['in_use']['steps']} steps; reference {m['reference']['seconds']:.1f} s):",
+            "",
+        ]
+        head = ["solver", "steps", "score evaluations", "seconds", *names, "accepted"]
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for r in m["rows"]:
+            cells = [r["method"], str(r["steps"]), str(r["nfe"]), f"{r['seconds']:.1f}"]
+            cells += [_check_cell(r["metrics"][k]) for k in names]
+            cells.append("yes" if r["accepted"] else "**no**")
+            lines.append("| " + " | ".join(cells) + " |")
+        use = [r for r in m["rows"] if (r["method"], r["steps"]) == (m["in_use"]["method"], m["in_use"]["steps"])]
+        ch = rec["chosen"]["per_model"][m["label"]]
+        lines += [
+            "",
+            f"Chosen for this model: first-order {ch['ode'] if ch['ode'] is not None else 'none of the candidates'}, "
+            f"Heun {ch['heun'] if ch['heun'] is not None else 'none of the candidates'}; the claims' "
+            f"{m['in_use']['method']} x {m['in_use']['steps']}: "
+            + (("accepted" if use[0]["accepted"] else "**not accepted**") if use else "not among the candidates")
+            + ".",
+            "",
+        ]
+    ch = rec["chosen"]
+    for group, label in (("mixtures", "Mixture models (A5, A6)"), ("dit", "DiT (M1-M4)")):
+        if ch.get(group):
+            ode, heun = (ch[group][k] for k in ("ode", "heun"))
+            lines.append(
+                f"- {label}: first-order solver {f'{ode} steps' if ode else 'none of the candidates'}, Heun "
+                f"{f'{heun} steps' if heun else 'none of the candidates'} (the largest of the models' chosen counts)."
+            )
+    lines.append("")
+    return lines
+
+
 def render_report(
     results: list[dict],
     campaigns: list[dict] | None = None,
@@ -579,9 +661,7 @@ def render_report(
     if campaigns:
         lines += _fuzz_section(campaigns)
     if sampler_check is not None:
-        from .sampler_check import render_section
-
-        lines += render_section(sampler_check)
+        lines += _sampler_section(sampler_check)
     lines += ["## Environment", ""]
     envs = {json.dumps(r["environment"], sort_keys=True): r["environment"] for r in results + campaigns}
     for env in envs.values():
@@ -609,8 +689,6 @@ def render_report(
 def write_report(out_dir: Path) -> Path:
     """Render REPORT.md from out_dir/results (with results/fuzz and results/samplers) and replace out_dir/REPORT.md
     atomically."""
-    from .sampler_check import load_check
-
     out_dir = Path(out_dir)
     text = render_report(load_results(out_dir), load_campaigns(out_dir), load_replicates(out_dir), load_check(out_dir))
     path = out_dir / "REPORT.md"

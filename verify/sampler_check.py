@@ -6,11 +6,12 @@ file and its REPORT.md section.
     memsep sampler-check --profile ci               # the test-suite size (about a minute)
 
 The record goes to out/results/samplers/convergence.json with the environment (git commit, code fingerprint), and
-REPORT.md gets a "Sampler step counts" section from it: for every model, each candidate (solver, steps) against
-the 1,000-step Heun reference, metric by metric, with the rule's outcome, the step counts the rule chooses, and
-whether the step count the claims use now passes. The models are those of the claims' first replicate, trained
-with the claims' own settings and seeds; the DiT's weights are read back from (or written to) the pruning claims'
-sweep folder, so after ``memsep run`` the check trains only the mixtures.
+REPORT.md gets a "Sampler step counts" section from it: for every model, each candidate (solver, steps) against the
+1,000-step Heun reference, metric by metric, with the rule's outcome, the step counts the rule chooses, and whether
+the step count the claims use now passes (rendered by ``verify.report``: rendering is not part of the check's
+computation, so changing it leaves the committed record current). The models are those of the claims' first
+replicate, trained with the claims' own settings and seeds; the DiT's weights are read back from (or written to) the
+pruning claims' sweep folder, so after ``memsep run`` the check trains only the mixtures.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ import dataclasses
 import json
 from pathlib import Path
 
-from memsep.empirical.fileio import atomic_write_text, read_json
+from memsep.empirical.fileio import atomic_write_text
 
-__all__ = ["PROFILES", "config", "check_path", "write_check", "load_check", "render_section"]
+__all__ = ["PROFILES", "config", "check_path", "write_check"]
 
 PROFILES = ("ci", "quick")
 
@@ -53,6 +54,7 @@ def config(profile: str):
 
 
 def check_path(out: Path) -> Path:
+    """out/results/samplers/convergence.json (where ``verify.report.load_check`` reads it)."""
     return Path(out) / "results" / "samplers" / "convergence.json"
 
 
@@ -73,80 +75,3 @@ def write_check(profile: str, out: Path, device: str = "cpu", progress=None) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(rec, indent=1) + "\n")
     return path
-
-
-def load_check(out: Path) -> dict | None:
-    """The record under ``out``, or None when there is none (a malformed file is a ValueError naming it)."""
-    path = check_path(out)
-    if not path.is_file():
-        return None
-    rec = read_json(path, "a memsep sampler-check file")
-    if not isinstance(rec, dict) or rec.get("kind") != "sampler-check" or not isinstance(rec.get("models"), list):
-        raise ValueError(f"{path}: is not a memsep sampler-check file (kind 'sampler-check' and models expected)")
-    return rec
-
-
-def _fmt(v: float) -> str:
-    return f"{v:+.4f}" if abs(v) < 10 else f"{v:+.2f}"
-
-
-def _cell(m: dict) -> str:
-    if "agrees" not in m:
-        return f"{m['value']:.3f} (ref {m['reference']:.3f})"
-    lo, hi = m["ci"]
-    return f"{_fmt(m['delta'])} [{_fmt(lo)}, {_fmt(hi)}] / {m['margin']:.4f} {'ok' if m['agrees'] else '**no**'}"
-
-
-def render_section(rec: dict) -> list[str]:
-    """REPORT.md lines of the check (see the module doc)."""
-    cfg = rec["config"]
-    env = rec["environment"]
-    lines = [
-        "## Sampler step counts (convergence test)",
-        "",
-        f"`{rec['command']}` at commit {str(env.get('git_commit'))[:12]}"
-        + (" (uncommitted changes)" if env.get("git_dirty") else "")
-        + f", {rec['seconds'] / 60:.1f} min. Every model is sampled by each candidate and by the reference, Heun "
-        f"with {cfg['reference_steps']} steps, from the same per-sample noise (paired). A cell reads "
-        "Delta = candidate - reference [its 95% interval] / the margin h_ref, the half-width of the reference's own "
-        "95% interval; the candidate agrees on a metric (ok) iff the interval lies inside [-h_ref, h_ref], and a "
-        "step count is accepted iff it agrees on every metric of every model. Recall is shown, not ruled (its "
-        "per-sample terms depend on the whole sample set). The rule was fixed before the first run "
-        "(`empirical/sampler_check.py`).",
-        "",
-    ]
-    for m in rec["models"]:
-        names = list(m["rows"][0]["metrics"])
-        lines += [
-            f"**{m['label']}** (claims {m['model']['claim']}; in use: {m['in_use']['method']} x "
-            f"{m['in_use']['steps']} steps; reference {m['reference']['seconds']:.1f} s):",
-            "",
-        ]
-        head = ["solver", "steps", "score evaluations", "seconds", *names, "accepted"]
-        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        for r in m["rows"]:
-            cells = [r["method"], str(r["steps"]), str(r["nfe"]), f"{r['seconds']:.1f}"]
-            cells += [_cell(r["metrics"][k]) for k in names]
-            cells.append("yes" if r["accepted"] else "**no**")
-            lines.append("| " + " | ".join(cells) + " |")
-        use = [r for r in m["rows"] if (r["method"], r["steps"]) == (m["in_use"]["method"], m["in_use"]["steps"])]
-        ch = rec["chosen"]["per_model"][m["label"]]
-        lines += [
-            "",
-            f"Chosen for this model: first-order {ch['ode'] if ch['ode'] is not None else 'none of the candidates'}, "
-            f"Heun {ch['heun'] if ch['heun'] is not None else 'none of the candidates'}; the claims' "
-            f"{m['in_use']['method']} x {m['in_use']['steps']}: "
-            + (("accepted" if use[0]["accepted"] else "**not accepted**") if use else "not among the candidates")
-            + ".",
-            "",
-        ]
-    ch = rec["chosen"]
-    for group, label in (("mixtures", "Mixture models (A5, A6)"), ("dit", "DiT (M1-M4)")):
-        if ch.get(group):
-            ode, heun = (ch[group][k] for k in ("ode", "heun"))
-            lines.append(
-                f"- {label}: first-order solver {f'{ode} steps' if ode else 'none of the candidates'}, Heun "
-                f"{f'{heun} steps' if heun else 'none of the candidates'} (the largest of the models' chosen counts)."
-            )
-    lines.append("")
-    return lines
