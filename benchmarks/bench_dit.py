@@ -240,12 +240,7 @@ def main(argv=None) -> int:
                 f"{row['parameters_kept']:.3f}, forward time x{row['forward_time_ratio']:.3f}",
                 flush=True,
             )
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(out, fh, indent=1)
-    if args.save:
-        print(f"wrote {saved.save('bench_dit', out)}")
-    return 0
+    return _write(args, out, "bench_dit")
 
 
 def _precision_main(args, precisions: list[str]) -> int:
@@ -263,11 +258,16 @@ def _precision_main(args, precisions: list[str]) -> int:
                 + saved.versus(prior, ("precision", r["precision"]), "steps_per_s", r["steps_per_s"]),
                 flush=True,
             )
+    return _write(args, out, "bench_dit_precision")
+
+
+def _write(args, out: dict, name: str) -> int:
+    """--json FILE and --save (benchmarks/results/<name>.json)."""
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(out, fh, indent=1)
     if args.save:
-        print(f"wrote {saved.save('bench_dit_precision', out)}")
+        print(f"wrote {saved.save(name, out)}")
     return 0
 
 
