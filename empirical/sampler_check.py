@@ -63,9 +63,9 @@ Z = float(stats.norm.isf((1 - LEVEL) / 2))
 @dataclass(frozen=True)
 class SamplerCheckConfig:
     """Which models, candidates and reference. ``mixture``: the mixture claims' setting (training, sample count);
-    ``cells``: its (label, d, n, n_max, network) models, seeded as the claims' replicate 0 of run seed ``seed``;
-    ``dit``: the pruning claims' setting whose original 0 is checked (None: no DiT). The claims' profiles are
-    mapped to these in ``verify.sampler_check``."""
+    ``cells``: its (label, d, n, n_max, network) models, replicate 0 of the experiment seeded ``mixture_seed``;
+    ``dit``: the pruning claims' setting whose first original (experiment seed ``dit_seed``) is checked (None: no
+    DiT). ``verify.sampler_check`` maps a claims profile and run seed to these, with the claims' own seeds."""
 
     mixture: MixtureDiffusionSetting | None = None
     cells: tuple[tuple[str, int, int, int, str], ...] = ()
@@ -74,7 +74,8 @@ class SamplerCheckConfig:
     heun_steps: tuple[int, ...] = (10, 25, 50, 100)
     reference_steps: int = 1000  # Heun
     bootstrap: int = 500
-    seed: int = 0
+    mixture_seed: int = 0
+    dit_seed: int = 0
 
     def to_dict(self) -> dict:
         return {
@@ -85,7 +86,8 @@ class SamplerCheckConfig:
             "heun_steps": list(self.heun_steps),
             "reference_steps": self.reference_steps,
             "bootstrap": self.bootstrap,
-            "seed": self.seed,
+            "mixture_seed": self.mixture_seed,
+            "dit_seed": self.dit_seed,
         }
 
 
@@ -202,7 +204,7 @@ def _mixture_models(cfg: SamplerCheckConfig, device, progress) -> list[dict]:
     s = dataclasses.replace(cfg.mixture, likelihood=False)  # the likelihood is scored after sampling: not needed
     out = []
     for label, d, n, n_max, network in cfg.cells:
-        point = diffusion_point(s, d=d, n=n, n_max=n_max, network=network, rep=0, seed=cfg.seed)
+        point = diffusion_point(s, d=d, n=n, n_max=n_max, network=network, rep=0, seed=cfg.mixture_seed)
         mix = make_mixture(point["d"], point["K"], point["mean_scale"], point["mixture_seed"])
         data = make_dataset(mix, point["n"], point["n_max"], point["data_seed"])
         progress(f"{label}: training")
@@ -227,7 +229,7 @@ def _dit_model(cfg: SamplerCheckConfig, folder: Path, device, progress) -> dict:
     from .prune_experiment import _classifier, _original_model, load_data
 
     s = cfg.dit
-    seed = cfg.seed
+    seed = cfg.dit_seed
     progress("DiT original: training (or its weights read back from the claims' folder)")
     model = _original_model(s, seed, Path(folder), device, False)  # the pruning claims' original, bit for bit
     data, _, ref_images, labels = load_data(s, seed)
@@ -259,7 +261,9 @@ def _dit_model(cfg: SamplerCheckConfig, folder: Path, device, progress) -> dict:
             }
         return out
 
-    rec = _compare(cfg, draw, metrics, "DiT original 0", "dit", {"method": s.method, "steps": s.sample_steps}, progress)
+    rec = _compare(
+        cfg, draw, metrics, "DiT original (first)", "dit", {"method": s.method, "steps": s.sample_steps}, progress
+    )
     rec["model"] = {
         "preset": s.preset,
         "dataset": s.dataset,

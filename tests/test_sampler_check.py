@@ -159,7 +159,10 @@ def test_the_cli_refuses_a_bad_profile_in_one_line(capsys):
 
 def test_the_profiles_check_the_claims_own_models():
     """The quick check's cells are A6's quick memorizer and generalizer, its DiT the pruning claims' quick setting,
-    and the claims' step counts are among its candidates (so the report can say whether they pass)."""
+    with the seeds the runner gives those claims (A6: derive_seed(run seed, "A6"); the pruning experiment:
+    derive_seed(run seed, "shared", "pruning")), and the claims' step counts are among its candidates (so the report
+    can say whether they pass)."""
+    from memsep.theory import derive_seed
     from memsep.verify.claims._pruning import CONFIGS as PRUNING
     from memsep.verify.claims.a6 import CONFIGS as A6
 
@@ -168,7 +171,10 @@ def test_the_profiles_check_the_claims_own_models():
     assert [c[2] for c in cfg.cells] == [A6["quick"].ns[0], A6["quick"].ns[-1]]
     assert cfg.mixture.sample_steps in cfg.ode_steps and cfg.dit.sample_steps in cfg.ode_steps
     assert cfg.reference_steps == 1000
-    assert dataclasses.replace(cfg, seed=0) == cfg
+    assert (cfg.mixture_seed, cfg.dit_seed) == (derive_seed(0, "A6"), derive_seed(0, "shared", "pruning"))
+    other = vsc.config("quick", 3)
+    assert (other.mixture_seed, other.dit_seed) == (derive_seed(3, "A6"), derive_seed(3, "shared", "pruning"))
+    assert dataclasses.replace(other, mixture_seed=cfg.mixture_seed, dit_seed=cfg.dit_seed) == cfg
 
 
 def test_the_cli_writes_the_record_and_rebuilds_the_report(tmp_path, monkeypatch, capsys):
@@ -177,7 +183,7 @@ def test_the_cli_writes_the_record_and_rebuilds_the_report(tmp_path, monkeypatch
     the section."""
     from memsep.verify.report import load_results
 
-    monkeypatch.setattr(vsc, "config", lambda profile: TINY)
+    monkeypatch.setattr(vsc, "config", lambda profile, run_seed: TINY)
     import shutil
     from pathlib import Path
 

@@ -241,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="quick",
         help="the claims' profile whose models are checked (quick: about 15 min on 2 cores)",
     )
+    sc.add_argument(
+        "--seed", type=_seed, default=0, help="the run seed whose claims' models are checked (as memsep run --seed)"
+    )
     sc.add_argument("--out", type=Path, default=Path("."), help="folder holding results/ (REPORT.md is rebuilt there)")
     sc.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="torch device")
     sc.add_argument("--no-progress", action="store_true", help=_NO_PROGRESS)
@@ -327,7 +330,7 @@ def _sampler_check(args) -> int:
         raise ValueError(f"out: {args.out} is not a directory")
     device = choose_device(args.device)
     say = None if args.no_progress else (lambda msg: print(f"sampler-check: {msg}", file=sys.stderr, flush=True))
-    print(f"wrote {write_check(args.profile, args.out, device, say)}")
+    print(f"wrote {write_check(args.profile, args.out, device, say, args.seed)}")
     if (args.out / "results").is_dir() and any((args.out / "results").glob("*.json")):
         from .report import write_report
 
