@@ -6,7 +6,10 @@ samples drawn from a K = 8 mixture (the experiments' setting), reported as the r
 matrix / KD-tree measured in one run (> 1: the KD-tree is faster). Also times the matrix form as it was
 before 2026-12-02 (``matrix_before``: full distance block, clipped, argpartition and a sort of the two) against
 today's (the block built in place without the row constant, two argmin passes), in the same run, and checks that
-all three give the same nearest neighbours.
+all three give the same nearest neighbours. ``exact32`` is ``theory.neighbours.nearest_two`` (float32 first pass,
+exact float64 answer; not yet used by the claims): its time, its ratio to the form before 2026-12-02 and to today's,
+and a check that it gives the same neighbours and the same memorization decisions (d1 <= d2 / 9 in squared
+distances) as today's form.
 
     python benchmarks/bench_memorization.py                       # n = 4,096, m = 2,048, d = 2..128
     python benchmarks/bench_memorization.py --n 100000 --m 4096   # the full profile's largest n
@@ -26,6 +29,7 @@ import saved
 
 from memsep.empirical.metrics import KDTREE_MAX_DIM, nearest_two
 from memsep.empirical.mixture_diffusion import make_dataset, make_mixture
+from memsep.theory.neighbours import nearest_two as nearest_two_exact
 
 
 def matrix_before(x: np.ndarray, p: np.ndarray, chunk: int = 2048, memory_budget: int = 256 * 2**20):
@@ -76,10 +80,14 @@ def main(argv=None) -> int:
         a = nearest_two(xs, pts, method="kdtree")
         b = nearest_two(xs, pts, method="matrix")
         c = matrix_before(xs, pts)
+        e = nearest_two_exact(xs, pts)
         assert np.array_equal(a[2], b[2]) and np.array_equal(a[2], c[2]), "the methods disagree"
+        assert np.array_equal(e[2], b[2]), "the exact float32-first-pass form disagrees on the nearest neighbour"
+        assert np.array_equal(e[0] <= e[1] / 9, b[0] <= b[1] / 9), "the exact form changes a memorization decision"
         tk = best_time(lambda pts=pts, xs=xs: nearest_two(xs, pts, method="kdtree"), args.repeats)
         tm = best_time(lambda pts=pts, xs=xs: nearest_two(xs, pts, method="matrix"), args.repeats)
         tb = best_time(lambda pts=pts, xs=xs: matrix_before(xs, pts), args.repeats)
+        te = best_time(lambda pts=pts, xs=xs: nearest_two_exact(xs, pts), args.repeats)
         rows.append(
             {
                 "d": d,
@@ -88,12 +96,16 @@ def main(argv=None) -> int:
                 "matrix_over_kdtree": tm / tk,
                 "matrix_before_s": tb,
                 "before_over_now": tb / tm,
+                "exact32_s": te,
+                "before_over_exact32": tb / te,
+                "now_over_exact32": tm / te,
                 "auto": "kdtree" if d <= KDTREE_MAX_DIM else "matrix",
             }
         )
         print(
             f"d = {d:4d}: KD-tree {tk * 1e3:8.1f} ms, matrix {tm * 1e3:8.1f} ms, ratio matrix/KD-tree "
-            f"{tm / tk:6.2f}; matrix before {tb * 1e3:8.1f} ms = {tb / tm:5.2f}x today's  (auto: {rows[-1]['auto']})"
+            f"{tm / tk:6.2f}; matrix before {tb * 1e3:8.1f} ms = {tb / tm:5.2f}x today's; exact32 {te * 1e3:8.1f} ms: "
+            f"before / exact32 {tb / te:5.2f}, today's / exact32 {tm / te:5.2f}  (auto: {rows[-1]['auto']})"
             + saved.versus(
                 last if last and (last["n"], last["m"]) == (args.n, args.m) else None, ("d", d), "matrix_s", tm
             ),

@@ -1,0 +1,169 @@
+"""Exact k nearest neighbours, with a cheap first pass whose rounding is bounded (issue 17).
+
+The answer is defined in float64 by the difference form: for query x_i and point p_j,
+
+    R_ij = sum_l (x_il - p_jl)^2                (float64, ``_exact_sq``: the reference squared distance)
+
+and the k nearest of x_i are the first k points in the order of (R_ij, j): exact ties go to the lower index,
+whatever the chunking or the first pass. That is what a brute-force loop computes (tests/test_neighbours.py).
+
+Cost. Computing R for every pair costs n d subtractions per query; instead a first pass in ``first_pass``
+precision (float32 by default: half the memory traffic of float64 and twice the BLAS speed) evaluates the
+expanded form on centred, power-of-two-scaled data (c the points' mean, exact scaling),
+
+    F_ij = ||p_j - c||^2 - 2 (x_i - c).(p_j - c)          (one GEMM per chunk; the row constant is dropped)
+
+and only the points with F_ij <= v_i + 2 (B_i + S_i) get R computed, where v_i is the k-th smallest F_ij of
+the row. B_i bounds |F_ij + ||x_i - c||^2 - E_ij| (E_ij the true squared distance) for every j, S_i bounds
+|R_ij - E_ij|; with u the unit roundoff of the first pass and u64 that of float64,
+
+    B_i + S_i <= 2.5 (d + 8) (u + u64) (||x_i - c|| + max_j ||p_j - c||)^2
+
+(rounding of the inputs to the pass, the dot product's gamma_d = d u / (1 - d u) bound for any summation
+order, the norm and the sum; a factor 1.25 over the first-order terms). Then every point of the true top k
+is a candidate: the k points with F <= v_i have R <= v_i + ||x_i - c||^2 + B_i + S_i, so any j with R_ij
+at most the k-th smallest R satisfies F_ij <= R_ij + S_i + B_i - ||x_i - c||^2 <= v_i + 2 (B_i + S_i).
+The result is therefore the same, bit for bit, for either first pass and equal to the brute force: float32
+errors (about 9e-3 absolute in squared distance at d = 3,072 for faiss's float32 search) never reach it.
+When near ties are many (duplicated points, or a margin wide against the gaps) a query block's candidate
+list may grow; blocks whose candidates exceed the memory budget are split, down to single queries.
+
+Shapes: queries (m, d), points (n, d) -> (index (m, k) int64, squared distance (m, k) float64), nearest first.
+``exclude_self=True`` treats the queries as the points themselves (m = n) and never returns j = i for row i:
+the k nearest OTHER rows (precision / recall radii).
+
+Not yet used by the claims: ``empirical.metrics.nearest_two``, ``empirical.image_metrics`` and
+``EmpiricalDistribution.nearest`` keep their own implementations until the results they feed are recomputed
+with this one (it changes which code computed every committed result; README "Benchmarks").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .validation import as_points, as_positive_int
+
+__all__ = ["FIRST_PASSES", "nearest_k", "nearest_two"]
+
+FIRST_PASSES = ("float32", "float64")
+_U64 = float(np.finfo(np.float64).eps) / 2
+_SAFETY = 2.5  # the bound's factor over (d + 8) (u + u64) (||x - c|| + max ||p - c||)^2 (module doc)
+_GROUPS = 64  # column groups of the first pass's upper bound on the k-th smallest value
+
+
+def _exact_sq(x: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """R = sum_l (x_l - p_l)^2 row by row, float64 (x, p: (q, d)): the reference every answer is defined by."""
+    diff = x - p
+    return np.einsum("ij,ij->i", diff, diff)
+
+
+def _scale(x: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """(x / 2^e, p / 2^e, e) with every |entry| < 1: exact, and keeps float32 from overflow and underflow."""
+    big = max(float(np.max(np.abs(x))), float(np.max(np.abs(p))))
+    e = int(np.frexp(big)[1]) if big > 0 else 0
+    return np.ldexp(x, -e), np.ldexp(p, -e), e
+
+
+def nearest_k(
+    queries,
+    points,
+    k: int = 2,
+    *,
+    first_pass: str = "float32",
+    exclude_self: bool = False,
+    chunk: int = 2048,
+    memory_budget: int = 256 * 2**20,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(index (m, k), squared distance (m, k)) of the k nearest rows of ``points`` to each row of ``queries``,
+    exact in the order (R_ij, j) of the module doc; ``first_pass`` only changes the time taken.
+
+    ``chunk`` queries at a time at most, fewer where the (chunk, n) first-pass block would exceed
+    ``memory_budget`` bytes."""
+    x = as_points(queries, "queries")
+    p = as_points(points, "points")
+    if x.shape[1] != p.shape[1]:
+        raise ValueError(f"queries, points: dimensions differ ({x.shape[1]} vs {p.shape[1]})")
+    k = as_positive_int(k, "k")
+    if first_pass not in FIRST_PASSES:
+        raise ValueError(f"first_pass: must be one of {FIRST_PASSES}, got {first_pass!r}")
+    if not isinstance(exclude_self, (bool, np.bool_)):
+        raise ValueError(f"exclude_self: must be a bool, got {exclude_self!r}")
+    if exclude_self and x.shape != p.shape:
+        raise ValueError(f"exclude_self: queries must be the points themselves, got shapes {x.shape} and {p.shape}")
+    n_avail = p.shape[0] - bool(exclude_self)
+    if k > n_avail:
+        raise ValueError(f"k: must be <= {n_avail} (the points{' other than the query' if exclude_self else ''})")
+    chunk = as_positive_int(chunk, "chunk")
+    memory_budget = as_positive_int(memory_budget, "memory_budget")
+
+    xs, ps, e = _scale(x, p)
+    ft = np.dtype(np.float32 if first_pass == "float32" else np.float64)
+    u = float(np.finfo(ft).eps) / 2
+    c = ps.mean(axis=0)
+    xc, pc = xs - c, ps - c
+    reach = np.sqrt(np.einsum("ij,ij->i", xc, xc)) + float(np.sqrt(np.einsum("ij,ij->i", pc, pc).max()))
+    d, n = x.shape[1], p.shape[0]
+    margin = 2.0 * _SAFETY * (d + 8) * (u + _U64) * reach**2  # 2 (B_i + S_i), (m,)
+    groups = min(n, _GROUPS)
+    width = -(-n // groups)  # columns per group; the last group is padded with +inf
+    pad = groups * width - n
+    # one GEMM gives F: [x - c, 1] @ [[-2 (p - c)^T], [||p - c||^2]], padding columns +inf
+    pt = np.zeros((d + 1, n + pad), dtype=ft)
+    pt[:d, :n] = -2.0 * pc.T.astype(ft)  # -2 p^T: exact after rounding p
+    pt[d, :n] = np.einsum("ij,ij->i", pc, pc)
+    pt[d, n:] = np.inf
+    xf = np.ones((x.shape[0], d + 1), dtype=ft)
+    xf[:, :d] = xc
+    block = max(1, min(chunk, memory_budget // (ft.itemsize * (n + pad))))
+    pair_budget = max(n, memory_budget // 24)  # (row, column, R) per candidate pair
+    idx = np.empty((x.shape[0], k), dtype=np.int64)
+    sq = np.empty((x.shape[0], k))
+
+    def solve(s: int, t: int) -> None:
+        g = xf[s:t] @ pt  # (b, n + pad)
+        rows = np.arange(t - s)
+        if exclude_self:
+            g[rows, s + rows] = np.inf
+        # an upper bound U_i >= v_i (the k-th smallest F of the row) is all the margin argument needs: the k-th
+        # smallest of the group minima (k distinct points) is one, and one pass over the block finds it
+        gmin = g.reshape(t - s, groups, width).min(axis=2)
+        v = np.partition(gmin, k - 1, axis=1)[:, k - 1] if groups > k else gmin.max(axis=1)
+        thr = np.nextafter((v.astype(np.float64) + margin[s:t]).astype(ft), ft.type(np.inf))
+        # candidates lie in the groups whose minimum is under the threshold: look only there
+        rg, cg = np.nonzero(gmin <= thr[:, None])
+        sub = g.reshape(t - s, groups, width)[rg, cg]  # (groups kept, width)
+        a, col = np.nonzero(sub <= thr[rg][:, None])
+        del g, sub
+        r, cols = rg[a], cg[a] * width + col
+        if r.size > pair_budget and t - s > 1:  # too many near ties for one block: split it
+            mid = (s + t) // 2
+            solve(s, mid)
+            solve(mid, t)
+            return
+        step = max(1, memory_budget // (8 * d))
+        exact = np.concatenate(
+            [_exact_sq(xs[s + r[a : a + step]], ps[cols[a : a + step]]) for a in range(0, r.size, step)]
+        )
+        order = np.lexsort((cols, exact, r))  # by row, then R, then index
+        r, cols, exact = r[order], cols[order], exact[order]
+        start = np.searchsorted(r, rows)
+        take = start[:, None] + np.arange(k)[None, :]
+        idx[s:t] = cols[take]
+        sq[s:t] = exact[take]
+
+    for s in range(0, x.shape[0], block):
+        solve(s, min(s + block, x.shape[0]))
+    with np.errstate(over="ignore"):
+        sq = np.ldexp(sq, 2 * e)
+    if not np.all(np.isfinite(sq)):
+        raise ValueError(
+            f"queries, points: squared distances overflow float64 (largest |coordinate| about 2^{e}); rescale the data"
+        )
+    return idx, sq
+
+
+def nearest_two(samples, points, *, first_pass: str = "float32", **kw) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(d1^2 (m,), d2^2 (m,), index of NN1 (m,)): ``nearest_k`` with k = 2, in the form of
+    ``empirical.metrics.nearest_two`` (the memorization rule d1 <= d2 / 3 reads it)."""
+    idx, sq = nearest_k(samples, points, 2, first_pass=first_pass, **kw)
+    return sq[:, 0], sq[:, 1], idx[:, 0]
