@@ -132,3 +132,18 @@ def test_bad_input_names_the_parameter(kwargs, needle):
 def test_overflow_is_an_error_not_an_inf():
     with pytest.raises(ValueError, match="overflow"):
         nb.nearest_k(np.array([[1e200]]), np.array([[-1e200], [1e200]]), 2)
+
+
+def test_exclude_self_gives_image_metrics_radii():
+    """The k-th nearest other row (exclude_self) is the radius of precision / recall (image_metrics._kth_radius),
+    to that function's rounding, on features with duplicated rows: its expanded form ||x||^2 - 2 x.y + ||y||^2
+    gives a duplicate's radius as sqrt(rounding) (up to 8.4e-8 here, |x| about 4) where the exact answer is 0."""
+    from memsep.empirical.image_metrics import _kth_radius
+
+    rng = np.random.default_rng(4)
+    f = rng.normal(size=(200, 16))
+    f[150:] = f[:50]
+    for k in (1, 3):
+        got = np.sqrt(nb.nearest_k(f, f, k, exclude_self=True)[1][:, k - 1])
+        assert np.allclose(got, _kth_radius(f, k), rtol=1e-9, atol=1e-6)
+    assert np.all(nb.nearest_k(f, f, 1, exclude_self=True)[1][150:, 0] == 0.0)  # duplicates: exactly 0
