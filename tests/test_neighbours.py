@@ -46,21 +46,22 @@ def clouds(draw):
 
 
 @settings(max_examples=150, deadline=None)
-@given(clouds(), st.integers(1, 3), st.sampled_from(nb.FIRST_PASSES), st.integers(1, 5))
-def test_equals_the_brute_force_bit_for_bit(cloud, k, first_pass, chunk):
+@given(clouds(), st.integers(1, 3), st.sampled_from(["matrix-float32", "matrix-float64", "kdtree"]), st.integers(1, 5))
+def test_equals_the_brute_force_bit_for_bit(cloud, k, how, chunk):
     x, p = cloud
+    method, _, first_pass = how.partition("-")
     want_i, want_sq = brute(x, p, k)
-    got_i, got_sq = nb.nearest_k(x, p, k, first_pass=first_pass, chunk=chunk)
+    got_i, got_sq = nb.nearest_k(x, p, k, method=method, first_pass=first_pass or "float32", chunk=chunk)
     assert np.array_equal(got_i, want_i)
     assert np.array_equal(got_sq, want_sq)
 
 
 @settings(max_examples=60, deadline=None)
-@given(clouds(), st.integers(1, 2))
-def test_exclude_self_gives_the_nearest_other_rows(cloud, k):
+@given(clouds(), st.integers(1, 2), st.sampled_from(["matrix", "kdtree"]))
+def test_exclude_self_gives_the_nearest_other_rows(cloud, k, method):
     _, p = cloud
     want_i, want_sq = brute(p, p, k, exclude_self=True)
-    got_i, got_sq = nb.nearest_k(p, p, k, exclude_self=True, chunk=4)
+    got_i, got_sq = nb.nearest_k(p, p, k, method=method, exclude_self=True, chunk=4)
     assert np.array_equal(got_i, want_i) and np.array_equal(got_sq, want_sq)
     assert not np.any(got_i == np.arange(p.shape[0])[:, None])
 
@@ -71,7 +72,7 @@ def test_blocks_with_many_near_ties_are_split_and_stay_exact():
     p = np.zeros((300, 4))
     p[7] = 1.0
     x = np.full((6, 4), 1e-3)
-    i, sq = nb.nearest_k(x, p, 2, memory_budget=2048)
+    i, sq = nb.nearest_k(x, p, 2, method="matrix", memory_budget=2048)
     assert np.array_equal(i, np.tile([0, 1], (6, 1)))
     assert np.array_equal(sq, brute(x, p, 2)[1])
 
@@ -102,9 +103,9 @@ def test_the_margin_is_what_makes_the_float32_pass_exact(monkeypatch):
     p = np.concatenate([base[:1] + 1e-7 * rng.normal(size=(50, 2)), base[1:]])
     x = base[:1] + 1e-7 * rng.normal(size=(300, 2))
     want = brute(x, p, 2)[0]
-    assert np.array_equal(nb.nearest_k(x, p, 2)[0], want)
+    assert np.array_equal(nb.nearest_k(x, p, 2, method="matrix")[0], want)
     monkeypatch.setattr(nb, "_SAFETY", 0.0)
-    wrong = int(np.any(nb.nearest_k(x, p, 2)[0] != want, axis=1).sum())
+    wrong = int(np.any(nb.nearest_k(x, p, 2, method="matrix")[0] != want, axis=1).sum())
     assert wrong > 100, wrong
 
 
@@ -114,6 +115,7 @@ def test_the_margin_is_what_makes_the_float32_pass_exact(monkeypatch):
         ({"k": 0}, "k"),
         ({"k": 6}, "k"),
         ({"first_pass": "float16"}, "first_pass"),
+        ({"method": "faiss"}, "method"),
         ({"chunk": 0}, "chunk"),
         ({"memory_budget": 0}, "memory_budget"),
         ({"exclude_self": 1}, "exclude_self"),
