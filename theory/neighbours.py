@@ -92,33 +92,12 @@ def _rows(a: np.ndarray, e: int, c: np.ndarray, ft: np.dtype, lead: float, pad: 
     return out, norms
 
 
-def nearest_k(
-    queries,
-    points,
-    k: int = 2,
-    *,
-    method: str = "auto",
-    first_pass: str = "float32",
-    exclude_self: bool = False,
-    chunk: int = 2048,
-    memory_budget: int = 256 * 2**20,
-) -> tuple[np.ndarray, np.ndarray]:
+def nearest_k(queries, points, k: int = 2, **options) -> tuple[np.ndarray, np.ndarray]:
     """(index (m, k), squared distance (m, k)) of the k nearest rows of ``points`` to each row of ``queries``,
-    exact in the order (R_ij, j) of the module doc; ``method`` and ``first_pass`` only change the time taken.
-
-    ``method``: "matrix" (the first pass above; ``chunk`` queries at a time at most, fewer where the (chunk, n)
-    block would exceed ``memory_budget`` bytes), "kdtree" (scipy's cKDTree finds the candidates) or "auto" (the
-    KD-tree up to d = KDTREE_MAX_DIM). A squared distance too large for float64 is a ValueError, never an inf."""
-    idx, sq, e = nearest_k_scaled(
-        queries,
-        points,
-        k,
-        method=method,
-        first_pass=first_pass,
-        exclude_self=exclude_self,
-        chunk=chunk,
-        memory_budget=memory_budget,
-    )
+    exact in the order (R_ij, j) of the module doc. ``options`` are ``nearest_k_scaled``'s (method, first_pass,
+    exclude_self, chunk, memory_budget), which only change the time taken. A squared distance too large for
+    float64 is a ValueError, never an inf."""
+    idx, sq, e = nearest_k_scaled(queries, points, k, **options)
     with np.errstate(over="ignore"):
         sq = np.ldexp(sq, 2 * e)
     if not np.all(np.isfinite(sq)):
@@ -140,7 +119,12 @@ def nearest_k_scaled(
     memory_budget: int = 256 * 2**20,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """``nearest_k`` in units of 2^e: (index (m, k), squared distance / 4^e (m, k), e), with every |coordinate| <
-    2^e. Never overflows, so scale-free decisions (the memorization rule) can be made on any finite data."""
+    2^e. Never overflows, so scale-free decisions (the memorization rule) can be made on any finite data.
+
+    ``method``: "matrix" (the float32 or float64 ``first_pass`` of the module doc; ``chunk`` queries at a time at
+    most, fewer where the (chunk, n) block would exceed ``memory_budget`` bytes), "kdtree" (scipy's cKDTree finds
+    the candidates) or "auto" (the KD-tree up to d = KDTREE_MAX_DIM). ``exclude_self``: the queries are the points
+    themselves and row i never returns i."""
     x = as_points(queries, "queries")
     p = as_points(points, "points")
     if x.shape[1] != p.shape[1]:
