@@ -20,7 +20,8 @@ first order in the step, the corrected step second order: the global error falls
 
 Samples start from the same x_T as ``sampling.sample`` with the same per-sample seeds (draw 0 of sample i's own
 generator), so a Heun run and a first-order run are paired sample by sample; the result is x at t0 (no final
-denoising step). Used by ``empirical.sampler_check``, the convergence test that chooses the step counts.
+denoising step). Used by ``empirical.sampler_check``, the convergence test that chooses the step counts, and by the
+pruning claims (M1-M4: Heun x 50, the count that test accepted; ``sample_with`` picks the solver by name).
 Shapes: a sample has shape ``shape``; ``score(x (B, *shape), t float) -> (B, *shape)``.
 """
 
@@ -29,9 +30,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .sampling import _noise, time_grid
+from .sampling import METHODS, _noise, sample, time_grid
 
-__all__ = ["sample_heun"]
+__all__ = ["SOLVERS", "sample_heun", "sample_with"]
+
+SOLVERS = (*METHODS, "heun")  # every sampler a setting may name: sampling's first-order ones and Heun
 
 
 def sample_heun(
@@ -79,3 +82,13 @@ def sample_heun(
             x = alpha[k + 1] * (xt + h * 0.5 * (d + d2))
         out.append(x.detach().to("cpu"))
     return torch.cat(out)
+
+
+def sample_with(method: str, score, shape, *, seeds, steps: int, t0: float, T: float, device="cpu") -> torch.Tensor:
+    """(m, *shape) samples at t0 by the solver named ``method``, one of SOLVERS: "heun" (``sample_heun``, 2 ``steps``
+    score evaluations) or ``sampling.sample``'s "ode" / "sde" (``steps`` evaluations). Same x_T per seed for all."""
+    if method not in SOLVERS:
+        raise ValueError(f"method: must be one of {SOLVERS}, got {method!r}")
+    if method == "heun":
+        return sample_heun(score, shape, seeds=seeds, steps=steps, t0=t0, T=T, device=device)
+    return sample(score, shape, seeds=seeds, method=method, steps=steps, t0=t0, T=T, device=device)

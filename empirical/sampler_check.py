@@ -47,12 +47,12 @@ from scipy import stats
 from memsep.theory import derive_seed
 
 from .diffusion import NoiseScore
-from .heun import sample_heun
+from .heun import sample_with
 from .image_metrics import PixelFeatures, _covered, _kth_radius, frechet_distance, precision_recall
 from .metrics import memorization, unit_scale, wilson_interval
 from .mixture_diffusion import MixtureDiffusionSetting
 from .prune_experiment import PruneSetting
-from .sampling import sample, sample_seeds
+from .sampling import sample_seeds
 
 __all__ = ["SamplerCheckConfig", "paired_mean", "paired_bootstrap", "agrees", "chosen", "run_check"]
 
@@ -155,10 +155,7 @@ def chosen(rows: list[dict], method: str) -> int | None:
 # ---- the models and their samples --------------------------------------------------------------------------------
 def _draw(score, shape, seeds, method: str, steps: int, t0: float, T: float, device) -> tuple[np.ndarray, float]:
     t = time.perf_counter()
-    if method == "heun":
-        x = sample_heun(score, shape, seeds=seeds, steps=steps, t0=t0, T=T, device=device)
-    else:
-        x = sample(score, shape, seeds=seeds, method=method, steps=steps, t0=t0, T=T, device=device)
+    x = sample_with(method, score, shape, seeds=seeds, steps=steps, t0=t0, T=T, device=device)
     return x.double().numpy().reshape(len(seeds), -1), time.perf_counter() - t
 
 

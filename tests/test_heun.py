@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from memsep.empirical.heun import sample_heun
+from memsep.empirical.heun import sample_heun, sample_with
 from memsep.empirical.sampling import _noise, sample, time_grid
 
 S2 = 0.01  # data variance s^2: a narrow Gaussian, stiff at small t like the memorizing scores
@@ -101,3 +101,18 @@ def test_a_non_finite_score_is_an_error():
 
     with pytest.raises(FloatingPointError, match="non-finite"):
         sample_heun(bad, (3,), seeds=SEEDS, steps=3)
+
+
+@pytest.mark.parametrize("method", ["heun", "ode", "sde"])
+def test_sample_with_dispatches_to_the_named_solver(method):
+    """``sample_with`` (the pruning claims' and the convergence test's entry) gives exactly the named solver's
+    samples; an unknown name is an error naming ``method``."""
+    kw = {"seeds": SEEDS, "steps": 12, "t0": T0, "T": T}
+    got = sample_with(method, score, (3,), **kw)
+    if method == "heun":
+        want = sample_heun(score, (3,), **kw)
+    else:
+        want = sample(score, (3,), method=method, **kw)
+    assert torch.equal(got, want)
+    with pytest.raises(ValueError, match="method"):
+        sample_with("euler", score, (3,), **kw)

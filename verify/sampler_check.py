@@ -1,7 +1,7 @@
 """``memsep sampler-check``: the samplers' convergence test (``empirical.sampler_check``) at the claims' sizes, its
 file and its REPORT.md section.
 
-    memsep sampler-check --profile quick            # about 15 min on 2 cores: A6's quick memorizer and generalizer,
+    memsep sampler-check --profile quick            # 50 min on one thread: A6's quick memorizer and generalizer,
                                                    # the pruning claims' quick original; writes the file below
     memsep sampler-check --profile ci               # the test-suite size (about a minute)
 
