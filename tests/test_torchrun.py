@@ -120,3 +120,46 @@ def test_a_killed_worker_leaves_a_run_that_a_rerun_finishes_without_recomputing(
     assert _strip(again) == _strip(one)
     assert again["provenance"]["sweeps"]["read_back"] >= len(finished)
     assert not list(_points(tmp_path).glob("*.claim"))
+
+
+def _pruning_stages(out: Path) -> Path:
+    return out / "results" / "sweeps" / "pruning" / "ci" / "stages"
+
+
+def _without_timings(r: dict) -> dict:
+    """M1's results minus what says when and how long: _strip, every "*_seconds" entry, the training table's
+    seconds, and the note on the stages' time."""
+
+    def drop_seconds(x):
+        if isinstance(x, dict):
+            return {k: drop_seconds(v) for k, v in x.items() if not k.endswith("_seconds")}
+        return [drop_seconds(v) for v in x] if isinstance(x, list) else x
+
+    r = drop_seconds(_strip(r))
+    res = r["result"]
+    res["tables"] = [
+        {**t, "columns": [c for c in t["columns"] if c != "seconds"],
+         "rows": [[v for c, v in zip(t["columns"], row) if c != "seconds"] for row in t["rows"]]}
+        for t in res["tables"]
+    ]  # fmt: skip
+    res["notes"] = [n for n in res["notes"] if "when computed" not in n]
+    return r
+
+
+@pytest.mark.slow
+def test_two_workers_share_the_pruning_stages_and_give_the_results_of_one_process(tmp_path):
+    """M1 at the ci size (the stages of M1-M4): two workers give one process's results, each stage computed once."""
+    env = _env()
+    outs = {}
+    for nproc in (None, 2):
+        out = tmp_path / f"n{nproc}"
+        cmd = [arg if arg != CLAIM else "M1" for arg in _command(out, nproc)]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
+        assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-3000:]
+        outs[nproc] = json.loads((out / "results" / "M1.json").read_text(encoding="utf-8"))
+    one, two = outs[None], outs[2]
+    assert _without_timings(two) == _without_timings(one)
+    assert two["provenance"]["workers"] == 2
+    stages = sorted(_pruning_stages(tmp_path / "n2").glob("*.json"))
+    assert len(stages) == len(sorted(_pruning_stages(tmp_path / "nNone").glob("*.json")))
+    assert not list(_pruning_stages(tmp_path / "n2").glob("*.claim"))
