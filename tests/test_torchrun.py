@@ -37,8 +37,8 @@ def _strip(x):
     return x
 
 
-def _command(out: Path, nproc: int | None) -> list[str]:
-    run = ["run", "--claims", CLAIM, "--profile", "ci", "--out", str(out), "--no-progress"]
+def _command(out: Path, nproc: int | None, claim: str = CLAIM) -> list[str]:
+    run = ["run", "--claims", claim, "--profile", "ci", "--out", str(out), "--no-progress"]
     if nproc is None:
         return [sys.executable, "-m", "memsep.verify", *run]
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
@@ -120,6 +120,45 @@ def test_a_killed_worker_leaves_a_run_that_a_rerun_finishes_without_recomputing(
     assert _strip(again) == _strip(one)
     assert again["provenance"]["sweeps"]["read_back"] >= len(finished)
     assert not list(_points(tmp_path).glob("*.claim"))
+
+
+def test_only_the_claims_with_sweeps_are_shared():
+    from memsep.verify.cli import sharing_claims
+
+    # the theory claims and A1/A2 compute nothing a sweep holds: under torchrun rank 0 alone runs them
+    assert sharing_claims() == ["A3", "A4", "A5", "A6", "M1", "M2", "M3", "M4"]
+    assert sharing_claims(["S1", "M2", "A6"]) == ["A6", "M2"]  # paper order, as the runner runs them
+    assert sharing_claims(["S4"]) == []
+
+
+@pytest.mark.parametrize("command", ["run", "replicate"])
+def test_a_worker_other_than_rank_0_skips_the_claims_that_share_nothing(command, monkeypatch, tmp_path):
+    """Rank 1 of 2 given only S4 runs nothing and writes nothing (rank 0 computes S4 whole)."""
+    from memsep.verify import cli, runner
+
+    calls = []
+    monkeypatch.setattr(runner, "run_claims", lambda *a, **k: calls.append(a) or [])
+    monkeypatch.setattr(runner, "run_replicates", lambda *a, **k: calls.append(a) or [])
+    for k, v in {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"}.items():
+        monkeypatch.setenv(k, v)
+    seeds = ["--seed", "0"] if command == "run" else ["--seeds", "1"]
+    argv = [command, "--claims", "S4", "--profile", "ci", *seeds, "--out", str(tmp_path), "--no-progress"]
+    assert cli.main(argv) == 0
+    assert calls == [] and list(tmp_path.iterdir()) == []
+    argv[2] = "S4,A4"  # with a sharing claim, rank 1 runs that one alone
+    assert cli.main(argv) == 0
+    assert [a[0] for a in calls] == [["A4"]]
+
+
+def test_a_claim_that_shares_nothing_under_two_workers_gives_the_results_of_one_process(tmp_path):
+    def run(out, nproc):
+        proc = subprocess.run(_command(out, nproc, "S4"), env=_env(), capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        return json.loads((out / "results" / "S4.json").read_text(encoding="utf-8"))
+
+    one, two = run(tmp_path / "one", None), run(tmp_path / "two", 2)
+    assert _strip(two) == _strip(one) and two["result"]["verdict"] == "CONFIRMED"
+    assert two["provenance"]["workers"] == 2
 
 
 def _pruning_stages(out: Path) -> Path:

@@ -31,7 +31,7 @@ import math
 import sys
 from pathlib import Path
 
-__all__ = ["main", "PROFILES", "static_claims"]
+__all__ = ["main", "PROFILES", "sharing_claims", "static_claims"]
 
 # verify.registry.PROFILES (a test keeps them equal): importing the registry imports theory (numpy, scipy), which
 # --help and --version should not pay for.
@@ -253,6 +253,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def sharing_claims(ids=None) -> list[str]:
+    """The claims among ``ids`` (default: every registered claim) whose own module can reach ``empirical.sweep``
+    in the static import closure of ``verify.codedeps`` (the runner, which every claim reaches and which imports
+    the sweep only to log it, is left out): the only claims whose work torchrun workers share (sweep points and
+    pruning stages, through the claim files of ``empirical.workers``). Any other claim is computed whole by every
+    worker that runs it, to the same result, so under torchrun the workers other than rank 0 run only these and
+    go straight to the shared sweeps while rank 0 computes the rest (README "torchrun")."""
+    from .codedeps import closure, module_files, result_roots
+
+    files = module_files()
+    return [c.id for c in get_claims(ids) if "memsep.empirical.sweep" in closure(result_roots(c.id)[:1], files)]
+
+
 def _version() -> str:
     from importlib import metadata
 
@@ -399,13 +412,17 @@ def main(argv: list[str] | None = None) -> int:
             device=device,
             data=None if args.data is None else str(args.data),
         )
+        claims = args.claims
         if rank != 0:
             kw["echo"] = lambda *a, **k: None
+            claims = sharing_claims(args.claims)  # rank 0 alone computes the claims that share nothing
+            if not claims:
+                return 0
         records = []
         if primary is not None:
-            records += run_claims(args.claims, args.profile, primary, args.out, **kw)
+            records += run_claims(claims, args.profile, primary, args.out, **kw)
         if more:
-            records += run_replicates(args.claims, args.profile, more, args.out, **kw)
+            records += run_replicates(claims, args.profile, more, args.out, **kw)
         status = 0 if all(r["result"]["verdict"] == "CONFIRMED" for r in records) else 1
         if rank != 0:
             return 0  # a non-zero exit would make torchrun stop rank 0 before it has written
