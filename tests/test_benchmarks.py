@@ -137,7 +137,22 @@ def test_timing_table_splits_each_claims_time(tmp_path, capsys):
     rows = json.loads((tmp_path / "t.json").read_text())["rows"]
     assert [r["claim"] for r in rows] == ["S1", "A6"]
     assert rows[1]["points_s"] == 80.0 and rows[1]["rest_s"] == 20.0 and rows[0]["points_s"] is None
-    assert "total 105 s" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "total 105 s" in out and "workers None" in out
+    saved = json.loads((tmp_path / "t.json").read_text())
+    assert saved["total_s"] == 105.0 and saved["run"]["git_commit"] == "0" * 40
+
+    # against a saved table: a ratio only where the profile is the same and neither run read points back
+    then = {"rows": [{"claim": "S1", "profile": "quick", "runtime_s": 10.0, "points_read_back": 0},
+                     {"claim": "A6", "profile": "standard", "runtime_s": 50.0, "points_read_back": 0}]}  # fmt: skip
+    (tmp_path / "then.json").write_text(json.dumps(then))
+    assert tt.main(["--out", str(tmp_path), "--against", str(tmp_path / "then.json")]) == 0
+    out = capsys.readouterr().out
+    assert "| S1 | quick | 5 | 0 | 0 | - | - | 10 | 0.50 |" in out and "| 50 | - |" in out
+    assert "the 1 claims comparable" in out and "now / then 0.50" in out
+    (tmp_path / "bad.json").write_text("{")
+    assert tt.main(["--out", str(tmp_path), "--against", str(tmp_path / "bad.json")]) == 2
+    assert "against" in capsys.readouterr().err
 
 
 def test_saved_runs_print_the_ratio_to_the_last_one(tmp_path, monkeypatch):
