@@ -221,3 +221,164 @@ def test_a_manifest_is_named_by_the_full_commit_id_whatever_name_is_given(tmp_pa
         assert json.loads(path.read_text())["commit"] == full
     with pytest.raises(ValueError, match="commit"):
         write_manifest("0" * 40, tmp_path)
+
+
+# ---- profile tables: an edit of one profile's entry leaves the other profiles' results current -------------------
+
+_TABLE_MODULE = '''"""doc: é before the table (non-ASCII, so character and byte offsets differ)"""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Cfg:
+    steps: int = 10
+
+
+CONFIGS = {
+    "ci": Cfg(steps=1),  # a comment inside the table
+    "quick": Cfg(),
+}
+OTHER = {"ci": 1}
+
+
+def run(cfg):
+    return cfg.steps
+'''
+
+
+def test_table_rest_ignores_edits_inside_a_profile_table_only():
+    base = codedeps.table_rest(_TABLE_MODULE)
+    assert base is not None and len(codedeps.table_spans(_TABLE_MODULE)) == 1  # OTHER does not end in CONFIGS
+    a, b = codedeps.table_spans(_TABLE_MODULE)[0]
+    assert _TABLE_MODULE[a] == "{" and _TABLE_MODULE[b - 1] == "}"
+    inside = _TABLE_MODULE.replace('"quick": Cfg(),', '"quick": Cfg(steps=5),  # smaller')
+    assert codedeps.table_rest(inside) == base
+    outside = _TABLE_MODULE.replace("return cfg.steps", "return cfg.steps + 1")
+    assert codedeps.table_rest(outside) != base
+    default = _TABLE_MODULE.replace("steps: int = 10", "steps: int = 11")  # every entry's meaning changes
+    assert codedeps.table_rest(default) != base
+    assert codedeps.table_rest("x = 1\n") is None
+    assert codedeps.table_rest("CONFIGS = {1: 2}\n") is None  # keys must be profile names (strings)
+    assert codedeps.table_rest("def f(:\n") is None  # does not parse: no table, every change counts
+    annotated = "CONFIGS: dict = {'ci': 1}\nx = 1\n"
+    assert codedeps.table_rest(annotated) == codedeps.table_rest(annotated.replace("1}", "2}"))
+    assert codedeps.table_rest(annotated) != codedeps.table_rest(annotated.replace("x = 1", "x = 2"))
+
+
+def test_stale_paths_lets_a_table_edit_pass_only_with_the_same_config():
+    manifest = {"files": {"a.py": "1", "b.py": "1", "c.py": "1"}, "tables": {"a.py": "rest", "b.py": "rest"}}
+    head = {"a.py": "2", "b.py": "2", "c.py": "1"}  # a.py: a table edit; b.py: an edit outside its table
+    head_tables = {"a.py": "rest", "b.py": "other"}
+    paths = {"a.py", "b.py", "c.py"}
+    assert codedeps.stale_paths(paths, manifest, head, head_tables, same_config=True) == ["b.py"]
+    assert codedeps.stale_paths(paths, manifest, head, head_tables, same_config=False) == ["a.py", "b.py"]
+    assert codedeps.stale_paths({"c.py"}, manifest, head, head_tables, same_config=False) == []
+    old = {"files": manifest["files"]}  # a manifest written before the rule: every change counts
+    assert codedeps.stale_paths(paths, old, head, head_tables, same_config=True) == ["a.py", "b.py"]
+
+
+def test_manifests_record_the_profile_tables_of_their_commit(tmp_path):
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    _write(tmp_path, {"verify/claims/x.py": _TABLE_MODULE, "theory/a.py": "x = 1\n"})
+    subprocess.run(git + ["add", "-A"], cwd=tmp_path, check=True)
+    subprocess.run(git + ["commit", "-qm", "c"], cwd=tmp_path, check=True)
+    manifest = json.loads(codedeps.write_manifest("HEAD", tmp_path).read_text())
+    assert manifest["tables"] == {"verify/claims/x.py": codedeps.table_rest(_TABLE_MODULE)}
+    assert manifest["tables"] == codedeps.commit_tables("HEAD", tmp_path) == codedeps.tree_tables(tmp_path)
+    assert codedeps.commit_tables("0" * 40, tmp_path) is None
+
+
+def _record(claim_id: str, profile: str) -> dict:
+    from memsep.verify.registry import get_claims
+    from memsep.verify.runner import _config_dict
+
+    (claim,) = get_claims([claim_id])
+    config = json.loads(json.dumps(_config_dict(claim.config(profile))))
+    return {"claim": {"id": claim_id}, "profile": profile, "config": config}
+
+
+def test_config_unchanged_compares_the_recorded_config_with_the_claims_now(monkeypatch):
+    import dataclasses
+
+    from memsep.verify.registry import get_claims
+
+    std, quick = _record("A6", "standard"), _record("A6", "quick")
+    assert codedeps.config_unchanged("run", std) and codedeps.config_unchanged("run", quick)
+    (a6,) = get_claims(["A6"])
+    monkeypatch.setitem(a6.configs, "quick", dataclasses.replace(a6.configs["quick"], reps=1))
+    assert codedeps.config_unchanged("run", std) and not codedeps.config_unchanged("run", quick)
+    assert not codedeps.config_unchanged("fuzz", std)  # campaigns read no table: every change counts
+    assert not codedeps.config_unchanged("run", {k: v for k, v in std.items() if k != "config"})
+    assert not codedeps.config_unchanged("run", {**std, "profile": "nonsense"})
+    with pytest.raises(ValueError, match="kind"):
+        codedeps.config_unchanged("other", std)
+
+
+def test_the_committed_sampler_check_resolves_to_its_recorded_config():
+    """The check's record is compared the same way; its config must resolve from its profile and run seed."""
+    path = REPO / "results" / "samplers" / "convergence.json"
+    if not path.is_file():
+        pytest.skip("no committed sampler check")
+    rec = json.loads(path.read_text(encoding="utf-8"))
+    assert codedeps.config_unchanged("check", rec)
+    bad = json.loads(json.dumps(rec))
+    bad["config"]["reference_steps"] = rec["config"]["reference_steps"] + 1
+    assert not codedeps.config_unchanged("check", bad)
+
+
+def _table_aliases(tree: ast.Module) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            names |= {a.asname or a.name for a in node.names if a.name.endswith(codedeps.TABLE_SUFFIX)}
+        elif isinstance(node, ast.Name) and node.id.endswith(codedeps.TABLE_SUFFIX):
+            names.add(node.id)
+    return names
+
+
+def _constant_table_reads(source: str) -> list[int]:
+    """Lines where ``source`` reads a profile table (a name ending in CONFIGS, or imported as one) by a constant key,
+    outside every profile table's literal."""
+    tree = ast.parse(source)
+    aliases = _table_aliases(tree)
+    lines = source.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+    spans = codedeps.table_spans(source)
+    out = []
+    for node in ast.walk(tree):
+        target = key = None
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+            target, key = node.value.id, node.slice
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get"
+            and isinstance(node.func.value, ast.Name)
+            and node.args
+        ):
+            target, key = node.func.value.id, node.args[0]
+        if target in aliases and isinstance(key, ast.Constant):
+            at = starts[node.lineno - 1] + len(lines[node.lineno - 1].encode()[: node.col_offset].decode())
+            if not any(a <= at < b for a, b in spans):
+                out.append(node.lineno)
+    return out
+
+
+def test_no_code_reads_a_profile_table_entry_by_a_constant_name_outside_the_tables():
+    """The premise of the profile-table rule: a computation reads the entry of its own profile only (through
+    ``Claim.config(profile)``, which the results record), so ``SOME_CONFIGS["quick"]`` (or ``.get("quick")``) may
+    appear only inside another profile table's literal, where it becomes part of that entry's recorded config (A4's
+    ``a3=A3_CONFIGS["quick"]``). ``Claim.config`` reading ``self.configs["quick"]`` for a claim without a standard
+    entry is the same: the standard result records the quick entry it ran."""
+    bad = [
+        f"{name}:{line}"
+        for name, path in codedeps.module_files(REPO).items()
+        for line in _constant_table_reads(path.read_text(encoding="utf-8"))
+    ]
+    assert not bad, f"profile table entries read by a constant name outside a table: {bad}"
+    assert _table_aliases(ast.parse("from x import FIT_CONFIGS as F\nA_CONFIGS = 1\n")) == {"F", "A_CONFIGS"}
+    planted = 'from x import P_CONFIGS as P\nCONFIGS = {"ci": P["ci"]}\nq = CONFIGS["quick"]\nr = P.get("ci")\n'
+    assert _constant_table_reads(planted) == [3, 4]  # the read inside the table is allowed

@@ -208,43 +208,51 @@ def test_committed_results_are_clean_runs_of_the_code_they_depend_on():
     assert all(r["environment"]["git_dirty"] is False for _, r in everything), (
         "results computed from an uncommitted tree"
     )
-    head = codedeps.tree_blobs(REPO)
+    head, head_tables = codedeps.tree_blobs(REPO), codedeps.tree_tables(REPO)
+    check = load_check(REPO)  # the samplers' convergence test: the same rules, its own closure
+    commits = {r["environment"]["git_commit"] for _, r in everything}
+    if check is not None:
+        assert check["environment"]["git_dirty"] is False, "the sampler check was computed from an uncommitted tree"
+        commits.add(check["environment"]["git_commit"])
     manifests = {}
-    for c in sorted({r["environment"]["git_commit"] for _, r in everything}):
+    for c in sorted(commits):
         path = codedeps.manifest_path(c, REPO)
         assert path.is_file(), (
             f"no code manifest for commit {c}: run `python -m memsep.verify.codedeps {c}` and commit it"
         )
-        manifests[c] = json.loads(path.read_text(encoding="utf-8"))["files"]
+        manifests[c] = json.loads(path.read_text(encoding="utf-8"))
         from_git = codedeps.commit_blobs(c, REPO)
         if from_git is not None:  # a shallow clone may lack the commit
-            assert manifests[c] == from_git, f"results/code/{c}.json differs from git's tree at that commit"
+            assert manifests[c]["files"] == from_git, f"results/code/{c}.json differs from git's tree at that commit"
+            if "tables" in manifests[c]:  # manifests written before the profile-table rule have none
+                assert manifests[c]["tables"] == codedeps.commit_tables(c, REPO), (
+                    f"results/code/{c}.json: its profile tables differ from git's files at that commit"
+                )
     fingerprints = {c: codedeps.commit_fingerprint(c, REPO) for c in manifests}
+
+    def stale_files(paths: set[str], kind: str, r: dict) -> list[str]:
+        manifest = manifests[r["environment"]["git_commit"]]
+        hit = paths & codedeps.changed_files(manifest["files"], head)
+        same = bool(hit) and codedeps.config_unchanged(kind, r)  # only then may a profile-table edit be let pass
+        return codedeps.stale_paths(paths, manifest, head, head_tables, same)
+
     stale = {}
     for kind, r in everything:
         c, cid = r["environment"]["git_commit"], r["claim"]["id"]
-        changed = codedeps.changed_files(manifests[c], head)
-        if not changed:
+        if not codedeps.changed_files(manifests[c]["files"], head):
             assert r["environment"]["code"] == code_fingerprint(), (cid, c)  # the manifest is the code that ran
         if fingerprints[c] is not None:
             assert r["environment"]["code"] == fingerprints[c], (cid, c)  # the commit is the code that ran
-        hit = codedeps.closure_paths(cid, kind, REPO) & changed
+        hit = stale_files(codedeps.closure_paths(cid, kind, REPO), kind, r)
         if hit:
-            stale[f"{kind} {cid} {r.get('profile')}/{r.get('seed')} ({c[:7]})"] = sorted(hit)
-    check = load_check(REPO)  # the samplers' convergence test: the same rules, its own closure
+            stale[f"{kind} {cid} {r.get('profile')}/{r.get('seed')} ({c[:7]})"] = hit
     if check is not None:
         env = check["environment"]
-        assert env["git_dirty"] is False, "the sampler check was computed from an uncommitted tree"
-        path = codedeps.manifest_path(env["git_commit"], REPO)
-        assert path.is_file(), f"no code manifest for the sampler check's commit {env['git_commit']}"
-        old = json.loads(path.read_text(encoding="utf-8"))["files"]
-        from_git = codedeps.commit_blobs(env["git_commit"], REPO)
-        if from_git is not None:
-            assert old == from_git
-            assert env["code"] == codedeps.commit_fingerprint(env["git_commit"], REPO)
-        hit = codedeps.sampler_check_paths(REPO) & codedeps.changed_files(old, head)
+        if fingerprints[env["git_commit"]] is not None:
+            assert env["code"] == fingerprints[env["git_commit"]]
+        hit = stale_files(codedeps.sampler_check_paths(REPO), "check", check)
         if hit:
-            stale[f"sampler-check ({env['git_commit'][:7]})"] = sorted(hit)
+            stale[f"sampler-check ({env['git_commit'][:7]})"] = hit
     assert not stale, (
         f"results whose code changed since they were computed (rerun them; README, 'Results are recomputed'): {stale}"
     )

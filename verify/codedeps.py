@@ -32,6 +32,21 @@ file, and why that edge cannot change a result):
 * **Output-only edges.** ``verify.runner`` imports ``verify.report`` to write REPORT.md after every results file
   is written; REPORT.md is re-rendered from the results and compared in the tests, so the report's code is not a
   dependency of any result.
+
+**Profile tables** (the one rule finer than a whole file). A claim module's ``CONFIGS = {"ci": ..., "quick": ...}``
+(any top-level ``NAME = {...}`` with NAME ending in ``CONFIGS`` and only string keys) holds every profile's sizes,
+and a run reads exactly one entry, through ``Claim.config(profile)``, and records what it read in full (the
+results file's ``config``; the sampler check's ``config``). So an edit of the quick profile's entry cannot change a
+standard result. A changed file in a result's closure is therefore not a reason to rerun it when both hold:
+
+  * the file is the same outside its profile tables: ``table_rest`` (the source with every table's ``{...}``
+    literal cut out; comments and formatting count) is the same at the result's commit (the manifest's
+    ``tables``) and now;
+  * the configuration the result records equals the one its claim resolves now at the result's profile
+    (``config_unchanged``), compared as JSON.
+
+Fuzz campaigns read no profile table, so for them every change counts. A test (tests/test_codedeps.py) guards the
+premise: outside the tables themselves, no code subscripts a profile table with a constant profile name.
 """
 
 from __future__ import annotations
@@ -57,6 +72,12 @@ __all__ = [
     "commit_blobs",
     "commit_fingerprint",
     "changed_files",
+    "table_spans",
+    "table_rest",
+    "tree_tables",
+    "commit_tables",
+    "config_unchanged",
+    "stale_paths",
     "manifest_path",
     "write_manifest",
 ]
@@ -245,6 +266,133 @@ def changed_files(old: dict[str, str], new: dict[str, str]) -> set[str]:
     return {p for p in old.keys() | new.keys() if old.get(p) != new.get(p)}
 
 
+TABLE_SUFFIX = "CONFIGS"
+
+
+def table_spans(source: str) -> list[tuple[int, int]]:
+    """[(start, end)] character offsets of the ``{...}`` literal of every profile table in a module's source: a
+    top-level ``NAME = {...}`` (or annotated assignment) with NAME ending in ``CONFIGS`` and every key a string
+    constant. A source that does not parse has none."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    lines = source.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+
+    def offset(lineno: int, col: int) -> int:  # ast columns are UTF-8 byte offsets within the line
+        return starts[lineno - 1] + len(lines[lineno - 1].encode("utf-8")[:col].decode("utf-8"))
+
+    spans = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        named = any(isinstance(t, ast.Name) and t.id.endswith(TABLE_SUFFIX) for t in targets)
+        if (
+            named
+            and isinstance(value, ast.Dict)
+            and value.keys
+            and all(isinstance(k, ast.Constant) and isinstance(k.value, str) for k in value.keys)
+        ):
+            spans.append((offset(value.lineno, value.col_offset), offset(value.end_lineno, value.end_col_offset)))
+    return spans
+
+
+def table_rest(source: str) -> str | None:
+    """SHA-256 of ``source`` with every profile table's literal replaced by ``{...}`` (module docstring, "Profile
+    tables"); None where the source has no profile table."""
+    spans = table_spans(source)
+    if not spans:
+        return None
+    parts, last = [], 0
+    for a, b in spans:
+        parts += [source[last:a], "{...}"]
+        last = b
+    parts.append(source[last:])
+    return hashlib.sha256("".join(parts).encode("utf-8")).hexdigest()
+
+
+def tree_tables(root: Path = ROOT) -> dict[str, str]:
+    """{repository-relative path: table_rest} of the working tree's code files that hold a profile table."""
+    root = Path(root)
+    out = {}
+    for p in module_files(root).values():
+        h = table_rest(p.read_text(encoding="utf-8"))
+        if h is not None:
+            out[p.relative_to(root).as_posix()] = h
+    return out
+
+
+def commit_tables(commit: str, root: Path = ROOT) -> dict[str, str] | None:
+    """The same at ``commit``, from git's objects; None where git or the commit is not available."""
+    blobs = commit_blobs(commit, root)
+    if blobs is None:
+        return None
+    out = {}
+    for path, blob in sorted(blobs.items()):
+        got = subprocess.run(["git", "cat-file", "blob", blob], cwd=root, capture_output=True, timeout=30)
+        if got.returncode != 0:
+            return None
+        h = table_rest(got.stdout.decode("utf-8"))
+        if h is not None:
+            out[path] = h
+    return out
+
+
+def _as_json(value):
+    import json
+
+    return json.loads(json.dumps(value))
+
+
+def config_unchanged(kind: str, record: dict) -> bool:
+    """Whether the configuration a record holds is the one its computation resolves now: for a results file
+    (``kind`` "run"), its claim's ``config(profile)``; for the samplers' convergence record ("check"),
+    ``verify.sampler_check.config(profile, run_seed)``. Fuzz campaigns ("fuzz") and records without a configuration
+    or profile: False (every change of a file counts)."""
+    if kind not in ("run", "check", "fuzz"):
+        raise ValueError(f"kind: must be 'run', 'check' or 'fuzz', got {kind!r}")
+    if kind == "fuzz" or "config" not in record or not record.get("profile"):
+        return False
+    try:
+        if kind == "run":
+            from .registry import get_claims
+            from .runner import _config_dict
+
+            (claim,) = get_claims([record["claim"]["id"]])
+            now = _config_dict(claim.config(record["profile"]))
+        else:
+            from .sampler_check import config
+
+            now = config(record["profile"], record.get("run_seed", 0)).to_dict()
+    except (KeyError, ValueError):
+        return False
+    return _as_json(now) == _as_json(record["config"])
+
+
+def stale_paths(
+    paths: set[str],
+    manifest: dict,
+    head: dict[str, str],
+    head_tables: dict[str, str],
+    same_config: bool,
+) -> list[str]:
+    """The files among ``paths`` (a result's closure) that make the result stale: changed between ``manifest``
+    (results/code/<commit>.json: "files", and "tables" where it has them) and the working tree (``head`` blob ids,
+    ``head_tables``), less those changed only inside their profile tables when ``same_config`` (module docstring)."""
+    hit = paths & changed_files(manifest["files"], head)
+    if same_config:
+        old_tables = manifest.get("tables", {})
+        hit = {p for p in hit if not (p in old_tables and old_tables[p] == head_tables.get(p))}
+    return sorted(hit)
+
+
 MANIFEST_DIR = Path("results") / "code"
 
 
@@ -269,8 +417,12 @@ def write_manifest(commit: str, root: Path = ROOT) -> Path:
     commit = full.stdout.strip()  # manifests are named by the full id results record
     path = manifest_path(commit, root)
     path.parent.mkdir(parents=True, exist_ok=True)
+    tables = commit_tables(commit, root)
+    if tables is None:
+        raise ValueError(f"commit: git cannot read the files of commit {commit!r} here")
     path.write_text(
-        json.dumps({"commit": commit, "files": dict(sorted(blobs.items()))}, indent=1) + "\n", encoding="utf-8"
+        json.dumps({"commit": commit, "files": dict(sorted(blobs.items())), "tables": tables}, indent=1) + "\n",
+        encoding="utf-8",
     )
     return path
 
@@ -294,20 +446,25 @@ def main(argv: list[str] | None = None) -> int:
     commits = args or sorted({r["environment"]["git_commit"] for _, r in records})
     for c in commits:
         print(f"wrote {write_manifest(c).relative_to(ROOT)}")
-    head = tree_blobs(ROOT)
+    head, head_tables = tree_blobs(ROOT), tree_tables(ROOT)
+
+    def verdict(paths: set[str], kind: str, r: dict) -> str:
+        manifest = json.loads(manifest_path(r["environment"]["git_commit"]).read_text(encoding="utf-8"))
+        hit = paths & changed_files(manifest["files"], head)
+        stale = stale_paths(paths, manifest, head, head_tables, bool(hit) and config_unchanged(kind, r))
+        return "current" if not stale else "STALE: " + ", ".join(stale)
+
     for kind, r in records:
         c = r["environment"]["git_commit"]
-        old = json.loads(manifest_path(c).read_text(encoding="utf-8"))["files"]
-        stale = sorted(closure_paths(r["claim"]["id"], kind) & changed_files(old, head))
-        print(f"{kind:4} {r['claim']['id']:3} {c[:7]} {'current' if not stale else 'STALE: ' + ', '.join(stale)}")
+        cid = r["claim"]["id"]
+        print(f"{kind:4} {cid:3} {r.get('profile') or '':8} {c[:7]} {verdict(closure_paths(cid, kind), kind, r)}")
     check = ROOT / "results" / "samplers" / "convergence.json"
     if check.is_file():
-        c = json.loads(check.read_text(encoding="utf-8"))["environment"]["git_commit"]
+        r = json.loads(check.read_text(encoding="utf-8"))
+        c = r["environment"]["git_commit"]
         if not manifest_path(c).is_file():
             print(f"wrote {write_manifest(c).relative_to(ROOT)}")
-        old = json.loads(manifest_path(c).read_text(encoding="utf-8"))["files"]
-        stale = sorted(sampler_check_paths(ROOT) & changed_files(old, head))
-        print(f"sampler-check {c[:7]} {'current' if not stale else 'STALE: ' + ', '.join(stale)}")
+        print(f"sampler-check {c[:7]} {verdict(sampler_check_paths(ROOT), 'check', r)}")
     return 0
 
 
