@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -246,47 +247,80 @@ def run(cfg):
 '''
 
 
-def test_table_rest_ignores_edits_inside_a_profile_table_only():
-    base = codedeps.table_rest(_TABLE_MODULE)
-    assert base is not None and len(codedeps.table_spans(_TABLE_MODULE)) == 1  # OTHER does not end in CONFIGS
-    a, b = codedeps.table_spans(_TABLE_MODULE)[0]
-    assert _TABLE_MODULE[a] == "{" and _TABLE_MODULE[b - 1] == "}"
-    inside = _TABLE_MODULE.replace('"quick": Cfg(),', '"quick": Cfg(steps=5),  # smaller')
-    assert codedeps.table_rest(inside) == base
-    outside = _TABLE_MODULE.replace("return cfg.steps", "return cfg.steps + 1")
-    assert codedeps.table_rest(outside) != base
-    default = _TABLE_MODULE.replace("steps: int = 10", "steps: int = 11")  # every entry's meaning changes
-    assert codedeps.table_rest(default) != base
-    assert codedeps.table_rest("x = 1\n") is None
-    assert codedeps.table_rest("CONFIGS = {1: 2}\n") is None  # keys must be profile names (strings)
-    assert codedeps.table_rest("def f(:\n") is None  # does not parse: no table, every change counts
+def test_code_hashes_ignore_documentation_and_the_rest_ignores_profile_tables():
+    code, rest = codedeps.code_hashes(_TABLE_MODULE)
+    assert code is not None and rest is not None and code != rest
+    assert len(codedeps.profile_tables(ast.parse(_TABLE_MODULE))) == 1  # OTHER does not end in CONFIGS
+    docs = _TABLE_MODULE.replace("é before", "edited before").replace("# a comment", "# another comment")
+    docs = docs.replace("def run(cfg):\n", 'def run(cfg):\n    """A docstring."""\n\n')
+    assert codedeps.code_hashes(docs) == (code, rest)  # docstrings, comments, blank lines
+    inside = _TABLE_MODULE.replace('"quick": Cfg(),', '"quick": Cfg(steps=5),')
+    assert codedeps.code_hashes(inside)[0] != code and codedeps.code_hashes(inside)[1] == rest
+    new_profile = _TABLE_MODULE.replace('"quick": Cfg(),', '"quick": Cfg(),\n    "standard": Cfg(steps=3),')
+    assert codedeps.code_hashes(new_profile)[1] == rest
+    for outside in (
+        _TABLE_MODULE.replace("return cfg.steps", "return cfg.steps + 1"),
+        _TABLE_MODULE.replace("steps: int = 10", "steps: int = 11"),  # every entry's meaning changes
+        _TABLE_MODULE.replace('OTHER = {"ci": 1}', 'OTHER = {"ci": 2}'),  # not a profile table
+        _TABLE_MODULE.replace("return cfg.steps", 'return "text", cfg.steps'),  # a string that is not a docstring
+    ):
+        assert codedeps.code_hashes(outside)[0] != code and codedeps.code_hashes(outside)[1] != rest
+    assert codedeps.code_hashes("x = 1\n")[1] is None
+    assert codedeps.code_hashes("CONFIGS = {1: 2}\n")[1] is None  # keys must be profile names (strings)
+    assert codedeps.code_hashes("def f(:\n") == (None, None)  # does not parse: only its bytes count
     annotated = "CONFIGS: dict = {'ci': 1}\nx = 1\n"
-    assert codedeps.table_rest(annotated) == codedeps.table_rest(annotated.replace("1}", "2}"))
-    assert codedeps.table_rest(annotated) != codedeps.table_rest(annotated.replace("x = 1", "x = 2"))
+    assert codedeps.code_hashes(annotated)[1] == codedeps.code_hashes(annotated.replace("1}", "2}"))[1]
+    assert codedeps.code_hashes(annotated)[1] != codedeps.code_hashes(annotated.replace("x = 1", "x = 2"))[1]
 
 
-def test_stale_paths_lets_a_table_edit_pass_only_with_the_same_config():
-    manifest = {"files": {"a.py": "1", "b.py": "1", "c.py": "1"}, "tables": {"a.py": "rest", "b.py": "rest"}}
-    head = {"a.py": "2", "b.py": "2", "c.py": "1"}  # a.py: a table edit; b.py: an edit outside its table
-    head_tables = {"a.py": "rest", "b.py": "other"}
-    paths = {"a.py", "b.py", "c.py"}
-    assert codedeps.stale_paths(paths, manifest, head, head_tables, same_config=True) == ["b.py"]
-    assert codedeps.stale_paths(paths, manifest, head, head_tables, same_config=False) == ["a.py", "b.py"]
-    assert codedeps.stale_paths({"c.py"}, manifest, head, head_tables, same_config=False) == []
-    old = {"files": manifest["files"]}  # a manifest written before the rule: every change counts
-    assert codedeps.stale_paths(paths, old, head, head_tables, same_config=True) == ["a.py", "b.py"]
+def test_stale_paths_lets_documentation_always_and_a_table_edit_with_the_same_config_pass():
+    v = codedeps.HASH_VERSION
+    old = {
+        "files": {"a.py": "1", "b.py": "1", "c.py": "1", "d.py": "1"},
+        "hash_version": v,
+        "code": {"a.py": "A", "b.py": "B", "c.py": "C", "d.py": "D"},
+        "tables": {"a.py": "ra", "b.py": "rb"},
+    }
+    head = {
+        "files": {"a.py": "2", "b.py": "2", "c.py": "1", "d.py": "2"},  # a: table edit, b: code edit, d: docs
+        "hash_version": v,
+        "code": {"a.py": "A2", "b.py": "B2", "c.py": "C", "d.py": "D"},
+        "tables": {"a.py": "ra", "b.py": "rb2"},
+    }
+    paths = {"a.py", "b.py", "c.py", "d.py"}
+    assert codedeps.stale_paths(paths, old, head, same_config=True) == ["b.py"]
+    assert codedeps.stale_paths(paths, old, head, same_config=False) == ["a.py", "b.py"]
+    assert codedeps.stale_paths({"c.py", "d.py"}, old, head, same_config=False) == []
+    bare = {"files": old["files"]}  # a manifest written before the rule: every change counts
+    assert codedeps.stale_paths(paths, bare, head, same_config=True) == ["a.py", "b.py", "d.py"]
+    other = {**old, "hash_version": v + 1}  # hashes of another canonical form are not compared
+    assert codedeps.stale_paths(paths, other, head, same_config=True) == ["a.py", "b.py", "d.py"]
 
 
-def test_manifests_record_the_profile_tables_of_their_commit(tmp_path):
+def test_manifests_record_the_hashes_of_their_commit(tmp_path):
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     _write(tmp_path, {"verify/claims/x.py": _TABLE_MODULE, "theory/a.py": "x = 1\n"})
     subprocess.run(git + ["add", "-A"], cwd=tmp_path, check=True)
     subprocess.run(git + ["commit", "-qm", "c"], cwd=tmp_path, check=True)
     manifest = json.loads(codedeps.write_manifest("HEAD", tmp_path).read_text())
-    assert manifest["tables"] == {"verify/claims/x.py": codedeps.table_rest(_TABLE_MODULE)}
-    assert manifest["tables"] == codedeps.commit_tables("HEAD", tmp_path) == codedeps.tree_tables(tmp_path)
-    assert codedeps.commit_tables("0" * 40, tmp_path) is None
+    code, rest = codedeps.code_hashes(_TABLE_MODULE)
+    assert manifest["tables"] == {"verify/claims/x.py": rest} and manifest["code"]["verify/claims/x.py"] == code
+    assert manifest["hash_version"] == codedeps.HASH_VERSION and set(manifest["code"]) == set(manifest["files"])
+    hashes = {k: manifest[k] for k in ("hash_version", "code", "tables")}
+    assert hashes == codedeps.commit_hashes("HEAD", tmp_path) == codedeps.tree_hashes(tmp_path)
+    assert codedeps.commit_hashes("0" * 40, tmp_path) is None
+
+
+def test_nothing_a_result_depends_on_reads_docstrings():
+    """The premise of the documentation exception: no module in a result's closure reads ``__doc__``."""
+    from memsep.verify.registry import claim_ids
+
+    paths = codedeps.sampler_check_paths(REPO)
+    for cid in claim_ids():
+        paths |= codedeps.closure_paths(cid, "run", REPO) | codedeps.closure_paths(cid, "fuzz", REPO)
+    readers = [p for p in sorted(paths) if re.search(r"__doc__|getdoc", (REPO / p).read_text(encoding="utf-8"))]
+    assert not readers, readers
 
 
 def _record(claim_id: str, profile: str) -> dict:
@@ -342,11 +376,7 @@ def _constant_table_reads(source: str) -> list[int]:
     outside every profile table's literal."""
     tree = ast.parse(source)
     aliases = _table_aliases(tree)
-    lines = source.splitlines(keepends=True)
-    starts = [0]
-    for line in lines:
-        starts.append(starts[-1] + len(line))
-    spans = codedeps.table_spans(source)
+    allowed = {id(n) for t in codedeps.profile_tables(tree) for n in ast.walk(t)}
     out = []
     for node in ast.walk(tree):
         target = key = None
@@ -360,10 +390,8 @@ def _constant_table_reads(source: str) -> list[int]:
             and node.args
         ):
             target, key = node.func.value.id, node.args[0]
-        if target in aliases and isinstance(key, ast.Constant):
-            at = starts[node.lineno - 1] + len(lines[node.lineno - 1].encode()[: node.col_offset].decode())
-            if not any(a <= at < b for a, b in spans):
-                out.append(node.lineno)
+        if target in aliases and isinstance(key, ast.Constant) and id(node) not in allowed:
+            out.append(node.lineno)
     return out
 
 

@@ -208,7 +208,7 @@ def test_committed_results_are_clean_runs_of_the_code_they_depend_on():
     assert all(r["environment"]["git_dirty"] is False for _, r in everything), (
         "results computed from an uncommitted tree"
     )
-    head, head_tables = codedeps.tree_blobs(REPO), codedeps.tree_tables(REPO)
+    head = {"files": codedeps.tree_blobs(REPO), **codedeps.tree_hashes(REPO)}
     check = load_check(REPO)  # the samplers' convergence test: the same rules, its own closure
     commits = {r["environment"]["git_commit"] for _, r in everything}
     if check is not None:
@@ -224,22 +224,20 @@ def test_committed_results_are_clean_runs_of_the_code_they_depend_on():
         from_git = codedeps.commit_blobs(c, REPO)
         if from_git is not None:  # a shallow clone may lack the commit
             assert manifests[c]["files"] == from_git, f"results/code/{c}.json differs from git's tree at that commit"
-            if "tables" in manifests[c]:  # manifests written before the profile-table rule have none
-                assert manifests[c]["tables"] == codedeps.commit_tables(c, REPO), (
-                    f"results/code/{c}.json: its profile tables differ from git's files at that commit"
-                )
+            if "hash_version" in manifests[c]:  # the hashes, recomputed by this Python (its syntax trees) from git
+                manifests[c] = {"files": from_git, **codedeps.commit_hashes(c, REPO)}
     fingerprints = {c: codedeps.commit_fingerprint(c, REPO) for c in manifests}
 
     def stale_files(paths: set[str], kind: str, r: dict) -> list[str]:
         manifest = manifests[r["environment"]["git_commit"]]
-        hit = paths & codedeps.changed_files(manifest["files"], head)
+        hit = paths & codedeps.changed_files(manifest["files"], head["files"])
         same = bool(hit) and codedeps.config_unchanged(kind, r)  # only then may a profile-table edit be let pass
-        return codedeps.stale_paths(paths, manifest, head, head_tables, same)
+        return codedeps.stale_paths(paths, manifest, head, same)
 
     stale = {}
     for kind, r in everything:
         c, cid = r["environment"]["git_commit"], r["claim"]["id"]
-        if not codedeps.changed_files(manifests[c]["files"], head):
+        if not codedeps.changed_files(manifests[c]["files"], head["files"]):
             assert r["environment"]["code"] == code_fingerprint(), (cid, c)  # the manifest is the code that ran
         if fingerprints[c] is not None:
             assert r["environment"]["code"] == fingerprints[c], (cid, c)  # the commit is the code that ran

@@ -33,20 +33,22 @@ file, and why that edge cannot change a result):
   is written; REPORT.md is re-rendered from the results and compared in the tests, so the report's code is not a
   dependency of any result.
 
-**Profile tables** (the one rule finer than a whole file). A claim module's ``CONFIGS = {"ci": ..., "quick": ...}``
-(any top-level ``NAME = {...}`` with NAME ending in ``CONFIGS`` and only string keys) holds every profile's sizes,
-and a run reads exactly one entry, through ``Claim.config(profile)``, and records what it read in full (the
-results file's ``config``; the sampler check's ``config``). So an edit of the quick profile's entry cannot change a
-standard result. A changed file in a result's closure is therefore not a reason to rerun it when both hold:
+**What counts as a change.** A file in a result's closure whose bytes changed makes the result stale, except:
 
-  * the file is the same outside its profile tables: ``table_rest`` (the source with every table's ``{...}``
-    literal cut out; comments and formatting count) is the same at the result's commit (the manifest's
-    ``tables``) and now;
-  * the configuration the result records equals the one its claim resolves now at the result's profile
-    (``config_unchanged``), compared as JSON.
+  * **Documentation.** Its code hash (``code_hashes``: the syntax tree without docstrings, so without comments and
+    formatting either) is the same as at the result's commit. Nothing in a result's closure reads ``__doc__``
+    (guarded by a test), so such an edit cannot change a result.
+  * **Profile tables.** A claim module's ``CONFIGS = {"ci": ..., "quick": ...}`` (any top-level ``NAME = {...}``
+    with NAME ending in ``CONFIGS`` and only string keys) holds every profile's sizes; a run reads exactly one entry,
+    through ``Claim.config(profile)``, and records what it read in full (the results file's ``config``; the sampler
+    check's ``config``). So an edit of the quick entry cannot change a standard result: the file is let pass when
+    its rest hash (the code hash with every table's literal replaced by one placeholder) is the same and the
+    configuration the result records equals the one resolved now (``config_unchanged``). Fuzz campaigns read no
+    table, so for them only the first exception applies. A test guards the premise: outside the tables themselves,
+    no code subscripts a table with a constant profile name.
 
-Fuzz campaigns read no profile table, so for them every change counts. A test (tests/test_codedeps.py) guards the
-premise: outside the tables themselves, no code subscripts a profile table with a constant profile name.
+The hashes of a commit's files are in its manifest (``code``, ``tables``, with the ``hash_version`` of their
+canonical form); a manifest without them counts every change.
 """
 
 from __future__ import annotations
@@ -72,10 +74,10 @@ __all__ = [
     "commit_blobs",
     "commit_fingerprint",
     "changed_files",
-    "table_spans",
-    "table_rest",
-    "tree_tables",
-    "commit_tables",
+    "profile_tables",
+    "code_hashes",
+    "tree_hashes",
+    "commit_hashes",
     "config_unchanged",
     "stale_paths",
     "manifest_path",
@@ -267,25 +269,13 @@ def changed_files(old: dict[str, str], new: dict[str, str]) -> set[str]:
 
 
 TABLE_SUFFIX = "CONFIGS"
+HASH_VERSION = 1  # bump when code_hashes' canonical form changes; manifests record it
 
 
-def table_spans(source: str) -> list[tuple[int, int]]:
-    """[(start, end)] character offsets of the ``{...}`` literal of every profile table in a module's source: a
-    top-level ``NAME = {...}`` (or annotated assignment) with NAME ending in ``CONFIGS`` and every key a string
-    constant. A source that does not parse has none."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return []
-    lines = source.splitlines(keepends=True)
-    starts = [0]
-    for line in lines:
-        starts.append(starts[-1] + len(line))
-
-    def offset(lineno: int, col: int) -> int:  # ast columns are UTF-8 byte offsets within the line
-        return starts[lineno - 1] + len(lines[lineno - 1].encode("utf-8")[:col].decode("utf-8"))
-
-    spans = []
+def profile_tables(tree: ast.Module) -> list[ast.Dict]:
+    """The ``{...}`` literals of a module's profile tables: top-level ``NAME = {...}`` (or annotated) assignments with
+    NAME ending in ``CONFIGS`` and every key a string constant."""
+    out = []
     for node in tree.body:
         if isinstance(node, ast.Assign):
             targets, value = node.targets, node.value
@@ -300,49 +290,91 @@ def table_spans(source: str) -> list[tuple[int, int]]:
             and value.keys
             and all(isinstance(k, ast.Constant) and isinstance(k.value, str) for k in value.keys)
         ):
-            spans.append((offset(value.lineno, value.col_offset), offset(value.end_lineno, value.end_col_offset)))
-    return spans
-
-
-def table_rest(source: str) -> str | None:
-    """SHA-256 of ``source`` with every profile table's literal replaced by ``{...}`` (module docstring, "Profile
-    tables"); None where the source has no profile table."""
-    spans = table_spans(source)
-    if not spans:
-        return None
-    parts, last = [], 0
-    for a, b in spans:
-        parts += [source[last:a], "{...}"]
-        last = b
-    parts.append(source[last:])
-    return hashlib.sha256("".join(parts).encode("utf-8")).hexdigest()
-
-
-def tree_tables(root: Path = ROOT) -> dict[str, str]:
-    """{repository-relative path: table_rest} of the working tree's code files that hold a profile table."""
-    root = Path(root)
-    out = {}
-    for p in module_files(root).values():
-        h = table_rest(p.read_text(encoding="utf-8"))
-        if h is not None:
-            out[p.relative_to(root).as_posix()] = h
+            out.append(value)
     return out
 
 
-def commit_tables(commit: str, root: Path = ROOT) -> dict[str, str] | None:
+def _canonical(node) -> str:
+    """A text form of a syntax tree that leaves out empty and None fields, so that it does not change between Python
+    versions that only add optional fields (3.12's ``type_params``); no positions, no comments."""
+    if isinstance(node, ast.AST):
+        fields = []
+        for f in node._fields:
+            v = getattr(node, f, None)
+            if v is None or (isinstance(v, list) and not v):
+                continue
+            fields.append(f"{f}={_canonical(v)}")
+        return f"{type(node).__name__}({', '.join(fields)})"
+    if isinstance(node, list):
+        return "[" + ", ".join(_canonical(v) for v in node) + "]"
+    return repr(node)
+
+
+def _strip_docstrings(tree: ast.Module) -> None:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
+                node.body = node.body[1:]
+
+
+def code_hashes(source: str) -> tuple[str | None, str | None]:
+    """(code, rest) of a module's source, SHA-256 of its canonical syntax tree (module docstring, "What counts as a
+    change"): ``code`` without docstrings, comments and formatting; ``rest`` the same with every profile table's
+    literal replaced by one placeholder, None where the module has no profile table. (None, None) where the source
+    does not parse: then only its bytes count."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None, None
+    _strip_docstrings(tree)
+    code = hashlib.sha256(_canonical(tree).encode("utf-8")).hexdigest()
+    tables = profile_tables(tree)
+    if not tables:
+        return code, None
+    ids = {id(t) for t in tables}
+    for node in tree.body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and id(node.value) in ids:
+            node.value = ast.Constant("<profile table>")
+    return code, hashlib.sha256(_canonical(tree).encode("utf-8")).hexdigest()
+
+
+def _hash_maps(sources: dict[str, str]) -> dict:
+    code, tables = {}, {}
+    for path, text in sorted(sources.items()):
+        c, r = code_hashes(text)
+        if c is not None:
+            code[path] = c
+        if r is not None:
+            tables[path] = r
+    return {"hash_version": HASH_VERSION, "code": code, "tables": tables}
+
+
+def tree_hashes(root: Path = ROOT) -> dict:
+    """{"hash_version", "code": {path: code hash}, "tables": {path: rest hash}} (``code_hashes``) of the working
+    tree's code files."""
+    root = Path(root)
+    return _hash_maps(
+        {p.relative_to(root).as_posix(): p.read_text(encoding="utf-8") for p in module_files(root).values()}
+    )
+
+
+def commit_hashes(commit: str, root: Path = ROOT) -> dict | None:
     """The same at ``commit``, from git's objects; None where git or the commit is not available."""
     blobs = commit_blobs(commit, root)
     if blobs is None:
         return None
-    out = {}
-    for path, blob in sorted(blobs.items()):
+    sources = {}
+    for path, blob in blobs.items():
         got = subprocess.run(["git", "cat-file", "blob", blob], cwd=root, capture_output=True, timeout=30)
         if got.returncode != 0:
             return None
-        h = table_rest(got.stdout.decode("utf-8"))
-        if h is not None:
-            out[path] = h
-    return out
+        sources[path] = got.stdout.decode("utf-8")
+    return _hash_maps(sources)
 
 
 def _as_json(value):
@@ -376,21 +408,22 @@ def config_unchanged(kind: str, record: dict) -> bool:
     return _as_json(now) == _as_json(record["config"])
 
 
-def stale_paths(
-    paths: set[str],
-    manifest: dict,
-    head: dict[str, str],
-    head_tables: dict[str, str],
-    same_config: bool,
-) -> list[str]:
-    """The files among ``paths`` (a result's closure) that make the result stale: changed between ``manifest``
-    (results/code/<commit>.json: "files", and "tables" where it has them) and the working tree (``head`` blob ids,
-    ``head_tables``), less those changed only inside their profile tables when ``same_config`` (module docstring)."""
-    hit = paths & changed_files(manifest["files"], head)
-    if same_config:
-        old_tables = manifest.get("tables", {})
-        hit = {p for p in hit if not (p in old_tables and old_tables[p] == head_tables.get(p))}
-    return sorted(hit)
+def stale_paths(paths: set[str], old: dict, head: dict, same_config: bool) -> list[str]:
+    """The files among ``paths`` (a result's closure) that make the result stale. ``old`` is the manifest of the
+    result's commit and ``head`` the working tree's, each {"files": {path: blob id}, "hash_version", "code",
+    "tables"} (``tree_blobs`` and ``tree_hashes``). A file whose bytes changed is let pass when its code hash is the
+    same (only docstrings, comments or formatting changed) or, with ``same_config``, its rest hash (only its profile
+    tables changed, and the result's recorded config is the one resolved now). Hashes are compared only where both
+    sides were made by the same ``HASH_VERSION``; manifests without them count every change."""
+    hit = paths & changed_files(old["files"], head["files"])
+    if old.get("hash_version") != head.get("hash_version"):
+        return sorted(hit)
+
+    def same(kind: str, p: str) -> bool:
+        a, b = old.get(kind, {}).get(p), head.get(kind, {}).get(p)
+        return a is not None and a == b
+
+    return sorted(p for p in hit if not (same("code", p) or (same_config and same("tables", p))))
 
 
 MANIFEST_DIR = Path("results") / "code"
@@ -417,11 +450,11 @@ def write_manifest(commit: str, root: Path = ROOT) -> Path:
     commit = full.stdout.strip()  # manifests are named by the full id results record
     path = manifest_path(commit, root)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tables = commit_tables(commit, root)
-    if tables is None:
+    hashes = commit_hashes(commit, root)
+    if hashes is None:
         raise ValueError(f"commit: git cannot read the files of commit {commit!r} here")
     path.write_text(
-        json.dumps({"commit": commit, "files": dict(sorted(blobs.items())), "tables": tables}, indent=1) + "\n",
+        json.dumps({"commit": commit, "files": dict(sorted(blobs.items())), **hashes}, indent=1) + "\n",
         encoding="utf-8",
     )
     return path
@@ -446,12 +479,12 @@ def main(argv: list[str] | None = None) -> int:
     commits = args or sorted({r["environment"]["git_commit"] for _, r in records})
     for c in commits:
         print(f"wrote {write_manifest(c).relative_to(ROOT)}")
-    head, head_tables = tree_blobs(ROOT), tree_tables(ROOT)
+    head = {"files": tree_blobs(ROOT), **tree_hashes(ROOT)}
 
     def verdict(paths: set[str], kind: str, r: dict) -> str:
         manifest = json.loads(manifest_path(r["environment"]["git_commit"]).read_text(encoding="utf-8"))
-        hit = paths & changed_files(manifest["files"], head)
-        stale = stale_paths(paths, manifest, head, head_tables, bool(hit) and config_unchanged(kind, r))
+        hit = paths & changed_files(manifest["files"], head["files"])
+        stale = stale_paths(paths, manifest, head, bool(hit) and config_unchanged(kind, r))
         return "current" if not stale else "STALE: " + ", ".join(stale)
 
     for kind, r in records:
