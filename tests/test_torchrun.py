@@ -148,6 +148,10 @@ def test_a_worker_other_than_rank_0_skips_the_claims_that_share_nothing(command,
     argv[2] = "S4,A4"  # with a sharing claim, rank 1 runs that one alone
     assert cli.main(argv) == 0
     assert [a[0] for a in calls] == [["A4"]]
+    calls.clear()
+    argv[2] = "S1,A3,A6,M1"  # the sharing claims one at a time, last first: M1's originals start at once
+    assert cli.main(argv) == 0
+    assert [a[0] for a in calls] == [["M1"], ["A6"], ["A3"]]
 
 
 def test_a_claim_that_shares_nothing_under_two_workers_gives_the_results_of_one_process(tmp_path):

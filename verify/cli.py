@@ -412,17 +412,21 @@ def main(argv: list[str] | None = None) -> int:
             device=device,
             data=None if args.data is None else str(args.data),
         )
-        claims = args.claims
+        batches = [args.claims]  # rank 0: every claim, in paper order (the runner's)
         if rank != 0:
             kw["echo"] = lambda *a, **k: None
-            claims = sharing_claims(args.claims)  # rank 0 alone computes the claims that share nothing
-            if not claims:
+            # rank 0 alone computes the claims that share nothing; the others take the sharing claims one at a time
+            # in reverse paper order, so the pruning claims' original models (the longest work no second worker
+            # can split) start at once, while rank 0 computes the rest (README "torchrun")
+            batches = [[c] for c in reversed(sharing_claims(args.claims))]
+            if not batches:
                 return 0
         records = []
-        if primary is not None:
-            records += run_claims(claims, args.profile, primary, args.out, **kw)
-        if more:
-            records += run_replicates(claims, args.profile, more, args.out, **kw)
+        for claims in batches:
+            if primary is not None:
+                records += run_claims(claims, args.profile, primary, args.out, **kw)
+            if more:
+                records += run_replicates(claims, args.profile, more, args.out, **kw)
         status = 0 if all(r["result"]["verdict"] == "CONFIRMED" for r in records) else 1
         if rank != 0:
             return 0  # a non-zero exit would make torchrun stop rank 0 before it has written
