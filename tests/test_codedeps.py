@@ -340,13 +340,26 @@ def test_config_unchanged_compares_the_recorded_config_with_the_claims_now(monke
     std, quick = _record("A6", "standard"), _record("A6", "quick")
     assert codedeps.config_unchanged("run", std) and codedeps.config_unchanged("run", quick)
     (a6,) = get_claims(["A6"])
-    monkeypatch.setitem(a6.configs, "quick", dataclasses.replace(a6.configs["quick"], reps=1))
+    resized = dataclasses.replace(a6.configs["quick"], reps=a6.configs["quick"].reps + 1)
+    monkeypatch.setitem(a6.configs, "quick", resized)
     assert codedeps.config_unchanged("run", std) and not codedeps.config_unchanged("run", quick)
     assert not codedeps.config_unchanged("fuzz", std)  # campaigns read no table: every change counts
     assert not codedeps.config_unchanged("run", {k: v for k, v in std.items() if k != "config"})
     assert not codedeps.config_unchanged("run", {**std, "profile": "nonsense"})
     with pytest.raises(ValueError, match="kind"):
         codedeps.config_unchanged("other", std)
+
+
+def test_result_stale_paths_checks_the_config_only_where_a_file_changed(monkeypatch):
+    calls = []
+    monkeypatch.setattr(codedeps, "config_unchanged", lambda kind, rec: calls.append(kind) or True)
+    v = codedeps.HASH_VERSION
+    old = {"files": {"a.py": "1"}, "hash_version": v, "code": {"a.py": "A"}, "tables": {"a.py": "r"}}
+    assert codedeps.result_stale_paths({"a.py"}, "run", {}, old, old) == [] and calls == []
+    head = {"files": {"a.py": "2"}, "hash_version": v, "code": {"a.py": "A2"}, "tables": {"a.py": "r"}}
+    assert codedeps.result_stale_paths({"a.py"}, "run", {}, old, head) == [] and calls == ["run"]
+    monkeypatch.setattr(codedeps, "config_unchanged", lambda kind, rec: False)
+    assert codedeps.result_stale_paths({"a.py"}, "run", {}, old, head) == ["a.py"]
 
 
 def test_the_committed_sampler_check_resolves_to_its_recorded_config():

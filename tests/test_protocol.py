@@ -229,10 +229,7 @@ def test_committed_results_are_clean_runs_of_the_code_they_depend_on():
     fingerprints = {c: codedeps.commit_fingerprint(c, REPO) for c in manifests}
 
     def stale_files(paths: set[str], kind: str, r: dict) -> list[str]:
-        manifest = manifests[r["environment"]["git_commit"]]
-        hit = paths & codedeps.changed_files(manifest["files"], head["files"])
-        same = bool(hit) and codedeps.config_unchanged(kind, r)  # only then may a profile-table edit be let pass
-        return codedeps.stale_paths(paths, manifest, head, same)
+        return codedeps.result_stale_paths(paths, kind, r, manifests[r["environment"]["git_commit"]], head)
 
     stale = {}
     for kind, r in everything:

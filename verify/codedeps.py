@@ -80,6 +80,7 @@ __all__ = [
     "commit_hashes",
     "config_unchanged",
     "stale_paths",
+    "result_stale_paths",
     "manifest_path",
     "write_manifest",
 ]
@@ -426,6 +427,14 @@ def stale_paths(paths: set[str], old: dict, head: dict, same_config: bool) -> li
     return sorted(p for p in hit if not (same("code", p) or (same_config and same("tables", p))))
 
 
+def result_stale_paths(paths: set[str], kind: str, record: dict, old: dict, head: dict) -> list[str]:
+    """``stale_paths`` for one record (``kind`` as ``config_unchanged``): its recorded config is compared with the
+    one resolved now only where some file of ``paths`` changed at all."""
+    if not paths & changed_files(old["files"], head["files"]):
+        return []
+    return stale_paths(paths, old, head, config_unchanged(kind, record))
+
+
 MANIFEST_DIR = Path("results") / "code"
 
 
@@ -483,8 +492,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def verdict(paths: set[str], kind: str, r: dict) -> str:
         manifest = json.loads(manifest_path(r["environment"]["git_commit"]).read_text(encoding="utf-8"))
-        hit = paths & changed_files(manifest["files"], head["files"])
-        stale = stale_paths(paths, manifest, head, bool(hit) and config_unchanged(kind, r))
+        stale = result_stale_paths(paths, kind, r, manifest, head)
         return "current" if not stale else "STALE: " + ", ".join(stale)
 
     for kind, r in records:
