@@ -1,15 +1,13 @@
-"""Benchmark: the two exact nearest-neighbour methods of empirical.metrics.nearest_two.
+"""Benchmark: the exact nearest-neighbour methods of empirical.metrics.nearest_two (theory.neighbours).
 
-Decides ``KDTREE_MAX_DIM`` (the "auto" switch): for each dimension d, the time of the KD-tree
-(scipy cKDTree build + query, k = 2) against the chunked matrix form, on n training points and m
-samples drawn from a K = 8 mixture (the experiments' setting), reported as the ratio
-matrix / KD-tree measured in one run (> 1: the KD-tree is faster). Also times the matrix form as it was
-before 2026-12-02 (``matrix_before``: full distance block, clipped, argpartition and a sort of the two) against
-today's (the block built in place without the row constant, two argmin passes), in the same run, and checks that
-all three give the same nearest neighbours. ``exact32`` is ``theory.neighbours.nearest_two`` (float32 first pass,
-exact float64 answer; not yet used by the claims): its time, its ratio to the form before 2026-12-02 and to today's,
-and a check that it gives the same neighbours and the same memorization decisions (d1 <= d2 / 9 in squared
-distances) as today's form.
+Decides ``KDTREE_MAX_DIM`` (the "auto" switch): for each dimension d, the time of the KD-tree method against the
+matrix method (a float32 first pass with a proven rounding margin, then the float64 order of the candidates), on n
+training points and m samples drawn from a K = 8 mixture (the experiments' setting), reported as the ratio
+matrix / KD-tree measured in one run (> 1: the KD-tree is faster). Also times, in the same run, the two float64
+matrix forms the claims used before (reconstructed here for the ratios only): ``matrix_f64``, 2026-12-02 to the
+switch to theory.neighbours (the block -2 x.y + ||y||^2 built in place, two argmin passes), and ``matrix_before``,
+before 2026-12-02 (full distance block, clipped, argpartition and a sort of the two); and checks that all give the
+same nearest neighbours and the same memorization decisions (d1 <= d2 / 9 in squared distances).
 
     python benchmarks/bench_memorization.py                       # n = 4,096, m = 2,048, d = 2..128
     python benchmarks/bench_memorization.py --n 100000 --m 4096   # the full profile's largest n
@@ -30,7 +28,6 @@ import saved
 
 from memsep.empirical.metrics import KDTREE_MAX_DIM, nearest_two
 from memsep.empirical.mixture_diffusion import make_dataset, make_mixture
-from memsep.theory.neighbours import nearest_two as nearest_two_exact
 
 
 def matrix_before(x: np.ndarray, p: np.ndarray, chunk: int = 2048, memory_budget: int = 256 * 2**20):
@@ -48,6 +45,28 @@ def matrix_before(x: np.ndarray, p: np.ndarray, chunk: int = 2048, memory_budget
         v = np.take_along_axis(v, order, 1)
         d1[s : s + chunk], d2[s : s + chunk] = v[:, 0], v[:, 1]
         i1[s : s + chunk] = np.take_along_axis(two, order, 1)[:, 0]
+    return d1, d2, i1
+
+
+def matrix_f64(x: np.ndarray, p: np.ndarray, chunk: int = 2048, memory_budget: int = 256 * 2**20):
+    """The float64 matrix form of nearest_two from 2026-12-02 to its replacement (for the ratio only)."""
+    chunk = max(1, min(chunk, memory_budget // (8 * p.shape[0])))
+    pn = np.einsum("ij,ij->i", p, p)
+    pt = np.ascontiguousarray((-2.0 * p).T)
+    d1, d2, i1 = np.empty(x.shape[0]), np.empty(x.shape[0]), np.empty(x.shape[0], dtype=np.int64)
+    for s in range(0, x.shape[0], chunk):
+        xb = x[s : s + chunk]
+        rows = np.arange(xb.shape[0])
+        g = xb @ pt
+        g += pn[None, :]
+        first = np.argmin(g, axis=1)
+        v1 = g[rows, first]
+        g[rows, first] = np.inf
+        v2 = g[rows, np.argmin(g, axis=1)]
+        xn = np.einsum("ij,ij->i", xb, xb)
+        d1[s : s + chunk] = np.maximum(v1 + xn, 0.0)
+        d2[s : s + chunk] = np.maximum(v2 + xn, 0.0)
+        i1[s : s + chunk] = first
     return d1, d2, i1
 
 
@@ -99,10 +118,10 @@ def main(argv=None) -> int:
         b = nearest_two(xs, pts, method="matrix")
         a = b if args.no_kdtree else nearest_two(xs, pts, method="kdtree")
         c = matrix_before(xs, pts)
-        e = nearest_two_exact(xs, pts)
-        assert np.array_equal(a[2], b[2]) and np.array_equal(a[2], c[2]), "the methods disagree"
-        assert np.array_equal(e[2], b[2]), "the exact float32-first-pass form disagrees on the nearest neighbour"
-        assert np.array_equal(e[0] <= e[1] / 9, b[0] <= b[1] / 9), "the exact form changes a memorization decision"
+        f = matrix_f64(xs, pts)
+        for other in (a, c, f):
+            assert np.array_equal(other[2], b[2]), "the methods disagree on the nearest neighbour"
+            assert np.array_equal(other[0] <= other[1] / 9, b[0] <= b[1] / 9), "the methods disagree on a decision"
         tk = (
             float("nan")
             if args.no_kdtree
@@ -110,7 +129,7 @@ def main(argv=None) -> int:
         )
         tm = best_time(lambda pts=pts, xs=xs: nearest_two(xs, pts, method="matrix"), args.repeats)
         tb = best_time(lambda pts=pts, xs=xs: matrix_before(xs, pts), args.repeats)
-        te = best_time(lambda pts=pts, xs=xs: nearest_two_exact(xs, pts), args.repeats)
+        tf = best_time(lambda pts=pts, xs=xs: matrix_f64(xs, pts), args.repeats)
         rows.append(
             {
                 "d": d,
@@ -119,16 +138,15 @@ def main(argv=None) -> int:
                 "matrix_over_kdtree": tm / tk,
                 "matrix_before_s": tb,
                 "before_over_now": tb / tm,
-                "exact32_s": te,
-                "before_over_exact32": tb / te,
-                "now_over_exact32": tm / te,
+                "matrix_f64_s": tf,
+                "f64_over_now": tf / tm,
                 "auto": "kdtree" if d <= KDTREE_MAX_DIM else "matrix",
             }
         )
         print(
             f"d = {d:4d}: KD-tree {tk * 1e3:8.1f} ms, matrix {tm * 1e3:8.1f} ms, ratio matrix/KD-tree "
-            f"{tm / tk:6.2f}; matrix before {tb * 1e3:8.1f} ms = {tb / tm:5.2f}x today's; exact32 {te * 1e3:8.1f} ms: "
-            f"before / exact32 {tb / te:5.2f}, today's / exact32 {tm / te:5.2f}  (auto: {rows[-1]['auto']})"
+            f"{tm / tk:6.2f}; before 2026-12-02 {tb * 1e3:8.1f} ms = {tb / tm:5.2f}x today's; float64 in place "
+            f"{tf * 1e3:8.1f} ms = {tf / tm:5.2f}x today's  (auto: {rows[-1]['auto']})"
             + saved.versus(
                 last if last and (last["n"], last["m"]) == (args.n, args.m) else None, ("d", d), "matrix_s", tm
             ),

@@ -88,6 +88,7 @@ import torch
 from torch import nn
 
 from memsep.theory import derive_seed
+from memsep.theory.neighbours import nearest_k
 
 from .metrics import unit_scale
 
@@ -120,15 +121,9 @@ def _features(a, name: str) -> np.ndarray:
     return x
 
 
-def _kth_radius(x: np.ndarray, k: int, chunk: int = 1024) -> np.ndarray:
-    """(m,) distance from each row of x to its k-th nearest other row."""
-    sq = np.einsum("ij,ij->i", x, x)
-    out = np.empty(x.shape[0])
-    for s in range(0, x.shape[0], chunk):
-        d2 = sq[s : s + chunk, None] - 2.0 * x[s : s + chunk] @ x.T + sq[None, :]
-        np.maximum(d2, 0.0, out=d2)
-        out[s : s + chunk] = np.sqrt(np.partition(d2, k, axis=1)[:, k])  # index 0 is the point itself
-    return out
+def _kth_radius(x: np.ndarray, k: int) -> np.ndarray:
+    """(m,) distance from each row of x to its k-th nearest other row (exact: ``theory.neighbours``)."""
+    return np.sqrt(nearest_k(x, x, k, exclude_self=True)[1][:, k - 1])
 
 
 def _covered(queries: np.ndarray, centres: np.ndarray, radii: np.ndarray, chunk: int = 1024) -> np.ndarray:

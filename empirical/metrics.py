@@ -14,15 +14,13 @@ i.e. the distance ratio is <= 1/3. Policy, decided here because the paper is sil
 The ratio over m samples is a binomial proportion; its confidence interval is Wilson's score
 interval (good coverage down to 0 or m successes, unlike the Wald interval).
 
-Nearest neighbours: exact, in float64, by a KD-tree (scipy cKDTree, fast in low dimension) or by
-the chunked matrix form ||x||^2 - 2 x.y + ||y||^2 (fast in high dimension), ``method="auto"``
-choosing by dimension (KD-tree up to d = 12; benchmarks/bench_memorization.py measures the crossover). The matrix
-form's cancellation error, ~1e-16 (||x||^2 + ||y||^2), is below any distance the rule separates.
-Both run on the data divided by a common power of two 2^k near its largest magnitude
-(``unit_scale``; exact, so the neighbours and decisions are those of the unscaled data): squared
-distances of finite data then never overflow or underflow to zero. The rule is scale-free, so
-``memorization`` decides in scaled units and works for any finite data; ``nearest_two`` returns
-distances in the data's units and raises when those do not fit in float64 (|x| above ~1e154).
+Nearest neighbours: exact, by ``theory.neighbours`` (the one implementation shared with ``image_metrics`` and
+``EmpiricalDistribution.nearest``): the first two distinct training points in the order of (squared distance in
+the float64 difference form, index), found by a KD-tree up to d = 8 and above by a float32 first pass whose
+rounding margin is proven (module doc there), so the answer is that of a brute force over all pairs. Distances are
+taken on the data divided by a power of two near its largest magnitude (exact): ``memorization`` decides in those
+units and works for any finite data; ``nearest_two`` returns distances in the data's units and raises when those
+do not fit in float64 (|x| above ~1e154).
 
 Likelihood (Figure 3b, [inferred] mean of log p_data(x_gen)): the mean of log p(x) over
 generated samples under the true mixture, with its standard error.
@@ -34,15 +32,12 @@ import math
 
 import numpy as np
 from scipy import stats
-from scipy.spatial import cKDTree
+
+from memsep.theory import neighbours as _nb
 
 __all__ = ["distinct_points", "nearest_two", "memorization", "wilson_interval", "mean_loglik", "unit_scale"]
 
-# "auto": KD-tree up to this dimension, matrix form above. Measured 2026-12-02 (K = 8 mixture data, n = 50,000,
-# m = 2,048, one thread, 2 cores shared with 2 other runs; benchmarks/bench_memorization.py): matrix / KD-tree time
-# 16x at d = 8, 1.06x at 12, 0.37x at 16, 0.14x at 32 (the matrix form built in place since that day; before it,
-# the switch sat at 16).
-KDTREE_MAX_DIM = 12
+KDTREE_MAX_DIM = _nb.KDTREE_MAX_DIM  # "auto": the KD-tree up to this dimension (theory.neighbours)
 RATIO = 1.0 / 3.0
 
 
@@ -74,32 +69,15 @@ def unit_scale(*arrays: np.ndarray) -> tuple[list[np.ndarray], int]:
     return [np.ldexp(a, -k) for a in arrays], k
 
 
-def _nearest_two_unit(
-    x: np.ndarray, p: np.ndarray, method: str, chunk: int, memory_budget: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """nearest_two on finite (m, d) and (n, d) arrays in units of 2^k: (d1^2 / 4^k, d2^2 / 4^k, NN1 index, k)."""
-    (x, p), k = unit_scale(x, p)
-    return (*_nearest_two_core(x, p, method, chunk, memory_budget), k)
-
-
 def nearest_two(
     samples, points, *, method: str = "auto", chunk: int = 2048, memory_budget: int = 256 * 2**20
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(d1^2 (m,), d2^2 (m,), index of NN1 (m,)): squared distances to the two nearest rows of ``points`` (n >= 2).
-
-    The matrix form takes at most ``chunk`` samples at a time, fewer when the (chunk, n) float64 block would
-    exceed ``memory_budget`` bytes (n = 100,000 points: 335 samples per 256 MiB block). Computed on the data
-    scaled by ``unit_scale``; a squared distance too large for float64 (finite data of magnitude above ~1e154)
-    is a ValueError, never an inf (``memorization`` needs no such limit: it decides in scaled units)."""
+    """(d1^2 (m,), d2^2 (m,), index of NN1 (m,)): squared distances to the two nearest rows of ``points`` (n >= 2),
+    exact (``theory.neighbours.nearest_k``; ``method`` "auto", "kdtree" or "matrix" only changes the time). A
+    squared distance too large for float64 (finite data of magnitude above ~1e154) is a ValueError, never an inf."""
     x, p = _checked_pair(samples, points)
-    d1, d2, i1, k = _nearest_two_unit(x, p, method, chunk, memory_budget)
-    with np.errstate(over="ignore"):
-        d1, d2 = np.ldexp(d1, 2 * k), np.ldexp(d2, 2 * k)
-    if not (np.all(np.isfinite(d1)) and np.all(np.isfinite(d2))):
-        raise ValueError(
-            f"samples, points: squared distances overflow float64 (largest |coordinate| about 2^{k}); rescale the data"
-        )
-    return d1, d2, i1
+    idx, sq = _nb.nearest_k(x, p, 2, method=method, chunk=chunk, memory_budget=memory_budget)
+    return sq[:, 0], sq[:, 1], idx[:, 0]
 
 
 def _checked_pair(samples, points) -> tuple[np.ndarray, np.ndarray]:
@@ -110,40 +88,6 @@ def _checked_pair(samples, points) -> tuple[np.ndarray, np.ndarray]:
     if x.shape[1] != p.shape[1]:
         raise ValueError(f"samples, points: dimensions differ ({x.shape[1]} vs {p.shape[1]})")
     return x, p
-
-
-def _nearest_two_core(
-    x: np.ndarray, p: np.ndarray, method: str, chunk: int, memory_budget: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if method == "auto":
-        method = "kdtree" if x.shape[1] <= KDTREE_MAX_DIM else "matrix"
-    if method == "kdtree":
-        dist, idx = cKDTree(p).query(x, k=2)
-        return dist[:, 0] ** 2, dist[:, 1] ** 2, idx[:, 0]
-    if method != "matrix":
-        raise ValueError(f"method: must be 'auto', 'kdtree' or 'matrix', got {method!r}")
-    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
-        raise ValueError(f"chunk: must be a positive int, got {chunk!r}")
-    chunk = max(1, min(chunk, memory_budget // (8 * p.shape[0])))
-    pn = np.einsum("ij,ij->i", p, p)  # (n,)
-    pt = np.ascontiguousarray((-2.0 * p).T)  # (d, n): -2 y^T, exact (a power of two)
-    d1, d2, i1 = np.empty(x.shape[0]), np.empty(x.shape[0]), np.empty(x.shape[0], dtype=np.int64)
-    for s in range(0, x.shape[0], chunk):
-        xb = x[s : s + chunk]
-        rows = np.arange(xb.shape[0])
-        # ||x - y||^2 - ||x||^2 = ||y||^2 - 2 x.y, built in place in the one (b, n) block: the row constant ||x||^2
-        # does not change which y is nearest, so it is added to the two minima only
-        g = xb @ pt
-        g += pn[None, :]
-        first = np.argmin(g, axis=1)
-        v1 = g[rows, first]
-        g[rows, first] = np.inf
-        v2 = g[rows, np.argmin(g, axis=1)]
-        xn = np.einsum("ij,ij->i", xb, xb)
-        d1[s : s + chunk] = np.maximum(v1 + xn, 0.0)
-        d2[s : s + chunk] = np.maximum(v2 + xn, 0.0)
-        i1[s : s + chunk] = first
-    return d1, d2, i1
 
 
 def wilson_interval(k: int, m: int, level: float = 0.95) -> tuple[float, float]:
@@ -172,7 +116,8 @@ def memorization(samples, train, *, ratio: float = RATIO, method: str = "auto", 
     if pts.shape[0] < 2:
         raise ValueError(f"train: need at least 2 distinct points, got {pts.shape[0]}")
     x, pts = _checked_pair(samples, pts)
-    d1, d2, i1, _ = _nearest_two_unit(x, pts, method, 2048, 256 * 2**20)  # scale-free rule: scaled units
+    idx, sq, _ = _nb.nearest_k_scaled(x, pts, 2, method=method)  # scale-free rule: decided in scaled units
+    d1, d2, i1 = sq[:, 0], sq[:, 1], idx[:, 0]
     mem = d1 <= ratio**2 * d2
     with np.errstate(divide="ignore", invalid="ignore"):
         dr = np.sqrt(d1 / d2)

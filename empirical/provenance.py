@@ -76,12 +76,29 @@ def _git(args: list[str], cwd: Path) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
+def _cpu_model() -> str | None:
+    """The CPU's model name (Linux: /proc/cpuinfo's first "model name"; elsewhere platform.processor()), or None."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip() or None
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
 def _device() -> dict:
     try:
         import torch
     except ImportError:
         return {"torch": None, "cuda": False}
     info = {"cuda": bool(torch.cuda.is_available()), "torch_threads": torch.get_num_threads()}
+    # the instruction set torch's CPU kernels dispatch on (e.g. AVX2, AVX512): results of the same code and seeds
+    # can differ in the last bits between CPUs that dispatch differently (README, "Training is reproducible on
+    # one machine, not across machines")
+    get_cap = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", None)
+    info["cpu_capability"] = get_cap() if get_cap is not None else None
     if info["cuda"]:
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
@@ -115,6 +132,7 @@ def environment() -> dict:
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
+        "cpu_model": _cpu_model(),
         "packages": versions,
         "device": _device(),
         "git_commit": commit,

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import memsep.theory.neighbours as nb
+from memsep.empirical.metrics import memorization
 from memsep.empirical.metrics import nearest_two as nearest_two_matrix
 from memsep.empirical.mixture_diffusion import make_dataset, make_mixture
 from memsep.theory import EmpiricalDistribution
@@ -78,20 +79,20 @@ def test_blocks_with_many_near_ties_are_split_and_stay_exact():
 
 
 @pytest.mark.parametrize("d", [3, 32, 64])
-def test_same_neighbours_and_decisions_as_the_claims_matrix_form(d):
-    """On the claims' kind of data (K = 8 mixture samples at t = 1e-3 against n training points) the exact form
-    gives the matrix form's nearest neighbour and the same memorization decisions (d1 <= d2 / 9), and the indices
-    of theory.EmpiricalDistribution.nearest; squared distances agree to rounding."""
+def test_the_claims_paths_give_the_brute_force_on_mixture_data(d):
+    """On the claims' kind of data (K = 8 mixture samples at t = 1e-3, some near-copies, against n training points)
+    every path the claims use (empirical.metrics.nearest_two, memorization, EmpiricalDistribution.nearest) gives
+    the brute force's neighbours and decisions."""
     mix = make_mixture(d, 8, 2.0, 0)
     pts = make_dataset(mix, 600, 600, 1)
     xs = np.concatenate([mix.sample(300, np.random.default_rng(2), t=1e-3), pts[:40] + 1e-3])
-    e = nb.nearest_two(xs, pts)
-    m = nearest_two_matrix(xs, pts, method="matrix")
-    assert np.array_equal(e[2], m[2])
-    assert np.array_equal(e[0] <= e[1] / 9, m[0] <= m[1] / 9)
-    assert np.allclose(e[0], m[0], rtol=1e-9, atol=1e-12) and np.allclose(e[1], m[1], rtol=1e-9, atol=1e-12)
-    idx, _ = EmpiricalDistribution(pts).nearest(xs, 2)
-    assert np.array_equal(idx, nb.nearest_k(xs, pts, 2)[0])
+    want_i, want_sq = brute(xs, pts, 2)
+    d1, d2, i1 = nearest_two_matrix(xs, pts)
+    assert np.array_equal(i1, want_i[:, 0]) and np.array_equal(d1, want_sq[:, 0]) and np.array_equal(d2, want_sq[:, 1])
+    mem = memorization(xs, pts)
+    assert np.array_equal(mem["memorized"], want_sq[:, 0] <= (1.0 / 3.0) ** 2 * want_sq[:, 1])  # the rule as written
+    idx, dist = EmpiricalDistribution(pts).nearest(xs, 2)
+    assert np.array_equal(idx, want_i) and np.array_equal(dist, np.sqrt(want_sq))
 
 
 def test_the_margin_is_what_makes_the_float32_pass_exact(monkeypatch):

@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from .forward import alpha, sigma2
+from .neighbours import nearest_k
 from .quadrature import GaussianComponents
 from .validation import as_generator, as_points, as_positive_int, as_time, as_weights
 
@@ -297,46 +298,13 @@ class EmpiricalDistribution:
     def nearest(self, x, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
         """Indices (m, k) and Euclidean distances (m, k) of the k nearest points, nearest first.
 
-        Exact ties are broken by index (lower first), whatever the chunking. Two passes over
-        the points in chunks: the first finds, per query, the k-th smallest squared distance in
-        the expanded form ||x'||^2 - 2 x'.p' + ||p'||^2; the second keeps every point within a
-        rounding margin of it, recomputes those distances exactly as ||x - x_i||, and takes the
-        first k by (distance, index).
+        Exact: the first k points in the order of (||x - x_i|| computed as the square root of the float64 sum of
+        squared differences, index), whatever the chunking; ``theory.neighbours.nearest_k`` (a KD-tree up to d = 8,
+        above a float32 first pass with a proven rounding margin).
         """
         k = as_positive_int(k, "k")
         if k > self.n:
             raise ValueError(f"k: must be <= n = {self.n}, got {k}")
         x = as_points(x, "x", d=self.d)
-        xc = np.ascontiguousarray(x - self.center)
-        pc = self._pc.astype(np.float64)
-        sq_p = 2.0 * self._half_sq.astype(np.float64)  # ||p'||^2 (n,)
-        sq_x = np.einsum("md,md->m", xc, xc)  # ||x'||^2 (m,)
-        m = x.shape[0]
-        mc, nc = self._blocks(m, 8)
-        idx_out = np.empty((m, k), dtype=np.int64)
-        dist_out = np.empty((m, k))
-        for i0 in range(0, m, mc):
-            q, sq_q = xc[i0 : i0 + mc], sq_x[i0 : i0 + mc]
-            best = np.full((q.shape[0], 0), np.inf)
-            for j0 in range(0, self.n, nc):  # pass 1: k-th smallest value
-                dist = sq_q[:, None] - 2.0 * (q @ pc[j0 : j0 + nc].T) + sq_p[j0 : j0 + nc]
-                best = np.concatenate([best, dist], axis=1)
-                if best.shape[1] > k:
-                    best = np.partition(best, k - 1, axis=1)[:, :k]
-            # Rounding margin of the expanded form: a few ulps of the terms it adds.
-            thr = best.max(axis=1) + 1e-10 * (sq_q + sq_p.max()) + 1e-300
-            rows, cols = [], []
-            for j0 in range(0, self.n, nc):  # pass 2: candidates
-                dist = sq_q[:, None] - 2.0 * (q @ pc[j0 : j0 + nc].T) + sq_p[j0 : j0 + nc]
-                r, c = np.nonzero(dist <= thr[:, None])
-                rows.append(r)
-                cols.append(c + j0)
-            rows, cols = np.concatenate(rows), np.concatenate(cols)
-            exact = np.linalg.norm(x[i0 + rows] - self.points[cols].astype(np.float64), axis=1)
-            order = np.lexsort((cols, exact, rows))  # by row, then distance, then index
-            rows, cols, exact = rows[order], cols[order], exact[order]
-            first = np.searchsorted(rows, np.arange(q.shape[0]))  # start of each row's run
-            take = first[:, None] + np.arange(k)[None, :]
-            idx_out[i0 : i0 + mc] = cols[take]
-            dist_out[i0 : i0 + mc] = exact[take]
-        return idx_out, dist_out
+        idx, sq = nearest_k(x, self.points.astype(np.float64), k, memory_budget=self.memory_budget)
+        return idx, np.sqrt(sq)

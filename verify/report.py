@@ -671,8 +671,10 @@ def render_report(
             ["python", env.get("python")],
             ["platform", env.get("platform")],
             ["cpu count", env.get("cpu_count")],
+            ["cpu model", env.get("cpu_model", "not recorded")],
             ["device", dev.get("gpu") or "cpu"],
             ["torch threads", dev.get("torch_threads")],
+            ["torch CPU kernels", dev.get("cpu_capability", "not recorded")],
             ["git commit", f"{env.get('git_commit')}{' (uncommitted changes)' if env.get('git_dirty') else ''}"],
         ]
         rows += [[k, v] for k, v in pk.items()]

@@ -339,11 +339,24 @@ def measure(ctx: Context, cfg: PruningConfig) -> PruningMeasurements:
         random_reps=cfg.random_reps,
         experiment_seed=base,
     )
-    recs = []
-    for kind, k, point in ctx.progress_bar(_jobs(s, cfg, base), "pruning stages"):
-        recs.append(
-            (kind, k, point, run_sweep([point], lambda p: run_stage(p, folder, ctx.device, ctx.progress), folder)[0])
+    jobs = _jobs(s, cfg, base)
+    # Two phases: the originals, then every other stage (each needs only its own original's weights). Under
+    # torchrun each phase is one shared sweep, so W workers train W originals side by side and then share the
+    # stages; in one process only the order of computation changes, and every stage is a function of its point.
+    by_index: dict[int, dict] = {}
+    for phase in (
+        [i for i, job in enumerate(jobs) if job[0] == "original"],
+        [i for i, job in enumerate(jobs) if job[0] != "original"],
+    ):
+        records = run_sweep(
+            [jobs[i][2] for i in phase],
+            lambda p: run_stage(p, folder, ctx.device, ctx.progress),
+            folder,
+            desc="pruning stages",
+            progress=bool(ctx.progress),
         )
+        by_index.update(zip(phase, records))
+    recs = [(kind, k, point, by_index[i]) for i, (kind, k, point) in enumerate(jobs)]
     n_stages, n_back, seconds, orig_samples = 0, 0, 0.0, None
     for kind, k, point, rec in recs:
         n_stages, n_back, seconds = n_stages + 1, n_back + bool(rec["reused"]), seconds + float(rec["seconds"])
