@@ -36,8 +36,8 @@ CI_KNOWN_FAILURES = {
     # degrading the fit (at quick it fails too: QUICK_KNOWN_FAILURES)
     "A6": {"A6.b_weight_decay_helps_both_samples"},
 }
-# Scale exemptions (README "Verdicts at the ci size"): rules the ci size cannot decide. They may be INCONCLUSIVE
-# there (never NOT CONFIRMED); every other rule must pass at ci.
+# Scale exemptions (README "Documented disagreements and exemptions"): rules the ci size cannot decide. They may be
+# INCONCLUSIVE there (never NOT CONFIRMED); every other rule must pass at ci.
 CI_INCONCLUSIVE = {
     # ci trains no time-conditioned networks (tc_reps = 0); its other rules are t-tests over 2 replicates (1 degree
     # of freedom, critical t 6.31 at level 0.05): they pass at ci by thin margins (t = 7.1, 8.1, 5.6 against 6.31,
